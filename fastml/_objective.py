@@ -1,0 +1,334 @@
+"""The objective of a linear model: loss + L2/L1 penalty + intercept, the one interface of every solver.
+
+For model ``k`` (one of ``n_models``; the K classes of a multinomial model count as one model)::
+
+    f_k(coef, intercept) = sum_i w_ik loss(y_ik, x_i . coef_k + intercept_k) / sum_i w_ik
+                           + l2_k / 2 * ||coef_k||^2 + l1_k * ||coef_k||_1
+
+The intercept is never penalized. The loss and its gradient come from one fused pass over ``X``
+(``fastml.kernels.objective_dense`` / ``objective_csr``), for all models at once. Parameters travel
+as one flat vector ``w``, the C-order ravel of a ``(n_features + fit_intercept, n_outputs)`` matrix
+whose last row is the intercept, so scipy optimizers can drive the objective directly; batched
+solvers use :meth:`LinearObjective.values_and_gradients` to see the models separately.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from ._config import resolve_n_threads
+from ._loss import get_loss
+
+
+def frozen_view(array):
+    """A read-only view: every kernel then sees one array type, halving its compiled variants."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+class DesignMatrix:
+    """``X`` prepared for the kernels: dense float32/float64 in C or F order, or CSR arrays.
+
+    Nothing is copied when ``X`` already has a kernel-ready layout: a float32/float64 ndarray in C or
+    F order, or a CSR matrix with float32/float64 data and indices/indptr of one integer dtype.
+    """
+
+    def __init__(self, X):
+        if sp.issparse(X):
+            if X.format != "csr":
+                raise TypeError(f"sparse X must be CSR, got {X.format.upper()}; convert it with X.tocsr()")
+            if X.ndim != 2:
+                raise ValueError(f"X must be 2-D, got {X.ndim} dimensions")
+            data = X.data if X.data.dtype in (np.float32, np.float64) else X.data.astype(np.float64)
+            indices, indptr = X.indices, X.indptr
+            if indices.dtype != indptr.dtype or indices.dtype not in (np.int32, np.int64):
+                indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
+            self.is_sparse = True
+            self.csr = tuple(frozen_view(np.ascontiguousarray(a)) for a in (data, indices, indptr))
+            self.shape = X.shape
+            self.dtype = data.dtype
+        else:
+            X = np.asarray(X)
+            if X.ndim != 2:
+                raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+            if X.dtype not in (np.float32, np.float64):
+                if X.dtype.kind not in "biuf":
+                    raise TypeError(f"X must be numeric, got dtype {X.dtype}")
+                X = X.astype(np.float64)
+            if not (X.flags.c_contiguous or X.flags.f_contiguous):
+                X = np.ascontiguousarray(X)
+            self.is_sparse = False
+            self.dense = frozen_view(X)
+            self.shape = X.shape
+            self.dtype = X.dtype
+
+    @property
+    def n_samples(self):
+        return self.shape[0]
+
+    @property
+    def n_features(self):
+        return self.shape[1]
+
+    def check_finite(self):
+        values = self.csr[0] if self.is_sparse else self.dense
+        if not np.isfinite(values).all():
+            raise ValueError("X contains NaN or infinity")
+
+    def raw_prediction(self, coef, intercept, n_threads=None):
+        """``X @ coef + intercept`` as float64 (n_samples, n_models), float64 accumulation."""
+        from .kernels import objective_csr, objective_dense
+
+        coef = np.ascontiguousarray(coef, dtype=np.float64)
+        intercept = np.ascontiguousarray(intercept, dtype=np.float64)
+        out = np.empty((self.n_samples, coef.shape[1]))
+        if self.is_sparse:
+            objective_csr.raw_prediction_csr(*self.csr, coef, intercept, out)
+        else:
+            objective_dense.raw_prediction_dense(self.dense, coef, intercept, out)
+        return out
+
+
+def _as_column_matrix(values, n_samples, name):
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2 or values.shape[0] != n_samples:
+        raise ValueError(f"{name} must have shape (n_samples,) or (n_samples, n_models) with "
+                         f"n_samples = {n_samples}, got {values.shape}")
+    return frozen_view(np.ascontiguousarray(values))
+
+
+def _per_model(value, n_models, name):
+    value = np.asarray(value, dtype=np.float64)
+    if value.ndim == 0:
+        value = np.full(n_models, float(value))
+    if value.shape != (n_models,):
+        raise ValueError(f"{name} must be a scalar or have one entry per model ({n_models}), got shape {value.shape}")
+    if not np.all(np.isfinite(value)) or np.any(value < 0):
+        raise ValueError(f"{name} must be finite and non-negative, got {value}")
+    return value
+
+
+class LinearObjective:
+    """Loss + L2/L1 penalty of ``n_models`` linear models on one dataset, evaluated by fused kernels.
+
+    Parameters
+    ----------
+    loss : str or Loss
+        A name of :data:`fastml.LOSSES` (or a :class:`fastml.Loss` from :func:`fastml.get_loss`).
+    X : ndarray or scipy.sparse CSR matrix, shape (n_samples, n_features)
+        float32 or float64 data is used without a copy (other dtypes are converted).
+    y : array-like, shape (n_samples,) or (n_samples, n_models)
+        Targets (class indices 0..K-1 for ``"multinomial"``; 0/1 for the binary losses).
+    sample_weight : array-like, shape (n_samples,) or (n_samples, n_models), optional
+        One weight column per model lets K models see K different samples (e.g. K folds).
+    l2, l1 : float or array of shape (n_models,)
+        Penalty strengths; ``n_models`` is the largest of the columns of ``y``/``sample_weight``
+        and the lengths of ``l2``/``l1``.
+    fit_intercept : bool
+        Whether an unpenalized intercept is part of the parameters.
+    n_classes : int, optional
+        Number of classes of the multinomial loss (default ``max(y) + 1``).
+    n_threads : int, optional
+        Threads of the kernels; results are bitwise reproducible for a fixed value.
+    check_input : bool
+        Check ``X``, ``y`` and ``sample_weight`` for NaN/inf and valid ``y`` (estimators that already
+        validated their input pass False).
+    """
+
+    def __init__(self, loss, X, y, sample_weight=None, *, l2=0.0, l1=0.0, fit_intercept=True,
+                 n_classes=None, n_threads=None, check_input=True):
+        self.loss = get_loss(loss)
+        self.X = X if isinstance(X, DesignMatrix) else DesignMatrix(X)
+        n_samples = self.X.n_samples
+        self.y = _as_column_matrix(y, n_samples, "y")
+        if check_input:
+            self.loss.check_y(self.y)
+            self.X.check_finite()
+        self.fit_intercept = bool(fit_intercept)
+        self.n_threads = resolve_n_threads(n_threads)
+        weights = np.ones(n_samples) if sample_weight is None else sample_weight
+        self.sample_weight = _as_column_matrix(weights, n_samples, "sample_weight")
+        if check_input and (not np.all(np.isfinite(self.sample_weight)) or np.any(self.sample_weight < 0)):
+            raise ValueError("sample_weight must be finite and non-negative")
+
+        if self.loss.is_multiclass:
+            if self.y.shape[1] != 1 or self.sample_weight.shape[1] != 1:
+                raise ValueError("the multinomial loss takes y and sample_weight of shape (n_samples,)")
+            self.n_classes = int(n_classes if n_classes is not None else (self.y.max() + 1 if n_samples else 2))
+            if n_samples and self.y.max() >= self.n_classes:
+                raise ValueError(f"y holds class index {int(self.y.max())} but n_classes = {self.n_classes}")
+            self.n_models, self.n_outputs = 1, self.n_classes
+        else:
+            sizes = {self.y.shape[1], self.sample_weight.shape[1], np.size(l2), np.size(l1)} - {1}
+            if len(sizes) > 1:
+                raise ValueError(f"y, sample_weight, l2 and l1 disagree on the number of models: {sorted(sizes)}")
+            self.n_models = self.n_outputs = sizes.pop() if sizes else 1
+        self.l2 = _per_model(l2, self.n_models, "l2")
+        self.l1 = _per_model(l1, self.n_models, "l1")
+        weight_sums = self.sample_weight.sum(axis=0)
+        if np.any(weight_sums <= 0):
+            raise ValueError("sample_weight sums to zero: no sample carries weight")
+        self.weight_sum = np.broadcast_to(weight_sums, (self.n_models,)).copy()
+        self.n_features = self.X.n_features
+        self.coef_shape = (self.n_features + self.fit_intercept, self.n_outputs)
+        self.n_params = self.coef_shape[0] * self.coef_shape[1]
+        self.n_evaluations = 0
+
+    # -- parameter vector -------------------------------------------------------------------------
+    def unpack(self, w):
+        """Split the flat parameters ``w`` into ``coef`` (n_features, n_outputs) and ``intercept``."""
+        matrix = np.ascontiguousarray(w, dtype=np.float64).reshape(self.coef_shape)
+        coef = matrix[: self.n_features]
+        intercept = matrix[self.n_features] if self.fit_intercept else np.zeros(self.n_outputs)
+        return coef, intercept
+
+    def pack(self, coef, intercept=None):
+        """Inverse of :meth:`unpack`."""
+        matrix = np.zeros(self.coef_shape)
+        matrix[: self.n_features] = np.asarray(coef, dtype=np.float64).reshape(self.n_features, self.n_outputs)
+        if self.fit_intercept and intercept is not None:
+            matrix[self.n_features] = intercept
+        return matrix.ravel()
+
+    def initial_parameters(self):
+        """Zero coefficients and the best constant intercept (zero without an intercept)."""
+        intercept = None
+        if self.fit_intercept:
+            weights = self.sample_weight if self.sample_weight.shape[1] > 1 else self.sample_weight[:, 0]
+            intercept = self.loss.intercept_only(self.y, weights, n_classes=getattr(self, "n_classes", None))
+            intercept = np.broadcast_to(intercept, (self.n_outputs,))
+        return self.pack(np.zeros((self.n_features, self.n_outputs)), intercept)
+
+    def _model_columns(self, per_model):
+        """Spread one value per model over the coefficient columns (the classes of a multinomial model)."""
+        return np.broadcast_to(per_model, (self.n_outputs,)) if self.n_models == 1 else per_model
+
+    # -- evaluations ------------------------------------------------------------------------------
+    def loss_sums(self, coef, intercept):
+        """Weighted loss sums per model and their gradients (one fused pass over ``X``)."""
+        from .kernels import objective_csr, objective_dense
+
+        coef = np.ascontiguousarray(coef, dtype=np.float64)
+        intercept = np.ascontiguousarray(intercept, dtype=np.float64)
+        loss_sum = np.empty(self.n_models)
+        grad_coef = np.empty((self.n_features, self.n_outputs))
+        grad_intercept = np.empty(self.n_outputs)
+        args = (self.y, self.sample_weight, coef, intercept, self.loss.loss_id, self.loss.param,
+                self.n_threads, loss_sum, grad_coef, grad_intercept)
+        if self.X.is_sparse:
+            objective_csr.loss_grad_csr(*self.X.csr, self.n_features, *args)
+        else:
+            objective_dense.loss_grad_dense(self.X.dense, *args)
+        self.n_evaluations += 1
+        return loss_sum, grad_coef, grad_intercept
+
+    def values_and_gradients(self, w, include_l1=True):
+        """Objective value of each model, shape (n_models,), and the gradient matrix ``coef_shape``.
+
+        With ``include_l1`` the L1 term is added to the values and ``l1 * sign(coef)`` (a
+        subgradient) to the gradient; proximal solvers pass False and treat L1 themselves.
+        """
+        coef, intercept = self.unpack(w)
+        loss_sum, grad_coef, grad_intercept = self.loss_sums(coef, intercept)
+        scale = self._model_columns(1.0 / self.weight_sum)
+        l2 = self._model_columns(self.l2)
+        values = loss_sum / self.weight_sum + 0.5 * self.l2 * _column_sums(coef * coef, self)
+        gradient = np.empty(self.coef_shape)
+        gradient[: self.n_features] = grad_coef * scale + l2 * coef
+        if self.fit_intercept:
+            gradient[self.n_features] = grad_intercept * scale
+        if include_l1 and np.any(self.l1 > 0):
+            values = values + self.l1 * _column_sums(np.abs(coef), self)
+            gradient[: self.n_features] += self._model_columns(self.l1) * np.sign(coef)
+        return values, gradient
+
+    def value_and_gradient(self, w):
+        """Sum of the models' objectives and its gradient as a flat vector (for scipy optimizers)."""
+        values, gradient = self.values_and_gradients(w)
+        return float(values.sum()), gradient.ravel()
+
+    def smooth_value_and_gradient(self, w):
+        """Like :meth:`value_and_gradient` without the L1 term (for proximal solvers)."""
+        values, gradient = self.values_and_gradients(w, include_l1=False)
+        return float(values.sum()), gradient.ravel()
+
+    def value(self, w):
+        return self.value_and_gradient(w)[0]
+
+    def gradient(self, w):
+        return self.value_and_gradient(w)[1]
+
+    def values(self, w):
+        """Objective value of each model, shape (n_models,)."""
+        return self.values_and_gradients(w)[0]
+
+    def hessp(self, w, v):
+        """Hessian of the smooth part (loss + L2) at ``w`` times ``v``, flat (one pass over ``X``)."""
+        from .kernels import objective_csr, objective_dense
+
+        coef, intercept = self.unpack(w)
+        direction_coef, direction_intercept = self.unpack(v)
+        out_coef = np.empty((self.n_features, self.n_outputs))
+        out_intercept = np.empty(self.n_outputs)
+        args = (self.y, self.sample_weight, coef, intercept, direction_coef,
+                np.ascontiguousarray(direction_intercept), self.loss.loss_id, self.loss.param,
+                self.n_threads, out_coef, out_intercept)
+        if self.X.is_sparse:
+            objective_csr.hessp_csr(*self.X.csr, self.n_features, *args)
+        else:
+            objective_dense.hessp_dense(self.X.dense, *args)
+        scale = self._model_columns(1.0 / self.weight_sum)
+        result = np.empty(self.coef_shape)
+        result[: self.n_features] = out_coef * scale + self._model_columns(self.l2) * direction_coef
+        if self.fit_intercept:
+            result[self.n_features] = out_intercept * scale
+        return result.ravel()
+
+    def hessian(self, w):
+        """Full Hessian of the smooth part per model, shape (n_models, p, p), p = n_features + fit_intercept.
+
+        For one-score losses only (the multinomial Hessian couples the classes: use :meth:`hessp`).
+        Dense ``X``: BLAS ``syrk`` on row blocks; CSR: the Cython weighted Gram kernel.
+        """
+        from .kernels import gram, pointwise
+
+        if self.loss.is_multiclass:
+            raise ValueError("hessian() is for one-score losses; use hessp() for the multinomial loss")
+        coef, intercept = self.unpack(w)
+        raw = self.X.raw_prediction(coef, intercept)
+        curvature = np.empty_like(raw)
+        pointwise.hessian_pointwise(self.y, self.sample_weight, raw, self.loss.loss_id, self.loss.param, curvature)
+        p = self.coef_shape[0]
+        result = np.zeros((self.n_models, p, p))
+        ones = np.ones((self.X.n_samples, 1))
+        for k in range(self.n_models):
+            h = np.ascontiguousarray(curvature[:, k])
+            block = result[k]
+            gram_out = np.empty((self.n_features, self.n_features))
+            if self.X.is_sparse:
+                gram.weighted_gram_csr(*self.X.csr, self.n_features, h, gram_out, self.n_threads)
+                column = _csr_rmatvec(self.X, h[:, None], self.n_threads)
+            else:
+                column = np.empty((self.n_features, 1))
+                gram.weighted_gram_dense(self.X.dense, h, gram_out, rhs=ones, rhs_out=column)
+            block[: self.n_features, : self.n_features] = gram_out / self.weight_sum[k]
+            block[np.arange(self.n_features), np.arange(self.n_features)] += self.l2[k]
+            if self.fit_intercept:
+                block[: self.n_features, -1] = block[-1, : self.n_features] = column[:, 0] / self.weight_sum[k]
+                block[-1, -1] = h.sum() / self.weight_sum[k]
+        return result
+
+
+def _column_sums(matrix, objective):
+    """Sum a (n_features, n_outputs) array per model: per column, or over all classes of a multinomial model."""
+    sums = matrix.sum(axis=0)
+    return np.array([sums.sum()]) if objective.loss.is_multiclass else sums
+
+
+def _csr_rmatvec(design, values, n_threads):
+    from .kernels import _sparse
+
+    out = np.empty((design.n_features, values.shape[1]))
+    _sparse.csr_rmatvec(*design.csr, np.ascontiguousarray(values), out, n_threads)
+    return out

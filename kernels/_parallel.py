@@ -1,0 +1,65 @@
+"""Work splitting and deterministic reduction shared by the parallel kernels.
+
+Design: a parallel kernel splits its rows into ``n_threads`` contiguous chunks, each chunk adds into
+its own float64 buffer, and the buffers are summed in chunk order. The result depends on the number
+of chunks only, so it is bitwise reproducible for a fixed ``n_threads`` whatever the scheduler does.
+"""
+import numpy as np
+from numba import prange
+
+from ._jit import jit_inline
+
+
+@jit_inline
+def chunk_count(n_rows, n_threads):
+    """Number of row chunks: ``n_threads``, but never more than there are rows (and at least 1)."""
+    return max(1, min(n_threads, n_rows))
+
+
+@jit_inline
+def row_chunk_bounds(n_rows, n_chunks):
+    """Row boundaries of ``n_chunks`` chunks of (nearly) equal row counts: array of n_chunks + 1."""
+    bounds = np.empty(n_chunks + 1, dtype=np.int64)
+    for chunk in range(n_chunks + 1):
+        bounds[chunk] = (n_rows * chunk) // n_chunks
+    return bounds
+
+
+@jit_inline
+def nnz_chunk_bounds(indptr, n_chunks):
+    """Row boundaries of ``n_chunks`` chunks of a CSR matrix holding (nearly) equal numbers of nonzeros."""
+    n_rows = indptr.shape[0] - 1
+    nnz = indptr[n_rows] - indptr[0]
+    bounds = np.empty(n_chunks + 1, dtype=np.int64)
+    bounds[0] = 0
+    bounds[n_chunks] = n_rows
+    row = 0
+    for chunk in range(1, n_chunks):
+        target = indptr[0] + (nnz * chunk) // n_chunks
+        while row < n_rows and indptr[row] < target:
+            row += 1
+        bounds[chunk] = row
+    return bounds
+
+
+@jit_inline
+def sum_parts(parts, out):
+    """``out[...] = parts.sum(axis=0)`` for ``parts`` of shape (n_chunks, a, b), summed in chunk order."""
+    n_chunks, n_rows, n_cols = parts.shape
+    for i in prange(n_rows):
+        for j in range(n_cols):
+            total = 0.0
+            for chunk in range(n_chunks):
+                total += parts[chunk, i, j]
+            out[i, j] = total
+
+
+@jit_inline
+def sum_parts_1d(parts, out):
+    """``out[...] = parts.sum(axis=0)`` for ``parts`` of shape (n_chunks, a), summed in chunk order."""
+    n_chunks, n_entries = parts.shape
+    for i in range(n_entries):
+        total = 0.0
+        for chunk in range(n_chunks):
+            total += parts[chunk, i]
+        out[i] = total

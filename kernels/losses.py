@@ -1,0 +1,244 @@
+"""Point and row functions of every loss, chosen by an integer id.
+
+Design: each loss is written once, as a function of one target ``y`` and one raw prediction ``raw``
+(for the multinomial loss: one row of K raw predictions). The fused kernels of ``objective_dense`` and
+``objective_csr`` inline these functions, so one source serves dense and CSR storage, float32 and
+float64 data, one model and K models. Loss ids are plain integers because a compiled dispatcher
+selected by an id is cached across processes, while a function passed as an argument is not.
+
+Conventions (the Python registry in ``fastml._loss`` states them to users):
+
+* binary classification losses take ``y`` in {0, 1} and use the sign ``s = 2 y - 1`` internally;
+* the squared error is the *half* squared error, ``(raw - y)**2 / 2``, as in scikit-learn;
+* the Poisson loss uses the log link and is the half deviance ``exp(raw) - y raw + y log y - y``,
+  which is zero at a perfect fit;
+* the multinomial loss takes ``y`` as the class index (stored as a float) and ``raw`` as K scores;
+* ``param`` is the one shape parameter of a loss: Huber's ``delta``, the epsilon of the
+  epsilon-insensitive losses; other losses ignore it.
+
+Numerical stability: logistic and softmax terms use the forms ``log1p(exp(-|z|))`` and
+``log1p(sum of the non-maximal exponentials)``, so margins of +-1e4 give finite values with full
+relative precision; the sigmoid is evaluated on the side of zero that does not cancel.
+"""
+import math
+
+import numpy as np
+
+from ._jit import jit_inline
+
+SQUARED_ERROR = 0
+HUBER = 1
+EPSILON_INSENSITIVE = 2
+SQUARED_EPSILON_INSENSITIVE = 3
+ABSOLUTE_ERROR = 4
+LOGISTIC = 5
+MULTINOMIAL = 6
+HINGE = 7
+SQUARED_HINGE = 8
+MODIFIED_HUBER = 9
+PERCEPTRON = 10
+POISSON = 11
+
+N_LOSSES = 12
+
+
+@jit_inline
+def log1pexp(z):
+    """``log(1 + exp(z))`` without overflow and with full precision for very negative ``z``."""
+    if z > 0.0:
+        return z + math.log1p(math.exp(-z))
+    return math.log1p(math.exp(z))
+
+
+@jit_inline
+def loss_grad_point(loss_id, y, raw, param):
+    """Loss value and its derivative with respect to ``raw``, for one sample of a one-score loss.
+
+    Returns a tuple ``(loss, gradient)`` of float64. For non-differentiable points (hinge at the
+    margin, absolute error at zero) the derivative is a subgradient.
+    """
+    if loss_id == SQUARED_ERROR:
+        residual = raw - y
+        return 0.5 * residual * residual, residual
+    if loss_id == LOGISTIC:
+        # softplus(raw) - y raw, split at zero so that neither branch cancels:
+        #   raw >= 0: (1 - y) raw + log1p(exp(-raw));  raw < 0: -y raw + log1p(exp(raw))
+        if raw >= 0.0:
+            e = math.exp(-raw)
+            return (1.0 - y) * raw + math.log1p(e), (1.0 - y) - e / (1.0 + e)
+        e = math.exp(raw)
+        return math.log1p(e) - y * raw, e / (1.0 + e) - y
+    if loss_id == HUBER:
+        residual = raw - y
+        if abs(residual) <= param:
+            return 0.5 * residual * residual, residual
+        if residual > 0.0:
+            return param * (residual - 0.5 * param), param
+        return param * (-residual - 0.5 * param), -param
+    if loss_id == EPSILON_INSENSITIVE or loss_id == SQUARED_EPSILON_INSENSITIVE:
+        residual = raw - y
+        excess = abs(residual) - param
+        if excess <= 0.0:
+            return 0.0, 0.0
+        sign = 1.0 if residual > 0.0 else -1.0
+        if loss_id == EPSILON_INSENSITIVE:
+            return excess, sign
+        return excess * excess, 2.0 * excess * sign
+    if loss_id == ABSOLUTE_ERROR:
+        residual = raw - y
+        if residual > 0.0:
+            return residual, 1.0
+        if residual < 0.0:
+            return -residual, -1.0
+        return 0.0, 0.0
+    if loss_id == POISSON:
+        mean = math.exp(raw)
+        constant = y * math.log(y) - y if y > 0.0 else 0.0
+        return mean - y * raw + constant, mean - y
+    # margin losses: y in {0, 1}, sign s = 2y - 1, margin z = s raw
+    sign = 2.0 * y - 1.0
+    margin = sign * raw
+    if loss_id == HINGE:
+        if margin < 1.0:
+            return 1.0 - margin, -sign
+        return 0.0, 0.0
+    if loss_id == SQUARED_HINGE:
+        if margin < 1.0:
+            gap = 1.0 - margin
+            return gap * gap, -2.0 * gap * sign
+        return 0.0, 0.0
+    if loss_id == MODIFIED_HUBER:
+        if margin >= 1.0:
+            return 0.0, 0.0
+        if margin >= -1.0:
+            gap = 1.0 - margin
+            return gap * gap, -2.0 * gap * sign
+        return -4.0 * margin, -4.0 * sign
+    if loss_id == PERCEPTRON:
+        if margin <= 0.0:
+            return -margin, -sign
+        return 0.0, 0.0
+    return np.nan, np.nan
+
+
+@jit_inline
+def loss_point(loss_id, y, raw, param):
+    """Loss value for one sample of a one-score loss (see :func:`loss_grad_point`)."""
+    return loss_grad_point(loss_id, y, raw, param)[0]
+
+
+@jit_inline
+def grad_point(loss_id, y, raw, param):
+    """Derivative of the loss with respect to ``raw`` for one sample (see :func:`loss_grad_point`)."""
+    return loss_grad_point(loss_id, y, raw, param)[1]
+
+
+@jit_inline
+def hess_point(loss_id, y, raw, param):
+    """Second derivative with respect to ``raw`` for one sample (0 where the loss is piecewise linear)."""
+    if loss_id == SQUARED_ERROR:
+        return 1.0
+    if loss_id == LOGISTIC:
+        e = math.exp(-abs(raw))
+        return e / ((1.0 + e) * (1.0 + e))
+    if loss_id == HUBER:
+        return 1.0 if abs(raw - y) <= param else 0.0
+    if loss_id == SQUARED_EPSILON_INSENSITIVE:
+        return 2.0 if abs(raw - y) > param else 0.0
+    if loss_id == POISSON:
+        return math.exp(raw)
+    if loss_id == SQUARED_HINGE or loss_id == MODIFIED_HUBER:
+        margin = (2.0 * y - 1.0) * raw
+        if loss_id == SQUARED_HINGE:
+            return 2.0 if margin < 1.0 else 0.0
+        return 2.0 if -1.0 <= margin < 1.0 else 0.0
+    return 0.0  # epsilon-insensitive, absolute error, hinge, perceptron: piecewise linear
+
+
+@jit_inline
+def softmax_row(raw, probability_out):
+    """Write ``softmax(raw)`` into ``probability_out``; return ``(log_sum_exp, index_of_max, rest)``.
+
+    ``rest`` is the sum of ``exp(raw_k - max)`` over the non-maximal entries, so that
+    ``log_sum_exp = max + log1p(rest)`` keeps full precision when one class dominates.
+    """
+    n_classes = raw.shape[0]
+    top = 0
+    for k in range(1, n_classes):
+        if raw[k] > raw[top]:
+            top = k
+    peak = raw[top]
+    rest = 0.0
+    for k in range(n_classes):
+        e = math.exp(raw[k] - peak) if k != top else 1.0
+        probability_out[k] = e
+        if k != top:
+            rest += e
+    scale = 1.0 / (1.0 + rest)
+    for k in range(n_classes):
+        probability_out[k] *= scale
+    return peak + math.log1p(rest), top, rest
+
+
+@jit_inline
+def multinomial_loss_grad_row(label, raw, grad_out):
+    """Multinomial loss of one sample and its gradient over the K scores (written to ``grad_out``)."""
+    log_sum_exp, top, rest = softmax_row(raw, grad_out)
+    label_index = int(label)
+    if label_index == top:
+        # loss = log1p(rest); the true class probability minus one is -rest / (1 + rest)
+        grad_out[label_index] = -rest / (1.0 + rest)
+        return math.log1p(rest)
+    grad_out[label_index] -= 1.0
+    return log_sum_exp - raw[label_index]
+
+
+@jit_inline
+def row_loss_grad(loss_id, y, sample_weight, row, raw, param, loss_out, grad_out):
+    """Weighted loss and gradient of one sample for every model (or every class).
+
+    ``y`` and ``sample_weight`` are 2-D, ``(n_samples, 1)`` when shared by all models or
+    ``(n_samples, n_models)`` when each model has its own (K folds, K targets). ``raw`` holds the
+    sample's K raw predictions. Writes ``loss_out`` (one entry per model; one entry in total for the
+    multinomial loss, whose K scores form one model) and ``grad_out`` (K entries), both weighted.
+    """
+    n_models = raw.shape[0]
+    if loss_id == MULTINOMIAL:
+        weight = sample_weight[row, 0]
+        loss = multinomial_loss_grad_row(y[row, 0], raw, grad_out)
+        loss_out[0] = weight * loss
+        for k in range(n_models):
+            grad_out[k] *= weight
+        return
+    y_stride = 1 if y.shape[1] > 1 else 0
+    w_stride = 1 if sample_weight.shape[1] > 1 else 0
+    for k in range(n_models):
+        weight = sample_weight[row, k * w_stride]
+        loss, grad = loss_grad_point(loss_id, y[row, k * y_stride], raw[k], param)
+        loss_out[k] = weight * loss
+        grad_out[k] = weight * grad
+
+
+@jit_inline
+def row_hess_times(loss_id, y, sample_weight, row, raw, direction, param, probability, out):
+    """Hessian of one sample's loss (w.r.t. its K raw predictions) times ``direction``, weighted.
+
+    For the one-score losses the Hessian is diagonal: ``out_k = w h_k direction_k``. For the
+    multinomial loss it is ``diag(p) - p p^T``, so ``out = w p * (direction - p . direction)``;
+    ``probability`` is K entries of scratch space.
+    """
+    n_models = raw.shape[0]
+    if loss_id == MULTINOMIAL:
+        weight = sample_weight[row, 0]
+        softmax_row(raw, probability)
+        mean_direction = 0.0
+        for k in range(n_models):
+            mean_direction += probability[k] * direction[k]
+        for k in range(n_models):
+            out[k] = weight * probability[k] * (direction[k] - mean_direction)
+        return
+    y_stride = 1 if y.shape[1] > 1 else 0
+    w_stride = 1 if sample_weight.shape[1] > 1 else 0
+    for k in range(n_models):
+        weight = sample_weight[row, k * w_stride]
+        out[k] = weight * hess_point(loss_id, y[row, k * y_stride], raw[k], param) * direction[k]

@@ -1,0 +1,119 @@
+"""Fused loss + gradient and Hessian-vector kernels over CSR ``X``, K models in one pass.
+
+Design: the same one-pass scheme as ``objective_dense``, row by row over the CSR arrays: a row's
+nonzeros give its raw predictions, the loss functions of ``losses`` give its weighted loss and
+gradient, and the same nonzeros scatter the gradient into a per-chunk float64 buffer of
+(n_features, n_models). Chunks hold equal numbers of nonzeros (not rows), so a skewed matrix still
+keeps every thread busy; buffers are summed in chunk order, so results are bitwise reproducible for a
+fixed ``n_threads``. ``indices``/``indptr`` may be int32 or int64; column indices need not be sorted
+or unique (duplicates add up, as in ``scipy.sparse``).
+
+Contract: ``data`` (nnz,) float32/float64, ``indices`` (nnz,), ``indptr`` (n_samples + 1,), all may be
+read-only; ``y``, ``sample_weight``, ``coef``, ``intercept`` and the outputs as in ``objective_dense``.
+"""
+import numpy as np
+from numba import prange
+
+from ._jit import jit_inline, jit_kernel
+from ._parallel import chunk_count, nnz_chunk_bounds, sum_parts, sum_parts_1d
+from .losses import row_hess_times, row_loss_grad
+
+
+@jit_inline
+def row_raw_csr(data, indices, indptr, row, coef, intercept, raw_out):
+    """``raw_out = X[row] @ coef + intercept`` for one CSR row."""
+    n_models = coef.shape[1]
+    if n_models == 1:
+        total = intercept[0]
+        for p in range(indptr[row], indptr[row + 1]):
+            total += data[p] * coef[indices[p], 0]
+        raw_out[0] = total
+        return
+    for k in range(n_models):
+        raw_out[k] = intercept[k]
+    for p in range(indptr[row], indptr[row + 1]):
+        value = data[p]
+        column = indices[p]
+        for k in range(n_models):
+            raw_out[k] += value * coef[column, k]
+
+
+@jit_inline
+def row_add_rmatvec_csr(data, indices, indptr, row, row_values, out):
+    """``out += outer(X[row], row_values)`` for one CSR row (``out`` is (n_features, n_models))."""
+    n_models = out.shape[1]
+    for p in range(indptr[row], indptr[row + 1]):
+        value = data[p]
+        column = indices[p]
+        for k in range(n_models):
+            out[column, k] += value * row_values[k]
+
+
+@jit_kernel(parallel=True)
+def loss_grad_csr(data, indices, indptr, n_features, y, sample_weight, coef, intercept, loss_id,
+                  param, n_threads, loss_out, grad_coef_out, grad_intercept_out):
+    """Weighted loss sums and gradients for K models in one pass over a CSR matrix.
+
+    Same outputs as :func:`fastml.kernels.objective_dense.loss_grad_dense`.
+    """
+    n_samples = indptr.shape[0] - 1
+    n_models = coef.shape[1]
+    n_loss = loss_out.shape[0]
+    n_chunks = chunk_count(n_samples, n_threads)
+    bounds = nnz_chunk_bounds(indptr, n_chunks)
+    loss_parts = np.zeros((n_chunks, n_loss))
+    intercept_parts = np.zeros((n_chunks, n_models))
+    grad_parts = np.zeros((n_chunks, n_features, n_models))
+    for chunk in prange(n_chunks):
+        raw = np.empty(n_models)
+        grad_row = np.empty(n_models)
+        loss_row = np.empty(n_loss)
+        grad_acc = grad_parts[chunk]
+        for row in range(bounds[chunk], bounds[chunk + 1]):
+            row_raw_csr(data, indices, indptr, row, coef, intercept, raw)
+            row_loss_grad(loss_id, y, sample_weight, row, raw, param, loss_row, grad_row)
+            for m in range(n_loss):
+                loss_parts[chunk, m] += loss_row[m]
+            for k in range(n_models):
+                intercept_parts[chunk, k] += grad_row[k]
+            row_add_rmatvec_csr(data, indices, indptr, row, grad_row, grad_acc)
+    sum_parts_1d(loss_parts, loss_out)
+    sum_parts_1d(intercept_parts, grad_intercept_out)
+    sum_parts(grad_parts, grad_coef_out)
+
+
+@jit_kernel(parallel=True)
+def hessp_csr(data, indices, indptr, n_features, y, sample_weight, coef, intercept, direction_coef,
+              direction_intercept, loss_id, param, n_threads, out_coef, out_intercept):
+    """Hessian of the weighted loss sum times a direction, in one pass over a CSR matrix.
+
+    Same contract as :func:`fastml.kernels.objective_dense.hessp_dense`.
+    """
+    n_samples = indptr.shape[0] - 1
+    n_models = coef.shape[1]
+    n_chunks = chunk_count(n_samples, n_threads)
+    bounds = nnz_chunk_bounds(indptr, n_chunks)
+    intercept_parts = np.zeros((n_chunks, n_models))
+    out_parts = np.zeros((n_chunks, n_features, n_models))
+    for chunk in prange(n_chunks):
+        raw = np.empty(n_models)
+        along = np.empty(n_models)
+        curvature = np.empty(n_models)
+        scratch = np.empty(n_models)
+        for row in range(bounds[chunk], bounds[chunk + 1]):
+            row_raw_csr(data, indices, indptr, row, coef, intercept, raw)
+            row_raw_csr(data, indices, indptr, row, direction_coef, direction_intercept, along)
+            row_hess_times(loss_id, y, sample_weight, row, raw, along, param, scratch, curvature)
+            for k in range(n_models):
+                intercept_parts[chunk, k] += curvature[k]
+            row_add_rmatvec_csr(data, indices, indptr, row, curvature, out_parts[chunk])
+    sum_parts_1d(intercept_parts, out_intercept)
+    sum_parts(out_parts, out_coef)
+
+
+@jit_kernel(parallel=True)
+def raw_prediction_csr(data, indices, indptr, coef, intercept, out):
+    """``out = X @ coef + intercept`` for a CSR matrix, float64 accumulation."""
+    n_samples = indptr.shape[0] - 1
+    for row in prange(n_samples):
+        row_raw_csr(data, indices, indptr, row, coef, intercept, out[row])

@@ -1,0 +1,185 @@
+"""Fused loss + gradient and Hessian-vector kernels over dense ``X``, K models in one pass.
+
+Design: computing ``raw = X @ coef``, then the pointwise gradient, then ``X.T @ g`` reads ``X`` twice
+from memory and allocates two n-sized temporaries. These kernels walk ``X`` in blocks of
+``BLOCK_ROWS`` rows: the block's raw predictions, the per-sample loss and gradient, and the block's
+contribution to the gradient are computed while the block (at most ~100 kB for 100 features) is still
+in cache, so ``X`` is read from memory once. The loop order inside a block follows the memory layout
+of ``X`` (rows for C order, columns for F order), checked at run time from the strides, so C- and
+F-ordered input are both read contiguously by the same source. Rows are split into ``n_threads``
+chunks with float64 buffers summed in chunk order (see ``_parallel``), so results are bitwise
+reproducible for a fixed ``n_threads``. float32 data is converted on load; every sum is float64.
+
+Contract shared by the kernels (no validation happens here):
+
+* ``X``: (n_samples, n_features) float32 or float64, C or F order, may be read-only;
+* ``y``, ``sample_weight``: float64, shape (n_samples, 1) shared by all models or (n_samples, n_models);
+* ``coef``: (n_features, n_models) float64; ``intercept``: (n_models,) float64 (zeros without one);
+* outputs are overwritten; losses and gradients are weighted *sums* over samples, not means.
+"""
+import numpy as np
+from numba import prange
+
+from ._jit import jit_inline, jit_kernel
+from ._parallel import chunk_count, row_chunk_bounds, sum_parts, sum_parts_1d
+from .losses import row_hess_times, row_loss_grad
+
+BLOCK_ROWS = 128
+
+
+@jit_inline
+def block_raw_dense(X, start, stop, coef, intercept, raw_out):
+    """``raw_out[b] = X[start + b] @ coef + intercept`` for the rows of one block."""
+    n_features = X.shape[1]
+    n_models = coef.shape[1]
+    n_rows = stop - start
+    for b in range(n_rows):
+        for k in range(n_models):
+            raw_out[b, k] = intercept[k]
+    if X.strides[1] == X.itemsize:  # rows are contiguous
+        for b in range(n_rows):
+            row = start + b
+            if n_models == 1:
+                total = 0.0
+                for j in range(n_features):
+                    total += X[row, j] * coef[j, 0]
+                raw_out[b, 0] += total
+            else:
+                for j in range(n_features):
+                    value = X[row, j]
+                    for k in range(n_models):
+                        raw_out[b, k] += value * coef[j, k]
+    else:  # columns are contiguous
+        for j in range(n_features):
+            if n_models == 1:
+                weight = coef[j, 0]
+                for b in range(n_rows):
+                    raw_out[b, 0] += X[start + b, j] * weight
+            else:
+                for b in range(n_rows):
+                    value = X[start + b, j]
+                    for k in range(n_models):
+                        raw_out[b, k] += value * coef[j, k]
+
+
+@jit_inline
+def block_add_rmatvec_dense(X, start, stop, row_values, out):
+    """``out += X[start:stop].T @ row_values[:stop - start]`` (``out`` is (n_features, n_models))."""
+    n_features = X.shape[1]
+    n_models = out.shape[1]
+    n_rows = stop - start
+    if X.strides[1] == X.itemsize:
+        for b in range(n_rows):
+            row = start + b
+            if n_models == 1:
+                value = row_values[b, 0]
+                if value != 0.0:  # margin losses leave most rows with a zero gradient
+                    for j in range(n_features):
+                        out[j, 0] += X[row, j] * value
+            else:
+                for j in range(n_features):
+                    x = X[row, j]
+                    for k in range(n_models):
+                        out[j, k] += x * row_values[b, k]
+    else:
+        for j in range(n_features):
+            if n_models == 1:
+                total = 0.0
+                for b in range(n_rows):
+                    total += X[start + b, j] * row_values[b, 0]
+                out[j, 0] += total
+            else:
+                for b in range(n_rows):
+                    x = X[start + b, j]
+                    for k in range(n_models):
+                        out[j, k] += x * row_values[b, k]
+
+
+@jit_kernel(parallel=True)
+def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_threads,
+                    loss_out, grad_coef_out, grad_intercept_out):
+    """Weighted loss sums and their gradients for K models in one pass over dense ``X``.
+
+    Writes ``loss_out`` (n_models,) — or (1,) for the multinomial loss, whose K columns are the
+    classes of one model — ``grad_coef_out`` (n_features, n_models) and ``grad_intercept_out``
+    (n_models,). See the module docstring for the contract.
+    """
+    n_samples, n_features = X.shape
+    n_models = coef.shape[1]
+    n_loss = loss_out.shape[0]
+    n_chunks = chunk_count(n_samples, n_threads)
+    bounds = row_chunk_bounds(n_samples, n_chunks)
+    loss_parts = np.zeros((n_chunks, n_loss))
+    intercept_parts = np.zeros((n_chunks, n_models))
+    grad_parts = np.zeros((n_chunks, n_features, n_models))
+    for chunk in prange(n_chunks):
+        raw = np.empty((BLOCK_ROWS, n_models))
+        grad_rows = np.empty((BLOCK_ROWS, n_models))
+        loss_row = np.empty(n_loss)
+        grad_acc = grad_parts[chunk]
+        for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
+            stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
+            block_raw_dense(X, start, stop, coef, intercept, raw)
+            for b in range(stop - start):
+                row_loss_grad(loss_id, y, sample_weight, start + b, raw[b], param, loss_row, grad_rows[b])
+                for m in range(n_loss):
+                    loss_parts[chunk, m] += loss_row[m]
+                for k in range(n_models):
+                    intercept_parts[chunk, k] += grad_rows[b, k]
+            block_add_rmatvec_dense(X, start, stop, grad_rows, grad_acc)
+    sum_parts_1d(loss_parts, loss_out)
+    sum_parts_1d(intercept_parts, grad_intercept_out)
+    sum_parts(grad_parts, grad_coef_out)
+
+
+@jit_kernel(parallel=True)
+def hessp_dense(X, y, sample_weight, coef, intercept, direction_coef, direction_intercept,
+                loss_id, param, n_threads, out_coef, out_intercept):
+    """Hessian of the weighted loss sum at (coef, intercept) times a direction, in one pass over ``X``.
+
+    ``direction_coef`` is (n_features, n_models) and ``direction_intercept`` (n_models,) float64.
+    Writes ``out_coef`` (n_features, n_models) and ``out_intercept`` (n_models,). The raw predictions
+    are recomputed from ``X`` in the same pass instead of being stored, so no n-sized state is kept.
+    """
+    n_samples, n_features = X.shape
+    n_models = coef.shape[1]
+    n_chunks = chunk_count(n_samples, n_threads)
+    bounds = row_chunk_bounds(n_samples, n_chunks)
+    intercept_parts = np.zeros((n_chunks, n_models))
+    out_parts = np.zeros((n_chunks, n_features, n_models))
+    for chunk in prange(n_chunks):
+        raw = np.empty((BLOCK_ROWS, n_models))
+        along = np.empty((BLOCK_ROWS, n_models))
+        curvature = np.empty((BLOCK_ROWS, n_models))
+        scratch = np.empty(n_models)
+        for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
+            stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
+            block_raw_dense(X, start, stop, coef, intercept, raw)
+            block_raw_dense(X, start, stop, direction_coef, direction_intercept, along)
+            for b in range(stop - start):
+                row_hess_times(loss_id, y, sample_weight, start + b, raw[b], along[b], param,
+                               scratch, curvature[b])
+                for k in range(n_models):
+                    intercept_parts[chunk, k] += curvature[b, k]
+            block_add_rmatvec_dense(X, start, stop, curvature, out_parts[chunk])
+    sum_parts_1d(intercept_parts, out_intercept)
+    sum_parts(out_parts, out_coef)
+
+
+@jit_kernel(parallel=True)
+def raw_prediction_dense(X, coef, intercept, out):
+    """``out = X @ coef + intercept`` with float64 accumulation and no copy of float32 ``X``."""
+    n_samples = X.shape[0]
+    n_models = coef.shape[1]
+    n_blocks = (n_samples + BLOCK_ROWS - 1) // BLOCK_ROWS
+    for block in prange(n_blocks):
+        start = block * BLOCK_ROWS
+        stop = min(start + BLOCK_ROWS, n_samples)
+        raw = np.empty((BLOCK_ROWS, n_models))
+        block_raw_dense(X, start, stop, coef, intercept, raw)
+        for b in range(stop - start):
+            for k in range(n_models):
+                out[start + b, k] = raw[b, k]
+
+
+__all__ = ["BLOCK_ROWS", "hessp_dense", "loss_grad_dense", "raw_prediction_dense"]
