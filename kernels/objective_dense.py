@@ -21,78 +21,74 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit_inline, jit_kernel
-from ._parallel import chunk_count, row_chunk_bounds, sum_parts, sum_parts_1d
+from ._parallel import chunk_count, row_chunk_bounds, sum_parts_1d
 from .losses import row_hess_times, row_loss_grad
 
 BLOCK_ROWS = 128
 
 
 @jit_inline
-def block_raw_dense(X, start, stop, coef, intercept, raw_out):
-    """``raw_out[b] = X[start + b] @ coef + intercept`` for the rows of one block."""
+def block_raw_dense(X, start, stop, coef_t, intercept, raw_out):
+    """``raw_out[b] = X[start + b] @ coef_t.T + intercept`` for the rows of one block.
+
+    ``coef_t`` is (n_models, n_features) C-contiguous, so each model's weights are one contiguous
+    vector and every inner loop below runs at unit stride (and vectorizes) for any ``n_models``.
+    """
     n_features = X.shape[1]
-    n_models = coef.shape[1]
+    n_models = coef_t.shape[0]
     n_rows = stop - start
-    for b in range(n_rows):
-        for k in range(n_models):
-            raw_out[b, k] = intercept[k]
-    if X.strides[1] == X.itemsize:  # rows are contiguous
+    if X.strides[1] == X.itemsize:  # rows are contiguous: one dot product per row and model
         for b in range(n_rows):
             row = start + b
-            if n_models == 1:
-                total = 0.0
+            for k in range(n_models):
+                total = intercept[k]
                 for j in range(n_features):
-                    total += X[row, j] * coef[j, 0]
-                raw_out[b, 0] += total
-            else:
-                for j in range(n_features):
-                    value = X[row, j]
-                    for k in range(n_models):
-                        raw_out[b, k] += value * coef[j, k]
-    else:  # columns are contiguous
+                    total += X[row, j] * coef_t[k, j]
+                raw_out[b, k] = total
+    else:  # columns are contiguous: sweep each column of the block
+        for b in range(n_rows):
+            for k in range(n_models):
+                raw_out[b, k] = intercept[k]
         for j in range(n_features):
-            if n_models == 1:
-                weight = coef[j, 0]
+            for k in range(n_models):
+                weight = coef_t[k, j]
                 for b in range(n_rows):
-                    raw_out[b, 0] += X[start + b, j] * weight
-            else:
-                for b in range(n_rows):
-                    value = X[start + b, j]
-                    for k in range(n_models):
-                        raw_out[b, k] += value * coef[j, k]
+                    raw_out[b, k] += X[start + b, j] * weight
 
 
 @jit_inline
-def block_add_rmatvec_dense(X, start, stop, row_values, out):
-    """``out += X[start:stop].T @ row_values[:stop - start]`` (``out`` is (n_features, n_models))."""
+def block_add_rmatvec_dense(X, start, stop, row_values, out_t):
+    """``out_t += row_values[:stop - start].T @ X[start:stop]`` (``out_t`` is (n_models, n_features))."""
     n_features = X.shape[1]
-    n_models = out.shape[1]
+    n_models = out_t.shape[0]
     n_rows = stop - start
     if X.strides[1] == X.itemsize:
         for b in range(n_rows):
             row = start + b
-            if n_models == 1:
-                value = row_values[b, 0]
-                if value != 0.0:  # margin losses leave most rows with a zero gradient
+            for k in range(n_models):
+                value = row_values[b, k]
+                if value != 0.0:  # margin losses leave many rows with a zero gradient
                     for j in range(n_features):
-                        out[j, 0] += X[row, j] * value
-            else:
-                for j in range(n_features):
-                    x = X[row, j]
-                    for k in range(n_models):
-                        out[j, k] += x * row_values[b, k]
+                        out_t[k, j] += X[row, j] * value
     else:
         for j in range(n_features):
-            if n_models == 1:
+            for k in range(n_models):
                 total = 0.0
                 for b in range(n_rows):
-                    total += X[start + b, j] * row_values[b, 0]
-                out[j, 0] += total
-            else:
-                for b in range(n_rows):
-                    x = X[start + b, j]
-                    for k in range(n_models):
-                        out[j, k] += x * row_values[b, k]
+                    total += X[start + b, j] * row_values[b, k]
+                out_t[k, j] += total
+
+
+@jit_inline
+def sum_parts_transposed(parts, out):
+    """``out[j, k] = sum over chunks of parts[chunk, k, j]``, summed in chunk order."""
+    n_chunks, n_models, n_features = parts.shape
+    for j in prange(n_features):
+        for k in range(n_models):
+            total = 0.0
+            for chunk in range(n_chunks):
+                total += parts[chunk, k, j]
+            out[j, k] = total
 
 
 @jit_kernel(parallel=True)
@@ -111,7 +107,8 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
     bounds = row_chunk_bounds(n_samples, n_chunks)
     loss_parts = np.zeros((n_chunks, n_loss))
     intercept_parts = np.zeros((n_chunks, n_models))
-    grad_parts = np.zeros((n_chunks, n_features, n_models))
+    coef_t = np.ascontiguousarray(coef.T)
+    grad_parts = np.zeros((n_chunks, n_models, n_features))
     for chunk in prange(n_chunks):
         raw = np.empty((BLOCK_ROWS, n_models))
         grad_rows = np.empty((BLOCK_ROWS, n_models))
@@ -119,7 +116,7 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
         grad_acc = grad_parts[chunk]
         for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
-            block_raw_dense(X, start, stop, coef, intercept, raw)
+            block_raw_dense(X, start, stop, coef_t, intercept, raw)
             for b in range(stop - start):
                 row_loss_grad(loss_id, y, sample_weight, start + b, raw[b], param, loss_row, grad_rows[b])
                 for m in range(n_loss):
@@ -129,7 +126,7 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
             block_add_rmatvec_dense(X, start, stop, grad_rows, grad_acc)
     sum_parts_1d(loss_parts, loss_out)
     sum_parts_1d(intercept_parts, grad_intercept_out)
-    sum_parts(grad_parts, grad_coef_out)
+    sum_parts_transposed(grad_parts, grad_coef_out)
 
 
 @jit_kernel(parallel=True)
@@ -146,7 +143,9 @@ def hessp_dense(X, y, sample_weight, coef, intercept, direction_coef, direction_
     n_chunks = chunk_count(n_samples, n_threads)
     bounds = row_chunk_bounds(n_samples, n_chunks)
     intercept_parts = np.zeros((n_chunks, n_models))
-    out_parts = np.zeros((n_chunks, n_features, n_models))
+    coef_t = np.ascontiguousarray(coef.T)
+    direction_t = np.ascontiguousarray(direction_coef.T)
+    out_parts = np.zeros((n_chunks, n_models, n_features))
     for chunk in prange(n_chunks):
         raw = np.empty((BLOCK_ROWS, n_models))
         along = np.empty((BLOCK_ROWS, n_models))
@@ -154,8 +153,8 @@ def hessp_dense(X, y, sample_weight, coef, intercept, direction_coef, direction_
         scratch = np.empty(n_models)
         for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
-            block_raw_dense(X, start, stop, coef, intercept, raw)
-            block_raw_dense(X, start, stop, direction_coef, direction_intercept, along)
+            block_raw_dense(X, start, stop, coef_t, intercept, raw)
+            block_raw_dense(X, start, stop, direction_t, direction_intercept, along)
             for b in range(stop - start):
                 row_hess_times(loss_id, y, sample_weight, start + b, raw[b], along[b], param,
                                scratch, curvature[b])
@@ -163,7 +162,7 @@ def hessp_dense(X, y, sample_weight, coef, intercept, direction_coef, direction_
                     intercept_parts[chunk, k] += curvature[b, k]
             block_add_rmatvec_dense(X, start, stop, curvature, out_parts[chunk])
     sum_parts_1d(intercept_parts, out_intercept)
-    sum_parts(out_parts, out_coef)
+    sum_parts_transposed(out_parts, out_coef)
 
 
 @jit_kernel(parallel=True)
@@ -172,11 +171,12 @@ def raw_prediction_dense(X, coef, intercept, out):
     n_samples = X.shape[0]
     n_models = coef.shape[1]
     n_blocks = (n_samples + BLOCK_ROWS - 1) // BLOCK_ROWS
+    coef_t = np.ascontiguousarray(coef.T)
     for block in prange(n_blocks):
         start = block * BLOCK_ROWS
         stop = min(start + BLOCK_ROWS, n_samples)
         raw = np.empty((BLOCK_ROWS, n_models))
-        block_raw_dense(X, start, stop, coef, intercept, raw)
+        block_raw_dense(X, start, stop, coef_t, intercept, raw)
         for b in range(stop - start):
             for k in range(n_models):
                 out[start + b, k] = raw[b, k]
