@@ -31,7 +31,7 @@ def cython_extension(name):
 
 setup(
     ext_modules=cythonize(
-        [cython_extension("_sparse")],
+        [cython_extension("_sparse"), cython_extension("_cd")],
         language_level=3,
         compiler_directives={
             "boundscheck": False,

@@ -1,0 +1,1 @@
+# placeholder: coordinate descent kernels are being written
