@@ -98,6 +98,17 @@ def jit_inline(function):
     return numba.njit(cache=CACHE, fastmath=FASTMATH, nogil=True)(function)
 
 
+def jit_point(function):
+    """Compile a scalar point function that Numba inlines at the IR level into each caller.
+
+    For the per-sample loss formulas only: they are called once per row inside the block loops,
+    where an out-of-line call (LLVM does not inline a 12-way loss switch on its own) cost as much
+    as reading ``X``. Only the small block functions of ``losses`` call them, so the inlined IR is
+    compiled a handful of times, not once per kernel.
+    """
+    return numba.njit(inline="always", cache=CACHE, fastmath=FASTMATH, nogil=True)(function)
+
+
 def threading_layer_is_thread_safe():
     """Whether parallel kernels may be called from several Python threads at once."""
     try:

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._jit import jit_inline
+from ._jit import jit_inline, jit_point
 
 SQUARED_ERROR = 0
 HUBER = 1
@@ -42,7 +42,7 @@ POISSON = 11
 N_LOSSES = 12
 
 
-@jit_inline
+@jit_point
 def log1pexp(z):
     """``log(1 + exp(z))`` without overflow and with full precision for very negative ``z``."""
     if z > 0.0:
@@ -50,7 +50,7 @@ def log1pexp(z):
     return math.log1p(math.exp(z))
 
 
-@jit_inline
+@jit_point
 def loss_grad_point(loss_id, y, raw, param):
     """Loss value and its derivative with respect to ``raw``, for one sample of a one-score loss.
 
@@ -121,19 +121,19 @@ def loss_grad_point(loss_id, y, raw, param):
     return np.nan, np.nan
 
 
-@jit_inline
+@jit_point
 def loss_point(loss_id, y, raw, param):
     """Loss value for one sample of a one-score loss (see :func:`loss_grad_point`)."""
     return loss_grad_point(loss_id, y, raw, param)[0]
 
 
-@jit_inline
+@jit_point
 def grad_point(loss_id, y, raw, param):
     """Derivative of the loss with respect to ``raw`` for one sample (see :func:`loss_grad_point`)."""
     return loss_grad_point(loss_id, y, raw, param)[1]
 
 
-@jit_inline
+@jit_point
 def hess_point(loss_id, y, raw, param):
     """Second derivative with respect to ``raw`` for one sample (0 where the loss is piecewise linear)."""
     if loss_id == SQUARED_ERROR:
@@ -242,3 +242,52 @@ def row_hess_times(loss_id, y, sample_weight, row, raw, direction, param, probab
     for k in range(n_models):
         weight = sample_weight[row, k * w_stride]
         out[k] = weight * hess_point(loss_id, y[row, k * y_stride], raw[k], param) * direction[k]
+
+
+@jit_inline
+def block_loss_grad(loss_id, y, sample_weight, start, n_rows, raw, param, loss_acc, grad_out):
+    """:func:`row_loss_grad` over the ``n_rows`` samples from ``start``, in one call.
+
+    ``raw`` and ``grad_out`` are (block_rows, n_models) with the block's rows first; the weighted
+    losses are *added* to ``loss_acc`` and the weighted gradients written to ``grad_out``. Working
+    on a block keeps the loss switch out of the per-row path: measured on 1e6 x 100, a call per row
+    cost as much as reading ``X``.
+    """
+    n_models = raw.shape[1]
+    if loss_id == MULTINOMIAL:
+        for b in range(n_rows):
+            weight = sample_weight[start + b, 0]
+            loss = multinomial_loss_grad_row(y[start + b, 0], raw[b], grad_out[b])
+            loss_acc[0] += weight * loss
+            for k in range(n_models):
+                grad_out[b, k] *= weight
+        return
+    y_stride = 1 if y.shape[1] > 1 else 0
+    w_stride = 1 if sample_weight.shape[1] > 1 else 0
+    for k in range(n_models):
+        y_column = k * y_stride
+        w_column = k * w_stride
+        total = 0.0
+        for b in range(n_rows):
+            weight = sample_weight[start + b, w_column]
+            loss, grad = loss_grad_point(loss_id, y[start + b, y_column], raw[b, k], param)
+            total += weight * loss
+            grad_out[b, k] = weight * grad
+        loss_acc[k] += total
+
+
+@jit_inline
+def block_hess_times(loss_id, y, sample_weight, start, n_rows, raw, direction, param, scratch, out):
+    """:func:`row_hess_times` over the ``n_rows`` samples from ``start`` (``scratch``: K entries)."""
+    n_models = raw.shape[1]
+    if loss_id == MULTINOMIAL:
+        for b in range(n_rows):
+            row_hess_times(loss_id, y, sample_weight, start + b, raw[b], direction[b], param, scratch, out[b])
+        return
+    y_stride = 1 if y.shape[1] > 1 else 0
+    w_stride = 1 if sample_weight.shape[1] > 1 else 0
+    for k in range(n_models):
+        for b in range(n_rows):
+            row = start + b
+            out[b, k] = (sample_weight[row, k * w_stride]
+                         * hess_point(loss_id, y[row, k * y_stride], raw[b, k], param) * direction[b, k])

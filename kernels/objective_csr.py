@@ -16,7 +16,9 @@ from numba import prange
 
 from ._jit import jit_inline, jit_kernel
 from ._parallel import chunk_count, nnz_chunk_bounds, sum_parts, sum_parts_1d
-from .losses import row_hess_times, row_loss_grad
+
+BLOCK_ROWS = 128  # rows whose raw predictions are computed before their losses (see block_loss_grad)
+from .losses import block_hess_times, block_loss_grad
 
 
 @jit_inline
@@ -65,18 +67,19 @@ def loss_grad_csr(data, indices, indptr, n_features, y, sample_weight, coef, int
     intercept_parts = np.zeros((n_chunks, n_models))
     grad_parts = np.zeros((n_chunks, n_features, n_models))
     for chunk in prange(n_chunks):
-        raw = np.empty(n_models)
-        grad_row = np.empty(n_models)
-        loss_row = np.empty(n_loss)
+        raw = np.empty((BLOCK_ROWS, n_models))
+        grad_rows = np.empty((BLOCK_ROWS, n_models))
+        loss_acc = loss_parts[chunk]
         grad_acc = grad_parts[chunk]
-        for row in range(bounds[chunk], bounds[chunk + 1]):
-            row_raw_csr(data, indices, indptr, row, coef, intercept, raw)
-            row_loss_grad(loss_id, y, sample_weight, row, raw, param, loss_row, grad_row)
-            for m in range(n_loss):
-                loss_parts[chunk, m] += loss_row[m]
-            for k in range(n_models):
-                intercept_parts[chunk, k] += grad_row[k]
-            row_add_rmatvec_csr(data, indices, indptr, row, grad_row, grad_acc)
+        for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
+            stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
+            for row in range(start, stop):
+                row_raw_csr(data, indices, indptr, row, coef, intercept, raw[row - start])
+            block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows)
+            for row in range(start, stop):
+                for k in range(n_models):
+                    intercept_parts[chunk, k] += grad_rows[row - start, k]
+                row_add_rmatvec_csr(data, indices, indptr, row, grad_rows[row - start], grad_acc)
     sum_parts_1d(loss_parts, loss_out)
     sum_parts_1d(intercept_parts, grad_intercept_out)
     sum_parts(grad_parts, grad_coef_out)
@@ -96,17 +99,20 @@ def hessp_csr(data, indices, indptr, n_features, y, sample_weight, coef, interce
     intercept_parts = np.zeros((n_chunks, n_models))
     out_parts = np.zeros((n_chunks, n_features, n_models))
     for chunk in prange(n_chunks):
-        raw = np.empty(n_models)
-        along = np.empty(n_models)
-        curvature = np.empty(n_models)
+        raw = np.empty((BLOCK_ROWS, n_models))
+        along = np.empty((BLOCK_ROWS, n_models))
+        curvature = np.empty((BLOCK_ROWS, n_models))
         scratch = np.empty(n_models)
-        for row in range(bounds[chunk], bounds[chunk + 1]):
-            row_raw_csr(data, indices, indptr, row, coef, intercept, raw)
-            row_raw_csr(data, indices, indptr, row, direction_coef, direction_intercept, along)
-            row_hess_times(loss_id, y, sample_weight, row, raw, along, param, scratch, curvature)
-            for k in range(n_models):
-                intercept_parts[chunk, k] += curvature[k]
-            row_add_rmatvec_csr(data, indices, indptr, row, curvature, out_parts[chunk])
+        for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
+            stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
+            for row in range(start, stop):
+                row_raw_csr(data, indices, indptr, row, coef, intercept, raw[row - start])
+                row_raw_csr(data, indices, indptr, row, direction_coef, direction_intercept, along[row - start])
+            block_hess_times(loss_id, y, sample_weight, start, stop - start, raw, along, param, scratch, curvature)
+            for row in range(start, stop):
+                for k in range(n_models):
+                    intercept_parts[chunk, k] += curvature[row - start, k]
+                row_add_rmatvec_csr(data, indices, indptr, row, curvature[row - start], out_parts[chunk])
     sum_parts_1d(intercept_parts, out_intercept)
     sum_parts(out_parts, out_coef)
 

@@ -22,7 +22,7 @@ from numba import prange
 
 from ._jit import jit_inline, jit_kernel
 from ._parallel import chunk_count, row_chunk_bounds, sum_parts_1d
-from .losses import row_hess_times, row_loss_grad
+from .losses import block_hess_times, block_loss_grad
 
 BLOCK_ROWS = 128
 
@@ -112,15 +112,13 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
     for chunk in prange(n_chunks):
         raw = np.empty((BLOCK_ROWS, n_models))
         grad_rows = np.empty((BLOCK_ROWS, n_models))
-        loss_row = np.empty(n_loss)
+        loss_acc = loss_parts[chunk]
         grad_acc = grad_parts[chunk]
         for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
             block_raw_dense(X, start, stop, coef_t, intercept, raw)
+            block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows)
             for b in range(stop - start):
-                row_loss_grad(loss_id, y, sample_weight, start + b, raw[b], param, loss_row, grad_rows[b])
-                for m in range(n_loss):
-                    loss_parts[chunk, m] += loss_row[m]
                 for k in range(n_models):
                     intercept_parts[chunk, k] += grad_rows[b, k]
             block_add_rmatvec_dense(X, start, stop, grad_rows, grad_acc)
@@ -155,9 +153,9 @@ def hessp_dense(X, y, sample_weight, coef, intercept, direction_coef, direction_
             stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
             block_raw_dense(X, start, stop, coef_t, intercept, raw)
             block_raw_dense(X, start, stop, direction_t, direction_intercept, along)
+            block_hess_times(loss_id, y, sample_weight, start, stop - start, raw, along, param,
+                             scratch, curvature)
             for b in range(stop - start):
-                row_hess_times(loss_id, y, sample_weight, start + b, raw[b], along[b], param,
-                               scratch, curvature[b])
                 for k in range(n_models):
                     intercept_parts[chunk, k] += curvature[b, k]
             block_add_rmatvec_dense(X, start, stop, curvature, out_parts[chunk])

@@ -1,0 +1,264 @@
+"""Optimizer steps, learning-rate schedules and penalties shared by the stochastic epoch kernels.
+
+Design: the epoch kernels of ``stochastic_dense`` and ``stochastic_csr`` differ only in how they read
+a row; everything that happens after a minibatch gradient is known lives here, as helpers inlined
+into both. Parameters are stored *model-major with the intercept appended*: ``params`` is
+``(n_columns, n_features + 1)`` float64, row ``k`` holding column ``k``'s coefficients followed by its
+intercept. Then every optimizer treats the intercept as one more coordinate (a feature equal to 1)
+that is never penalized, and each column's inner loop runs at unit stride.
+
+Plain SGD keeps each column as ``coef_scale[k] * params[k, :n_features]`` (scikit-learn's
+``WeightVector`` trick): the L2 shrink ``w <- (1 - eta l2) w`` is one multiplication of the scale,
+so a step touches only the nonzeros of the batch rows. L1 for plain SGD is the cumulative penalty of
+Tsuruoka et al. (2009), as in scikit-learn: ``l1_total[k]`` is the penalty every weight should have
+received so far and ``l1_applied[k, j]`` what weight ``j`` did receive, so the penalty is applied
+lazily to the features a step touches and clipped at zero. The other optimizers update every
+coordinate each step anyway and apply L1 as a proximal (soft-threshold) step scaled by each
+coordinate's own step size.
+
+Arrays of settings (indices below) keep the kernel signatures short:
+
+* ``hyper`` float64: ``POWER_T, MOMENTUM, BETA1, BETA2, EPSILON, CLIP_NORM (<= 0: off),
+  AVERAGE_START (<= 0: off; averaging starts at that step), AMSGRAD (0/1)``;
+* ``columns`` float64 (N_COLUMN_SETTINGS, n_columns): ``ETA0, L2, L1, SCALE`` (n_samples / weight
+  sum of the column's model, which makes the minibatch gradient an unbiased estimate of the gradient
+  of the weighted-mean objective), ``OPTIMAL_T0`` (scikit-learn's t0 of the "optimal" schedule),
+  ``ACTIVE`` (0 freezes a column: a model that has converged while the others go on).
+"""
+import math
+
+from ._jit import jit_inline
+
+# optimizer ids
+SGD = 0
+MOMENTUM = 1
+NESTEROV = 2
+ADAM = 3
+ADAMW = 4
+
+# schedule ids ("adaptive" is constant inside an epoch; the driver divides the rate between epochs)
+CONSTANT = 0
+INVSCALING = 1
+OPTIMAL = 2
+ADAPTIVE = 3
+
+# indices into ``hyper``
+POWER_T = 0
+MOMENTUM_DECAY = 1
+BETA1 = 2
+BETA2 = 3
+EPSILON = 4
+CLIP_NORM = 5
+AVERAGE_START = 6
+AMSGRAD = 7
+N_HYPER = 8
+
+# rows of ``columns``
+ETA0 = 0
+L2 = 1
+L1 = 2
+SCALE = 3
+OPTIMAL_T0 = 4
+ACTIVE = 5
+N_COLUMN_SETTINGS = 6
+
+# statuses returned by the epoch kernels
+OK = 0
+NON_FINITE = 1
+
+# below this, the scale of plain SGD's weights is folded back into them (as scikit-learn does)
+MIN_COEF_SCALE = 1e-9
+
+
+@jit_inline
+def step_rates(schedule, columns, power_t, t, eta_out):
+    """Learning rate of every column at step ``t`` (1-based), written to ``eta_out``."""
+    n_columns = eta_out.shape[0]
+    for k in range(n_columns):
+        eta0 = columns[ETA0, k]
+        if schedule == INVSCALING:
+            eta_out[k] = eta0 / t ** power_t
+        elif schedule == OPTIMAL:  # 1 / (alpha (t0 + t - 1)): scikit-learn's "optimal"
+            alpha = columns[L2, k] + columns[L1, k]
+            eta_out[k] = 1.0 / (alpha * (columns[OPTIMAL_T0, k] + t - 1.0))
+        else:
+            eta_out[k] = eta0
+
+
+@jit_inline
+def soft_threshold(value, threshold):
+    if value > threshold:
+        return value - threshold
+    if value < -threshold:
+        return value + threshold
+    return 0.0
+
+
+@jit_inline
+def shrink_scales(params, coef_scale, columns, eta):
+    """Plain SGD's L2 step ``w <- max(0, 1 - eta l2) w`` as a change of scale (fold it in when tiny)."""
+    n_columns, width = params.shape
+    n_features = width - 1
+    for k in range(n_columns):
+        if columns[ACTIVE, k] == 0.0 or columns[L2, k] == 0.0:
+            continue
+        coef_scale[k] *= max(0.0, 1.0 - eta[k] * columns[L2, k])
+        if coef_scale[k] < MIN_COEF_SCALE:
+            for j in range(n_features):
+                params[k, j] *= coef_scale[k]
+            coef_scale[k] = 1.0
+
+
+@jit_inline
+def cumulative_l1(params, coef_scale, l1_total, l1_applied, k, j):
+    """Bring weight ``j`` of column ``k`` up to date with the cumulative L1 penalty (Tsuruoka)."""
+    scale = coef_scale[k]
+    before = params[k, j]
+    if scale * before > 0.0:
+        params[k, j] = max(0.0, before - (l1_total[k] + l1_applied[k, j]) / scale)
+    elif scale * before < 0.0:
+        params[k, j] = min(0.0, before + (l1_total[k] - l1_applied[k, j]) / scale)
+    l1_applied[k, j] += scale * (params[k, j] - before)
+
+
+@jit_inline
+def add_l1_totals(columns, eta, l1_total):
+    """Grow every column's cumulative L1 penalty by this step's ``eta * l1``; True if any is penalized."""
+    any_l1 = False
+    for k in range(l1_total.shape[0]):
+        if columns[L1, k] > 0.0 and columns[ACTIVE, k] != 0.0:
+            l1_total[k] += eta[k] * columns[L1, k]
+            any_l1 = True
+    return any_l1
+
+
+@jit_inline
+def clip_gradient(grad, max_norm, joint):
+    """Scale each column's gradient (all columns together when ``joint``) to a norm <= ``max_norm``."""
+    n_columns, width = grad.shape
+    if joint:
+        total = 0.0
+        for k in range(n_columns):
+            for j in range(width):
+                total += grad[k, j] * grad[k, j]
+        norm = math.sqrt(total)
+        if norm > max_norm:
+            factor = max_norm / norm
+            for k in range(n_columns):
+                for j in range(width):
+                    grad[k, j] *= factor
+        return
+    for k in range(n_columns):
+        total = 0.0
+        for j in range(width):
+            total += grad[k, j] * grad[k, j]
+        norm = math.sqrt(total)
+        if norm > max_norm:
+            factor = max_norm / norm
+            for j in range(width):
+                grad[k, j] *= factor
+
+
+@jit_inline
+def dense_step(optimizer, params, grad, eta, columns, hyper, t, fit_intercept, moments):
+    """One optimizer step on every coordinate from the minibatch loss gradient ``grad``.
+
+    ``grad`` is (n_columns, n_features + 1) without the penalty; the L2 term is added here (as a
+    gradient for SGD, momentum, Nesterov and Adam; as decoupled weight decay for AdamW) and L1 is a
+    proximal step (plain SGD's L1 is the cumulative penalty, applied by the caller). ``moments`` holds
+    the velocity (momentum), or the first and second moments and their running maximum (Adam).
+    Conventions follow PyTorch: ``v <- mu v + g``; Nesterov steps along ``g + mu v``; Adam divides
+    ``m / (1 - beta1^t)`` by ``sqrt(v) / sqrt(1 - beta2^t) + eps``; AdamW first multiplies the
+    weights by ``1 - eta * l2``.
+    """
+    n_columns, width = params.shape
+    n_features = width - 1
+    n_coordinates = n_features + (1 if fit_intercept else 0)
+    for k in range(n_columns):
+        if columns[ACTIVE, k] == 0.0:
+            continue
+        rate = eta[k]
+        l2 = columns[L2, k]
+        l1 = columns[L1, k]
+        if optimizer == SGD:
+            shrink = max(0.0, 1.0 - rate * l2)
+            for j in range(n_features):
+                params[k, j] = params[k, j] * shrink - rate * grad[k, j]
+            if fit_intercept:
+                params[k, n_features] -= rate * grad[k, n_features]
+        elif optimizer == MOMENTUM or optimizer == NESTEROV:
+            decay = hyper[MOMENTUM_DECAY]
+            for j in range(n_coordinates):
+                penalized = j < n_features
+                g = grad[k, j] + (l2 * params[k, j] if penalized else 0.0)
+                velocity = decay * moments[0, k, j] + g
+                moments[0, k, j] = velocity
+                direction = g + decay * velocity if optimizer == NESTEROV else velocity
+                value = params[k, j] - rate * direction
+                if penalized and l1 > 0.0:
+                    value = soft_threshold(value, rate * l1)
+                params[k, j] = value
+        else:  # ADAM, ADAMW
+            beta1 = hyper[BETA1]
+            beta2 = hyper[BETA2]
+            epsilon = hyper[EPSILON]
+            amsgrad = hyper[AMSGRAD] != 0.0
+            step_size = rate / (1.0 - beta1 ** t)
+            root_correction = math.sqrt(1.0 - beta2 ** t)
+            for j in range(n_coordinates):
+                penalized = j < n_features
+                value = params[k, j]
+                g = grad[k, j]
+                if penalized:
+                    if optimizer == ADAMW:
+                        value *= 1.0 - rate * l2
+                    else:
+                        g += l2 * value
+                first = beta1 * moments[0, k, j] + (1.0 - beta1) * g
+                second = beta2 * moments[1, k, j] + (1.0 - beta2) * g * g
+                moments[0, k, j] = first
+                moments[1, k, j] = second
+                if amsgrad:
+                    second = max(second, moments[2, k, j])
+                    moments[2, k, j] = second
+                denominator = math.sqrt(second) / root_correction + epsilon
+                value -= step_size * first / denominator
+                if penalized and l1 > 0.0:
+                    value = soft_threshold(value, l1 * step_size / denominator)
+                params[k, j] = value
+
+
+@jit_inline
+def update_average(params, coef_scale, columns, average, t, start):
+    """Running mean of the iterates from step ``start`` on (ASGD); ``average`` is like ``params``."""
+    if start <= 0.0 or t < start:
+        return
+    weight = 1.0 / (t - start + 1.0)
+    n_columns, width = params.shape
+    n_features = width - 1
+    for k in range(n_columns):
+        if columns[ACTIVE, k] == 0.0:
+            continue
+        scale = coef_scale[k]
+        for j in range(n_features):
+            average[k, j] += (scale * params[k, j] - average[k, j]) * weight
+        average[k, n_features] += (params[k, n_features] - average[k, n_features]) * weight
+
+
+@jit_inline
+def finish_epoch(params, coef_scale, loss_sum):
+    """Fold the SGD scales into the weights; return NON_FINITE if a weight or the loss is not finite."""
+    n_columns, width = params.shape
+    status = OK
+    for k in range(n_columns):
+        scale = coef_scale[k]
+        for j in range(width - 1):
+            params[k, j] *= scale
+        coef_scale[k] = 1.0
+        for j in range(width):
+            if not math.isfinite(params[k, j]):
+                status = NON_FINITE
+    for m in range(loss_sum.shape[0]):
+        if not math.isfinite(loss_sum[m]):
+            status = NON_FINITE
+    return status

@@ -1,0 +1,107 @@
+"""One compiled epoch of minibatch SGD / momentum / Nesterov / Adam / AdamW over CSR rows of ``X``.
+
+Design: the same steps as ``stochastic_dense`` (read that module's docstring), row by row over the
+CSR arrays. Plain SGD without clipping touches only the nonzeros of the batch rows: its L2 shrink
+is a change of scale and its cumulative L1 penalty is applied lazily to the touched features, then
+to every feature at the end of the epoch (so the returned weights carry their whole penalty and
+agree with the dense kernel). The other optimizers, gradient clipping and averaging (ASGD) update
+every coordinate each step, so their cost per step grows with n_features; with very many features
+prefer larger batches. ``indices``/``indptr`` may be int32 or int64; duplicate column indices add
+up, as in ``scipy.sparse``.
+
+Contract: ``data`` (nnz,) float32/float64, ``indices`` (nnz,), ``indptr`` (n_samples + 1,), all may
+be read-only; every other argument as in ``stochastic_dense.stochastic_epoch_dense``.
+"""
+import numpy as np
+
+from ._jit import jit_kernel
+from ._optimizers import (ACTIVE, AVERAGE_START, CLIP_NORM, POWER_T, SCALE, SGD, add_l1_totals,
+                          clip_gradient, cumulative_l1, dense_step, finish_epoch, shrink_scales,
+                          step_rates, update_average)
+from .losses import row_loss_grad
+
+
+@jit_kernel
+def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, order, loss_id, loss_param, optimizer, schedule,
+                           batch_size, fit_intercept, joint_clip, hyper, columns, params, coef_scale,
+                           moments, average, l1_total, l1_applied, step_count, loss_sum_out, eta_out):
+    """Run one epoch over the rows ``order`` of a CSR matrix; see the module docstring."""
+    n_columns = params.shape[0]
+    n_loss = loss_sum_out.shape[0]
+    n_steps_rows = order.shape[0]
+    clip_norm = hyper[CLIP_NORM]
+    average_start = hyper[AVERAGE_START]
+    sparse_updates = optimizer == SGD and clip_norm <= 0.0
+    raw = np.empty(n_columns)
+    loss_row = np.empty(n_loss)
+    derivative = np.empty((batch_size, n_columns))
+    grad = np.zeros((0 if sparse_updates else n_columns, n_features + 1))
+    for m in range(n_loss):
+        loss_sum_out[m] = 0.0
+    t = step_count[0]
+    for start in range(0, n_steps_rows, batch_size):
+        stop = min(start + batch_size, n_steps_rows)
+        n_rows = stop - start
+        t += 1
+        step_rates(schedule, columns, hyper[POWER_T], float(t), eta_out)
+        # 1) loss derivatives of the batch rows at the current parameters (mean over the batch)
+        for b in range(n_rows):
+            row = order[start + b]
+            for k in range(n_columns):
+                total = 0.0
+                for p in range(indptr[row], indptr[row + 1]):
+                    total += data[p] * params[k, indices[p]]
+                raw[k] = coef_scale[k] * total + params[k, n_features]
+            row_loss_grad(loss_id, y, sample_weight, row, raw, loss_param, loss_row, derivative[b])
+            for m in range(n_loss):
+                loss_sum_out[m] += loss_row[m]
+            for k in range(n_columns):
+                derivative[b, k] *= columns[SCALE, k] / n_rows
+        # 2) step
+        if sparse_updates:
+            shrink_scales(params, coef_scale, columns, eta_out)
+            for b in range(n_rows):
+                row = order[start + b]
+                for k in range(n_columns):
+                    step = -eta_out[k] * derivative[b, k]
+                    if step == 0.0 or columns[ACTIVE, k] == 0.0:
+                        continue
+                    weight_step = step / coef_scale[k]
+                    for p in range(indptr[row], indptr[row + 1]):
+                        params[k, indices[p]] += weight_step * data[p]
+                    if fit_intercept:
+                        params[k, n_features] += step
+        else:
+            grad[:, :] = 0.0
+            for b in range(n_rows):
+                row = order[start + b]
+                for k in range(n_columns):
+                    value = derivative[b, k]
+                    if value != 0.0:
+                        for p in range(indptr[row], indptr[row + 1]):
+                            grad[k, indices[p]] += data[p] * value
+                        grad[k, n_features] += value
+            if clip_norm > 0.0:
+                clip_gradient(grad, clip_norm, joint_clip)
+            dense_step(optimizer, params, grad, eta_out, columns, hyper, float(t), fit_intercept, moments)
+        # 3) plain SGD's cumulative L1 penalty, on the features the batch rows touch
+        if optimizer == SGD and add_l1_totals(columns, eta_out, l1_total):
+            for k in range(n_columns):
+                if columns[ACTIVE, k] != 0.0 and l1_total[k] > 0.0:
+                    for b in range(n_rows):
+                        row = order[start + b]
+                        for p in range(indptr[row], indptr[row + 1]):
+                            cumulative_l1(params, coef_scale, l1_total, l1_applied, k, indices[p])
+        # 4) averaged iterate
+        update_average(params, coef_scale, columns, average, float(t), average_start)
+    step_count[0] = t
+    # the features no row touched since their last update still owe part of the L1 penalty
+    if optimizer == SGD:
+        for k in range(n_columns):
+            if columns[ACTIVE, k] != 0.0 and l1_total[k] > 0.0:
+                for j in range(n_features):
+                    cumulative_l1(params, coef_scale, l1_total, l1_applied, k, j)
+    return finish_epoch(params, coef_scale, loss_sum_out)
+
+
+__all__ = ["stochastic_epoch_csr"]

@@ -1,0 +1,108 @@
+"""One compiled epoch of minibatch SGD / momentum / Nesterov / Adam / AdamW over dense rows of ``X``.
+
+Design: a whole epoch is one kernel call, so no Python runs per minibatch. Each step (1) computes
+the raw predictions of the batch's rows at the current parameters and, through
+``losses.row_loss_grad`` (the one definition of every loss), their weighted loss derivatives for
+all K columns at once; (2) moves the parameters with the helpers of ``_optimizers``. Plain SGD
+without clipping updates only through the batch rows (scaled weights, lazy L1), which makes a
+batch-size-1 epoch one dot product and one axpy per row; the other optimizers form the dense
+minibatch gradient and update every coordinate. Rows are visited in the order given by ``order``
+(a permutation drawn by the driver), one at a time, so ``X`` must be C-contiguous: F-ordered
+``X`` would be read with a stride of n_samples per element (the driver rejects it). float32 rows
+are widened on load; parameters, moments and sums are float64. The loop is serial: its result is
+bitwise reproducible.
+
+Contract (no validation here): ``X`` (n_samples, n_features) float32/float64, C order, may be
+read-only; ``y``/``sample_weight`` float64 (n_samples, 1) or (n_samples, n_columns); ``order`` int64
+row indices (any length: a 1-row call compiles the kernel cheaply); ``params`` (n_columns,
+n_features + 1) and the state arrays as described in ``_optimizers`` (updated in place);
+``loss_sum_out`` (1 for the multinomial loss, else n_columns) receives the epoch's weighted loss
+sum taken before each step (scikit-learn's running loss); ``eta_out`` the last step's rates.
+Returns ``_optimizers.OK`` or ``_optimizers.NON_FINITE``.
+"""
+import numpy as np
+
+from ._jit import jit_kernel
+from ._optimizers import (ACTIVE, AVERAGE_START, CLIP_NORM, POWER_T, SCALE, SGD, add_l1_totals,
+                          clip_gradient, cumulative_l1, dense_step, finish_epoch, shrink_scales,
+                          step_rates, update_average)
+from .losses import row_loss_grad
+
+
+@jit_kernel
+def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, optimizer, schedule,
+                           batch_size, fit_intercept, joint_clip, hyper, columns, params, coef_scale,
+                           moments, average, l1_total, l1_applied, step_count, loss_sum_out, eta_out):
+    """Run one epoch over the rows ``order`` of dense ``X``; see the module docstring."""
+    n_features = X.shape[1]
+    n_columns = params.shape[0]
+    n_loss = loss_sum_out.shape[0]
+    n_steps_rows = order.shape[0]
+    clip_norm = hyper[CLIP_NORM]
+    average_start = hyper[AVERAGE_START]
+    sparse_updates = optimizer == SGD and clip_norm <= 0.0
+    raw = np.empty(n_columns)
+    loss_row = np.empty(n_loss)
+    derivative = np.empty((batch_size, n_columns))
+    grad = np.zeros((0 if sparse_updates else n_columns, n_features + 1))
+    for m in range(n_loss):
+        loss_sum_out[m] = 0.0
+    t = step_count[0]
+    for start in range(0, n_steps_rows, batch_size):
+        stop = min(start + batch_size, n_steps_rows)
+        n_rows = stop - start
+        t += 1
+        step_rates(schedule, columns, hyper[POWER_T], float(t), eta_out)
+        # 1) loss derivatives of the batch rows at the current parameters (mean over the batch)
+        for b in range(n_rows):
+            row = order[start + b]
+            for k in range(n_columns):
+                total = 0.0
+                for j in range(n_features):
+                    total += X[row, j] * params[k, j]
+                raw[k] = coef_scale[k] * total + params[k, n_features]
+            row_loss_grad(loss_id, y, sample_weight, row, raw, loss_param, loss_row, derivative[b])
+            for m in range(n_loss):
+                loss_sum_out[m] += loss_row[m]
+            for k in range(n_columns):
+                derivative[b, k] *= columns[SCALE, k] / n_rows
+        # 2) step
+        if sparse_updates:
+            shrink_scales(params, coef_scale, columns, eta_out)
+            for b in range(n_rows):
+                row = order[start + b]
+                for k in range(n_columns):
+                    step = -eta_out[k] * derivative[b, k]
+                    if step == 0.0 or columns[ACTIVE, k] == 0.0:
+                        continue
+                    weight_step = step / coef_scale[k]
+                    for j in range(n_features):
+                        params[k, j] += weight_step * X[row, j]
+                    if fit_intercept:
+                        params[k, n_features] += step
+        else:
+            grad[:, :] = 0.0
+            for b in range(n_rows):
+                row = order[start + b]
+                for k in range(n_columns):
+                    value = derivative[b, k]
+                    if value != 0.0:
+                        for j in range(n_features):
+                            grad[k, j] += X[row, j] * value
+                        grad[k, n_features] += value
+            if clip_norm > 0.0:
+                clip_gradient(grad, clip_norm, joint_clip)
+            dense_step(optimizer, params, grad, eta_out, columns, hyper, float(t), fit_intercept, moments)
+        # 3) plain SGD's cumulative L1 penalty: every feature of a dense row is touched
+        if optimizer == SGD and add_l1_totals(columns, eta_out, l1_total):
+            for k in range(n_columns):
+                if columns[ACTIVE, k] != 0.0 and l1_total[k] > 0.0:
+                    for j in range(n_features):
+                        cumulative_l1(params, coef_scale, l1_total, l1_applied, k, j)
+        # 4) averaged iterate
+        update_average(params, coef_scale, columns, average, float(t), average_start)
+    step_count[0] = t
+    return finish_epoch(params, coef_scale, loss_sum_out)
+
+
+__all__ = ["stochastic_epoch_dense"]
