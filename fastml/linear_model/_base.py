@@ -1,0 +1,152 @@
+"""Plumbing shared by the linear estimators: validation, objective, solver dispatch, fitted extras.
+
+Every estimator follows the data flow of ARCHITECTURE.md section 3: hyper-parameters are checked in
+``fit`` (never in ``__init__``), data go through scikit-learn's ``validate_data`` (CSR kept, float32
+kept, no copy of a float C/F array), a :class:`fastml.LinearObjective` states exactly what is
+minimized, a solver returns a :class:`~fastml.solvers._result.SolverResult`, and the fitted attributes
+follow scikit-learn's names. Extras on every estimator: ``objective(X, y)``, ``loss_curve_``,
+``solver_info_`` and ``callbacks``.
+"""
+import numbers
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from .._objective import LinearObjective
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def check_scalar_param(value, name, *, minimum=None, maximum=None, include_minimum=True, integer=False,
+                       allow_none=False):
+    """Raise ``ValueError``/``TypeError`` naming ``name`` when a hyper-parameter is out of range."""
+    if value is None and allow_none:
+        return value
+    kinds = (numbers.Integral,) if integer else (numbers.Real,)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an integer" if integer else "a real number"
+        raise TypeError(f"{name} must be {kind}, got {value!r}")
+    if not np.isfinite(value) and not (maximum is None and value == np.inf and not integer):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if minimum is not None and (value < minimum or (value == minimum and not include_minimum)):
+        bound = ">=" if include_minimum else ">"
+        raise ValueError(f"{name} must be {bound} {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value!r}")
+    return value
+
+
+def check_choice(value, name, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(map(str, choices))}, got {value!r}")
+    return value
+
+
+def validate_fit_data(estimator, X, y, *, multi_output=False, y_numeric=True):
+    """``validate_data`` for ``fit``: CSR or float32/float64 arrays, kept as they are when possible."""
+    X, y = validate_data(estimator, X, y, accept_sparse="csr", dtype=list(FLOAT_DTYPES), order=None,
+                         multi_output=multi_output, y_numeric=y_numeric, ensure_min_samples=1)
+    if sp.issparse(X) and X.indices.dtype != X.indptr.dtype:
+        X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
+    return X, y
+
+
+def prepare_sample_weight(sample_weight, X, dtype=np.float64):
+    """Checked float64 weights (ones when None); all-zero weights are an error, as in scikit-learn."""
+    weights = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
+    if weights.sum() <= 0:
+        raise ValueError("sample_weight sums to zero: at least one sample must carry a positive weight")
+    return weights
+
+
+def warn_if_not_converged(estimator, result, solver):
+    converged = np.all(result.converged)
+    if not converged:
+        warnings.warn(
+            f"{type(estimator).__name__}: the {solver} solver did not converge in {np.max(result.n_iter)} "
+            f"iterations ({result.message}). Increase max_iter, loosen tol, or scale the features "
+            f"(e.g. with StandardScaler).", ConvergenceWarning, stacklevel=3)
+
+
+def solver_info(result, solver):
+    """The ``solver_info_`` dictionary: solver name, trace, timings and convergence."""
+    trace = result.trace
+    return {
+        "solver": solver,
+        "n_iter": result.n_iter,
+        "converged": result.converged,
+        "message": result.message,
+        "seconds": float(trace["seconds"][-1]) if len(trace) else 0.0,
+        "trace": trace,
+        **{key: value for key, value in result.info.items() if key != "state"},
+    }
+
+
+def progress_callback(estimator, total, user_callbacks=None):
+    """Chain the user's ``callbacks`` with a tqdm progress bar when ``verbose`` (tqdm is optional)."""
+    callbacks = list(user_callbacks or [])
+    bar = None
+    if getattr(estimator, "verbose", 0):
+        try:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, desc=type(estimator).__name__, leave=False)
+            callbacks.append(lambda info: bar.update(1) and False)
+        except ImportError:
+            callbacks.append(lambda info: print(f"iteration {info.iteration}: objective {info.objective:.6g}, "
+                                                f"gradient norm {info.gradient_norm:.3g}") and False)
+    if not callbacks:
+        return None, bar
+
+    def callback(info):
+        stop = False
+        for function in callbacks:
+            stop = bool(function(info)) or stop
+        return stop
+
+    return callback, bar
+
+
+class ObjectiveMixin:
+    """``objective(X, y, sample_weight)``: the exact value the estimator minimizes, at its fitted
+    parameters, so that solvers and libraries can be compared on equal terms."""
+
+    def objective(self, X, y, sample_weight=None):
+        check_is_fitted(self)
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=list(FLOAT_DTYPES), reset=False,
+                             multi_output=True, y_numeric=False)
+        objective = self._build_objective(X, self._encode_target(y), prepare_sample_weight(sample_weight, X))
+        return float(objective.value(objective.pack(*self._solver_coef())))
+
+
+def fast_dense_rows(estimator, X):
+    """``X`` itself when it is a plain finite float ndarray of the fitted width, else None.
+
+    The fast path of ``predict`` for small batches: it skips the conversions of ``validate_data``
+    but keeps its contract (shape, finiteness, no feature-name mismatch).
+    """
+    if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in FLOAT_DTYPES
+            and X.shape[1] == estimator.n_features_in_ and X.shape[0] > 0
+            and not hasattr(estimator, "feature_names_in_") and np.isfinite(X).all()):
+        return X
+    return None
+
+
+def linear_scores(estimator, X, coef, intercept):
+    """``X @ coef.T + intercept`` in ``X``'s dtype, with the validation of scikit-learn's contract."""
+    rows = fast_dense_rows(estimator, X)
+    if rows is None:
+        rows = validate_data(estimator, X, accept_sparse="csr", dtype=list(FLOAT_DTYPES), reset=False)
+    coef = coef.astype(rows.dtype, copy=False)
+    scores = rows @ coef.T
+    scores += intercept.astype(rows.dtype, copy=False)
+    return scores
+
+
+def make_objective(loss, X, y, sample_weight, *, l2, l1, fit_intercept, n_classes=None):
+    """A LinearObjective on already validated data (no second finiteness pass over ``X``)."""
+    return LinearObjective(loss, X, y, sample_weight, l2=l2, l1=l1, fit_intercept=fit_intercept,
+                           n_classes=n_classes, check_input=False)

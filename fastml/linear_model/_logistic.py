@@ -1,0 +1,201 @@
+"""LogisticRegression: binary and multinomial logistic regression on the fused kernels."""
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import (
+    ObjectiveMixin, check_choice, check_scalar_param, linear_scores, make_objective, prepare_sample_weight,
+    progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
+)
+from ._solve import STOCHASTIC_SOLVERS, run_solver
+
+PENALTIES = ("l2", "l1", "elasticnet", None)
+SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd", "adam")
+
+
+class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin, BaseEstimator):
+    """Logistic regression (binary and multinomial), a drop-in for scikit-learn's.
+
+    Minimizes, with ``s`` the sample weights times the class weights and ``S = sum(s)``::
+
+        sum_i s_i log_loss_i / S + (1 - r) / (2 C S) ||coef||^2 + r / (C S) ||coef||_1
+
+    which is scikit-learn's ``C sum_i s_i log_loss_i + penalty`` divided by ``C S``: the same optimum.
+    ``r`` is 0 for ``penalty="l2"``, 1 for ``"l1"``, ``l1_ratio`` for ``"elasticnet"``; ``penalty=None``
+    or ``C=np.inf`` fits without penalty. Two classes give one logistic model (``coef_`` of shape
+    (1, n_features)); more classes give one multinomial model (``coef_`` (n_classes, n_features)).
+
+    Parameters
+    ----------
+    penalty : {"l2", "l1", "elasticnet", None}
+        As in scikit-learn < 1.8. Giving ``l1_ratio`` with the default ``"l2"`` means an elastic net
+        with that ratio (scikit-learn >= 1.8 spells penalties through ``l1_ratio`` alone).
+    C : float
+        Inverse regularization strength (> 0; ``np.inf``: no penalty).
+    l1_ratio : float in [0, 1], optional
+    tol : float
+        Stop when the max-norm of the objective's gradient is below ``tol`` (scikit-learn's lbfgs rule).
+    fit_intercept : bool
+    class_weight : dict, "balanced" or None
+    random_state : int, RandomState or None
+        Seeds the shuffling of the stochastic solvers.
+    solver : {"lbfgs", "newton", "gd", "sgd", "adam", "auto"}
+        ``"lbfgs"`` (default, as scikit-learn), ``"newton"`` (Cholesky on the Hessian; Newton-CG for
+        multinomial), ``"gd"`` (accelerated proximal gradient: handles L1), ``"sgd"`` / ``"adam"``
+        (compiled minibatch epochs; ``max_iter`` counts epochs). ``"auto"``: ``"gd"`` with an L1 part,
+        ``"newton"`` when ``n_features * n_classes <= 200``, else ``"lbfgs"``.
+    max_iter : int
+    verbose : int
+        > 0 shows a progress bar (tqdm, when installed).
+    warm_start : bool
+        Start from the previous fit's coefficients when the shapes agree.
+    n_jobs : int or None
+        Threads of the kernels (None: fastml's default, see ``fastml.set_n_threads``).
+    callbacks : list of callables or None
+        Each is called with an ``IterationInfo`` after every iteration; returning True stops.
+
+    Attributes
+    ----------
+    classes_, coef_, intercept_, n_iter_, n_features_in_, feature_names_in_
+        As in scikit-learn. ``coef_`` has the dtype of the training ``X`` (float32 stays float32).
+    loss_curve_ : ndarray
+        Objective value after each iteration.
+    solver_info_ : dict
+        Solver name, trace (iteration, seconds, objective, gradient norm, step), timings, convergence.
+    """
+
+    def __init__(self, penalty="l2", *, C=1.0, l1_ratio=None, tol=1e-4, fit_intercept=True, class_weight=None,
+                 random_state=None, solver="lbfgs", max_iter=100, verbose=0, warm_start=False, n_jobs=None,
+                 callbacks=None):
+        self.penalty = penalty
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.solver = solver
+        self.max_iter = max_iter
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
+        self.callbacks = callbacks
+
+    # -- hyper-parameters -----------------------------------------------------------------------
+    def _l1_share(self):
+        check_choice(self.penalty, "penalty", PENALTIES)
+        check_scalar_param(self.l1_ratio, "l1_ratio", minimum=0.0, maximum=1.0, allow_none=True)
+        if self.penalty is None or self.C == np.inf:
+            return None
+        if self.penalty == "l1":
+            return 1.0
+        if self.penalty == "elasticnet":
+            if self.l1_ratio is None:
+                raise ValueError("penalty='elasticnet' needs l1_ratio (a number in [0, 1])")
+            return float(self.l1_ratio)
+        return 0.0 if self.l1_ratio is None else float(self.l1_ratio)
+
+    def _penalties(self, weight_sum):
+        share = self._l1_share()
+        if share is None:
+            return 0.0, 0.0
+        strength = 1.0 / (self.C * weight_sum)
+        return (1.0 - share) * strength, share * strength
+
+    def _choose_solver(self, n_features, n_outputs):
+        check_choice(self.solver, "solver", SOLVERS)
+        l1 = (self._l1_share() or 0.0) > 0.0
+        if self.solver == "auto":
+            return "gd" if l1 else ("newton" if n_features * n_outputs <= 200 else "lbfgs")
+        if l1 and self.solver in ("lbfgs", "newton"):
+            raise ValueError(f"solver={self.solver!r} supports only L2 or no penalty; use solver='gd' "
+                             f"(proximal gradient), 'sgd' or 'auto' for an L1 part")
+        return self.solver
+
+    # -- data ------------------------------------------------------------------------------------
+    def _encode_target(self, y):
+        """Class labels -> 0/1 (two classes) or class indices (multinomial), as float64."""
+        indices = np.searchsorted(self.classes_, y)
+        unknown = (indices >= len(self.classes_)) | (self.classes_[np.minimum(indices, len(self.classes_) - 1)] != y)
+        if np.any(unknown):
+            raise ValueError(f"y contains labels not seen in fit: {np.unique(np.asarray(y)[unknown])[:5].tolist()}")
+        return indices.astype(np.float64)
+
+    def _build_objective(self, X, y_encoded, sample_weight):
+        weights = sample_weight
+        if self.class_weight is not None:
+            weights = weights * self._class_weights[y_encoded.astype(np.intp)]
+        l2, l1 = self._penalties(weights.sum())
+        loss = "multinomial" if len(self.classes_) > 2 else "log_loss"
+        return make_objective(loss, X, y_encoded, weights, l2=l2, l1=l1, fit_intercept=self.fit_intercept,
+                              n_classes=len(self.classes_) if loss == "multinomial" else None)
+
+    def _solver_coef(self):
+        """Fitted parameters in the objective's layout: coef (n_features, n_outputs), intercept."""
+        return self.coef_.T.astype(np.float64), np.atleast_1d(self.intercept_).astype(np.float64)
+
+    # -- fit / predict ---------------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model; ``sample_weight`` multiplies the per-sample loss (integer k == k copies)."""
+        check_scalar_param(self.C, "C", minimum=0.0, include_minimum=False)
+        check_scalar_param(self.tol, "tol", minimum=0.0)
+        check_scalar_param(self.max_iter, "max_iter", minimum=1, integer=True)
+        self._l1_share()
+        X, y = validate_fit_data(self, X, y, y_numeric=False)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"This solver needs samples of at least 2 classes in the data, but the data "
+                             f"contains only one class: {self.classes_[0]!r}")
+        y_encoded = self._encode_target(y)
+        sample_weight = prepare_sample_weight(sample_weight, X)
+        if self.class_weight is not None:
+            self._class_weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        objective = self._build_objective(X, y_encoded, sample_weight)
+        solver = self._choose_solver(X.shape[1], objective.n_outputs)
+
+        w0 = objective.initial_parameters()
+        if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (objective.n_outputs if objective.n_outputs > 1 else 1, X.shape[1]):
+            w0 = objective.pack(*self._solver_coef())
+        callback, bar = progress_callback(self, self.max_iter, self.callbacks)
+        try:
+            result = run_solver(solver, objective, w0, max_iter=self.max_iter, tol=self.tol, callback=callback,
+                                random_state=self.random_state)
+        finally:
+            if bar is not None:
+                bar.close()
+        if solver not in STOCHASTIC_SOLVERS:
+            warn_if_not_converged(self, result, solver)
+        coef, intercept = objective.unpack(result.params)
+        self.coef_ = np.ascontiguousarray(coef.T, dtype=X.dtype)
+        self.intercept_ = (intercept if self.fit_intercept else np.zeros(objective.n_outputs)).astype(X.dtype)
+        self.n_iter_ = np.array([int(np.max(result.n_iter))], dtype=np.int32)
+        self.loss_curve_ = result.trace["objective"]
+        self.solver_info_ = solver_info(result, solver)
+        return self
+
+    def decision_function(self, X):
+        """Raw scores ``X @ coef_.T + intercept_``: (n_samples,) for two classes, else (n_samples, n_classes)."""
+        check_is_fitted(self)
+        scores = linear_scores(self, X, self.coef_, self.intercept_)
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_classes): sigmoid for two classes, softmax otherwise."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            positive = expit(scores)
+            return np.column_stack([1.0 - positive, positive])
+        return softmax(scores, axis=1)
+
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
