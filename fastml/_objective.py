@@ -77,14 +77,15 @@ class DesignMatrix:
     def raw_prediction(self, coef, intercept, n_threads=None):
         """``X @ coef + intercept`` as float64 (n_samples, n_models), float64 accumulation."""
         from .kernels import objective_csr, objective_dense
+        from .kernels._jit import call_parallel
 
         coef = np.ascontiguousarray(coef, dtype=np.float64)
         intercept = np.ascontiguousarray(intercept, dtype=np.float64)
         out = np.empty((self.n_samples, coef.shape[1]))
         if self.is_sparse:
-            objective_csr.raw_prediction_csr(*self.csr, coef, intercept, out)
+            call_parallel(objective_csr.raw_prediction_csr, *self.csr, coef, intercept, out)
         else:
-            objective_dense.raw_prediction_dense(self.dense, coef, intercept, out)
+            call_parallel(objective_dense.raw_prediction_dense, self.dense, coef, intercept, out)
         return out
 
 
@@ -208,6 +209,7 @@ class LinearObjective:
     def loss_sums(self, coef, intercept):
         """Weighted loss sums per model and their gradients (one fused pass over ``X``)."""
         from .kernels import objective_csr, objective_dense
+        from .kernels._jit import call_parallel
 
         coef = np.ascontiguousarray(coef, dtype=np.float64)
         intercept = np.ascontiguousarray(intercept, dtype=np.float64)
@@ -217,9 +219,9 @@ class LinearObjective:
         args = (self.y, self.sample_weight, coef, intercept, self.loss.loss_id, self.loss.param,
                 self.n_threads, loss_sum, grad_coef, grad_intercept)
         if self.X.is_sparse:
-            objective_csr.loss_grad_csr(*self.X.csr, self.n_features, *args)
+            call_parallel(objective_csr.loss_grad_csr, *self.X.csr, self.n_features, *args)
         else:
-            objective_dense.loss_grad_dense(self.X.dense, *args)
+            call_parallel(objective_dense.loss_grad_dense, self.X.dense, *args)
         self.n_evaluations += 1
         return loss_sum, grad_coef, grad_intercept
 
@@ -266,6 +268,7 @@ class LinearObjective:
     def hessp(self, w, v):
         """Hessian of the smooth part (loss + L2) at ``w`` times ``v``, flat (one pass over ``X``)."""
         from .kernels import objective_csr, objective_dense
+        from .kernels._jit import call_parallel
 
         coef, intercept = self.unpack(w)
         direction_coef, direction_intercept = self.unpack(v)
@@ -275,9 +278,9 @@ class LinearObjective:
                 np.ascontiguousarray(direction_intercept), self.loss.loss_id, self.loss.param,
                 self.n_threads, out_coef, out_intercept)
         if self.X.is_sparse:
-            objective_csr.hessp_csr(*self.X.csr, self.n_features, *args)
+            call_parallel(objective_csr.hessp_csr, *self.X.csr, self.n_features, *args)
         else:
-            objective_dense.hessp_dense(self.X.dense, *args)
+            call_parallel(objective_dense.hessp_dense, self.X.dense, *args)
         scale = self._model_columns(1.0 / self.weight_sum)
         result = np.empty(self.coef_shape)
         result[: self.n_features] = out_coef * scale + self._model_columns(self.l2) * direction_coef
@@ -292,13 +295,15 @@ class LinearObjective:
         Dense ``X``: BLAS ``syrk`` on row blocks; CSR: the Cython weighted Gram kernel.
         """
         from .kernels import gram, pointwise
+        from .kernels._jit import call_parallel
 
         if self.loss.is_multiclass:
             raise ValueError("hessian() is for one-score losses; use hessp() for the multinomial loss")
         coef, intercept = self.unpack(w)
         raw = self.X.raw_prediction(coef, intercept)
         curvature = np.empty_like(raw)
-        pointwise.hessian_pointwise(self.y, self.sample_weight, raw, self.loss.loss_id, self.loss.param, curvature)
+        call_parallel(pointwise.hessian_pointwise, self.y, self.sample_weight, raw, self.loss.loss_id,
+                      self.loss.param, curvature)
         p = self.coef_shape[0]
         result = np.zeros((self.n_models, p, p))
         ones = np.ones((self.X.n_samples, 1))

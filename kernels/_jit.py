@@ -110,8 +110,24 @@ def jit_point(function):
 
 
 def threading_layer_is_thread_safe():
-    """Whether parallel kernels may be called from several Python threads at once."""
+    """Whether parallel kernels may be called from several Python threads at once (None: not known
+    yet, no parallel kernel has run)."""
     try:
         return numba.threading_layer() in ("omp", "tbb")
-    except ValueError:  # no parallel kernel has run yet: the layer is not chosen
-        return numba.config.THREADING_LAYER in ("omp", "tbb", "threadsafe")
+    except ValueError:
+        return None
+
+
+_layer_is_safe = None
+
+
+def call_parallel(kernel, *args):
+    """Call a ``parallel=True`` kernel, serialized behind :data:`PARALLEL_LOCK` unless the threading
+    layer is known to be safe for concurrent callers (OpenMP or TBB)."""
+    global _layer_is_safe
+    if _layer_is_safe:
+        return kernel(*args)
+    with PARALLEL_LOCK:
+        result = kernel(*args)
+        _layer_is_safe = threading_layer_is_thread_safe()
+    return result

@@ -1,0 +1,48 @@
+"""Parallel kernels called from several Python threads at once give correct results.
+
+Under Numba's ``workqueue`` layer concurrent calls to ``parallel=True`` kernels abort the process;
+fastml asks for the OpenMP layer and serializes calls behind a lock when it is not available.
+"""
+import threading
+
+import numpy as np
+import scipy.sparse as sp
+
+import fastml
+from fastml.kernels import _jit
+
+
+def test_threading_layer_is_safe_or_calls_are_serialized():
+    objective = fastml.LinearObjective("log_loss", np.ones((4, 2)), np.array([0, 1, 0, 1]))
+    objective.value(objective.initial_parameters())
+    import numba
+
+    layer = numba.threading_layer()
+    # the lock is skipped exactly when the layer chosen is safe for concurrent callers
+    assert _jit._layer_is_safe == (layer in ("omp", "tbb"))
+    assert _jit.threading_layer_is_thread_safe() == (layer in ("omp", "tbb"))
+
+
+def test_concurrent_calls_from_python_threads_are_correct():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 12))
+    y = (rng.random(2000) < 0.5).astype(float)
+    problems = [fastml.LinearObjective("log_loss", data, y, l2=0.1, n_threads=2)
+                for data in (X, sp.csr_matrix(X))]
+    w = rng.standard_normal(problems[0].n_params)
+    expected = [p.value_and_gradient(w) for p in problems]
+    failures = []
+
+    def worker(seed):
+        for repeat in range(40):
+            index = (seed + repeat) % 2
+            value, gradient = problems[index].value_and_gradient(w)
+            if value != expected[index][0] or not np.array_equal(gradient, expected[index][1]):
+                failures.append((seed, repeat))
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
