@@ -18,6 +18,11 @@ from ._config import resolve_n_threads
 from ._loss import get_loss
 
 
+# Below this many stored values of X a pass takes microseconds, less than starting threads: the
+# kernels then run their serial twins (one chunk, so results stay a function of the data alone).
+SERIAL_WORK = 200_000
+
+
 def frozen_view(array):
     """A read-only view: every kernel then sees one array type, halving its compiled variants."""
     view = array.view()
@@ -66,6 +71,15 @@ class DesignMatrix:
         return self.shape[0]
 
     @property
+    def n_stored(self):
+        """Number of stored values (nonzeros for CSR): the work of one pass."""
+        return self.csr[0].shape[0] if self.is_sparse else self.shape[0] * self.shape[1]
+
+    def kernel_threads(self, n_threads):
+        """Threads worth using for one pass: 1 for small matrices (see SERIAL_WORK)."""
+        return 1 if self.n_stored < SERIAL_WORK else n_threads
+
+    @property
     def n_features(self):
         return self.shape[1]
 
@@ -82,10 +96,11 @@ class DesignMatrix:
         coef = np.ascontiguousarray(coef, dtype=np.float64)
         intercept = np.ascontiguousarray(intercept, dtype=np.float64)
         out = np.empty((self.n_samples, coef.shape[1]))
+        serial = self.kernel_threads(n_threads or 2) == 1
         if self.is_sparse:
-            call_parallel(objective_csr.raw_prediction_csr, *self.csr, coef, intercept, out)
+            call_parallel(objective_csr.raw_prediction_csr, *self.csr, coef, intercept, out, serial=serial)
         else:
-            call_parallel(objective_dense.raw_prediction_dense, self.dense, coef, intercept, out)
+            call_parallel(objective_dense.raw_prediction_dense, self.dense, coef, intercept, out, serial=serial)
         return out
 
 
@@ -131,7 +146,8 @@ class LinearObjective:
     n_classes : int, optional
         Number of classes of the multinomial loss (default ``max(y) + 1``).
     n_threads : int, optional
-        Threads of the kernels; results are bitwise reproducible for a fixed value.
+        Threads of the kernels (default ``fastml.get_n_threads()``); results are bitwise reproducible
+        for a fixed value. Matrices with fewer than ``SERIAL_WORK`` stored values run on one thread.
     check_input : bool
         Check ``X``, ``y`` and ``sample_weight`` for NaN/inf and valid ``y`` (estimators that already
         validated their input pass False).
@@ -147,7 +163,7 @@ class LinearObjective:
             self.loss.check_y(self.y)
             self.X.check_finite()
         self.fit_intercept = bool(fit_intercept)
-        self.n_threads = resolve_n_threads(n_threads)
+        self.n_threads = self.X.kernel_threads(resolve_n_threads(n_threads))
         weights = np.ones(n_samples) if sample_weight is None else sample_weight
         self.sample_weight = _as_column_matrix(weights, n_samples, "sample_weight")
         if check_input and (not np.all(np.isfinite(self.sample_weight)) or np.any(self.sample_weight < 0)):
@@ -218,10 +234,11 @@ class LinearObjective:
         grad_intercept = np.empty(self.n_outputs)
         args = (self.y, self.sample_weight, coef, intercept, self.loss.loss_id, self.loss.param,
                 self.n_threads, loss_sum, grad_coef, grad_intercept)
+        serial = self.n_threads == 1
         if self.X.is_sparse:
-            call_parallel(objective_csr.loss_grad_csr, *self.X.csr, self.n_features, *args)
+            call_parallel(objective_csr.loss_grad_csr, *self.X.csr, self.n_features, *args, serial=serial)
         else:
-            call_parallel(objective_dense.loss_grad_dense, self.X.dense, *args)
+            call_parallel(objective_dense.loss_grad_dense, self.X.dense, *args, serial=serial)
         self.n_evaluations += 1
         return loss_sum, grad_coef, grad_intercept
 
@@ -277,10 +294,11 @@ class LinearObjective:
         args = (self.y, self.sample_weight, coef, intercept, direction_coef,
                 np.ascontiguousarray(direction_intercept), self.loss.loss_id, self.loss.param,
                 self.n_threads, out_coef, out_intercept)
+        serial = self.n_threads == 1
         if self.X.is_sparse:
-            call_parallel(objective_csr.hessp_csr, *self.X.csr, self.n_features, *args)
+            call_parallel(objective_csr.hessp_csr, *self.X.csr, self.n_features, *args, serial=serial)
         else:
-            call_parallel(objective_dense.hessp_dense, self.X.dense, *args)
+            call_parallel(objective_dense.hessp_dense, self.X.dense, *args, serial=serial)
         scale = self._model_columns(1.0 / self.weight_sum)
         result = np.empty(self.coef_shape)
         result[: self.n_features] = out_coef * scale + self._model_columns(self.l2) * direction_coef
@@ -300,10 +318,10 @@ class LinearObjective:
         if self.loss.is_multiclass:
             raise ValueError("hessian() is for one-score losses; use hessp() for the multinomial loss")
         coef, intercept = self.unpack(w)
-        raw = self.X.raw_prediction(coef, intercept)
+        raw = self.X.raw_prediction(coef, intercept, self.n_threads)
         curvature = np.empty_like(raw)
         call_parallel(pointwise.hessian_pointwise, self.y, self.sample_weight, raw, self.loss.loss_id,
-                      self.loss.param, curvature)
+                      self.loss.param, curvature, serial=self.n_threads == 1)
         p = self.coef_shape[0]
         result = np.zeros((self.n_models, p, p))
         ones = np.ones((self.X.n_samples, 1))

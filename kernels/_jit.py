@@ -22,6 +22,7 @@ cached objects when any of them changed.
 """
 import os
 import threading
+import types
 
 os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp tbb workqueue")
 
@@ -87,10 +88,33 @@ _drop_stale_cache()
 
 
 def jit_kernel(function=None, *, parallel=False):
-    """Compile ``function`` as a fastml kernel (an entry point called from Python)."""
-    decorate = numba.njit(cache=CACHE, fastmath=FASTMATH, nogil=True,
-                          parallel=PRANGE_ONLY if parallel else False)
+    """Compile ``function`` as a fastml kernel (an entry point called from Python).
+
+    A parallel kernel also gets a ``.serial`` twin compiled from the same source without threads:
+    launching a parallel region costs tens of microseconds (milliseconds on an oversubscribed
+    machine, where the pool's barrier waits for descheduled threads), more than a whole pass over a
+    small ``X``. The twin is compiled on first use only.
+    """
+
+    def decorate(function):
+        dispatcher = numba.njit(function, cache=CACHE, fastmath=FASTMATH, nogil=True,
+                                parallel=PRANGE_ONLY if parallel else False)
+        if parallel:
+            dispatcher.serial = numba.njit(_renamed_copy(function, "_serial"), cache=CACHE,
+                                           fastmath=FASTMATH, nogil=True)
+        return dispatcher
+
     return decorate if function is None else decorate(function)
+
+
+def _renamed_copy(function, suffix):
+    """The same function under another name (Numba names its cache files after the qualname)."""
+    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__ + suffix,
+                              function.__defaults__, function.__closure__)
+    copy.__qualname__ = function.__qualname__ + suffix
+    copy.__doc__ = function.__doc__
+    copy.__module__ = function.__module__
+    return copy
 
 
 def jit_inline(function):
@@ -121,10 +145,13 @@ def threading_layer_is_thread_safe():
 _layer_is_safe = None
 
 
-def call_parallel(kernel, *args):
+def call_parallel(kernel, *args, serial=False):
     """Call a ``parallel=True`` kernel, serialized behind :data:`PARALLEL_LOCK` unless the threading
-    layer is known to be safe for concurrent callers (OpenMP or TBB)."""
+    layer is known to be safe for concurrent callers (OpenMP or TBB). ``serial=True`` runs its
+    thread-free twin instead (no lock needed)."""
     global _layer_is_safe
+    if serial:
+        return kernel.serial(*args)
     if _layer_is_safe:
         return kernel(*args)
     with PARALLEL_LOCK:
