@@ -13,7 +13,11 @@ from fastml.kernels import _jit
 
 
 def test_threading_layer_is_safe_or_calls_are_serialized():
-    objective = fastml.LinearObjective("log_loss", np.ones((4, 2)), np.array([0, 1, 0, 1]))
+    from fastml._objective import SERIAL_WORK
+
+    n_samples = SERIAL_WORK // 2 + 1  # large enough for the parallel kernels
+    objective = fastml.LinearObjective("log_loss", np.ones((n_samples, 2)), np.arange(n_samples) % 2, n_threads=2)
+    assert objective.n_threads == 2
     objective.value(objective.initial_parameters())
     import numba
 
@@ -25,16 +29,17 @@ def test_threading_layer_is_safe_or_calls_are_serialized():
 
 def test_concurrent_calls_from_python_threads_are_correct():
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((2000, 12))
-    y = (rng.random(2000) < 0.5).astype(float)
+    X = rng.standard_normal((20000, 12))  # above SERIAL_WORK: the parallel kernels run
+    y = (rng.random(20000) < 0.5).astype(float)
     problems = [fastml.LinearObjective("log_loss", data, y, l2=0.1, n_threads=2)
                 for data in (X, sp.csr_matrix(X))]
+    assert all(problem.n_threads == 2 for problem in problems)
     w = rng.standard_normal(problems[0].n_params)
     expected = [p.value_and_gradient(w) for p in problems]
     failures = []
 
     def worker(seed):
-        for repeat in range(40):
+        for repeat in range(20):
             index = (seed + repeat) % 2
             value, gradient = problems[index].value_and_gradient(w)
             if value != expected[index][0] or not np.array_equal(gradient, expected[index][1]):
