@@ -4,7 +4,7 @@ Design: for dense ``X`` the product is a symmetric rank-k update, BLAS ``syrk``,
 flops of the general product ``X.T @ X``. ``X`` is consumed in row blocks: each block is scaled by
 ``sqrt(h)`` and converted to float64 in a block-sized buffer (never a copy of all of ``X``), and the
 right-hand side product ``X^T diag(h) R`` is taken from the same block while it is in cache. Without
-weights, float64 ``X`` is handed to BLAS as it is, with no buffer at all. CSR input goes to the
+weights, float64 ``X`` is handed to BLAS as it is (C-ordered blocks are views), with no buffer. CSR input goes to the
 Cython kernel ``_sparse.csr_weighted_gram``.
 
 Contract: ``X`` (n_samples, n_features) float32/float64, C or F order; ``h`` (n_samples,) float64 and
@@ -33,22 +33,27 @@ def weighted_gram_dense(X, h, out, rhs=None, rhs_out=None, block_rows=BLOCK_ROWS
     gram = np.zeros((n_features, n_features), order="F")
     if rhs_out is not None:
         rhs_out[...] = 0.0
-    if h is None and X.dtype == np.float64 and (X.flags.c_contiguous or X.flags.f_contiguous):
+    plain = h is None and X.dtype == np.float64
+    if plain and X.flags.f_contiguous and not X.flags.c_contiguous:
+        # F order: BLAS reads the whole matrix in place; X.T @ rhs is a second (contiguous) read
         _add_block(X, gram, None, None)
         if rhs is not None:
             rhs_out += X.T @ rhs
     else:
-        scaled = np.empty((min(block_rows, n_samples), n_features))
+        buffer = None if plain else np.empty((min(block_rows, n_samples), n_features))
         for start in range(0, n_samples, block_rows):
             stop = min(start + block_rows, n_samples)
-            block = scaled[: stop - start]
-            block[...] = X[start:stop]
             rhs_block = None if rhs is None else rhs[start:stop]
-            if h is not None:
-                root = np.sqrt(h[start:stop])
-                block *= root[:, None]
-                if rhs is not None:
-                    rhs_block = rhs_block * root[:, None]  # sqrt(h) on both sides gives h
+            if plain:
+                block = X[start:stop]  # a view: C-ordered float64 rows go to BLAS as they are
+            else:
+                block = buffer[: stop - start]
+                block[...] = X[start:stop]
+                if h is not None:
+                    root = np.sqrt(h[start:stop])
+                    block *= root[:, None]
+                    if rhs is not None:
+                        rhs_block = rhs_block * root[:, None]  # sqrt(h) on both sides gives h
             _add_block(block, gram, rhs_block, rhs_out)
     upper = np.triu(gram)
     out[...] = upper + np.triu(gram, 1).T

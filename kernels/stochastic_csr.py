@@ -2,9 +2,11 @@
 
 Design: the same steps as ``stochastic_dense`` (read that module's docstring), row by row over the
 CSR arrays. Plain SGD without clipping touches only the nonzeros of the batch rows: its L2 shrink
-is a change of scale and its cumulative L1 penalty is applied lazily to the touched features, then
-to every feature at the end of the epoch (so the returned weights carry their whole penalty and
-agree with the dense kernel). The other optimizers, gradient clipping and averaging (ASGD) update
+is a change of scale and its cumulative L1 penalty is applied lazily, to a row's features just
+before the row is read and just after the step, and to every feature at the end of the epoch. With
+L1 alone this gives the dense kernel's weights; with L2 too (the shrink then also scales penalty
+already applied) or with averaging (which reads every weight, owed penalty included) the two differ
+slightly, as scikit-learn's sparse and dense SGD do. The other optimizers, gradient clipping and averaging (ASGD) update
 every coordinate each step, so their cost per step grows with n_features; with very many features
 prefer larger batches. ``indices``/``indptr`` may be int32 or int64; duplicate column indices add
 up, as in ``scipy.sparse``.
@@ -15,9 +17,10 @@ be read-only; every other argument as in ``stochastic_dense.stochastic_epoch_den
 import numpy as np
 
 from ._jit import jit_kernel
-from ._optimizers import (ACTIVE, AVERAGE_START, CLIP_NORM, POWER_T, SCALE, SGD, add_l1_totals,
-                          clip_gradient, cumulative_l1, dense_step, finish_epoch, shrink_scales,
-                          step_rates, update_average)
+from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, MAX_DERIVATIVE, POWER_T,
+                          PREFETCH_AHEAD,
+                          SCALE, SGD, add_l1_totals, clip_gradient, cumulative_l1, dense_step,
+                          finish_epoch, prefetch_element, shrink_scales, step_rates, update_average)
 from .losses import row_loss_grad
 
 
@@ -36,6 +39,7 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
     loss_row = np.empty(n_loss)
     derivative = np.empty((batch_size, n_columns))
     grad = np.zeros((0 if sparse_updates else n_columns, n_features + 1))
+    items_per_line = max(1, CACHE_LINE_BYTES // data.itemsize)
     for m in range(n_loss):
         loss_sum_out[m] = 0.0
     t = step_count[0]
@@ -47,6 +51,18 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
         # 1) loss derivatives of the batch rows at the current parameters (mean over the batch)
         for b in range(n_rows):
             row = order[start + b]
+            if start + b + 2 * PREFETCH_AHEAD < n_steps_rows:  # the row pointers of a later row first
+                prefetch_element(indptr, order[start + b + 2 * PREFETCH_AHEAD])
+            if start + b + PREFETCH_AHEAD < n_steps_rows:
+                upcoming = order[start + b + PREFETCH_AHEAD]
+                for q in range(indptr[upcoming], indptr[upcoming + 1], items_per_line):
+                    prefetch_element(data, q)
+                    prefetch_element(indices, q)
+            if optimizer == SGD:  # first the L1 penalty these features still owe (as the dense kernel has it)
+                for k in range(n_columns):
+                    if columns[ACTIVE, k] != 0.0 and l1_total[k] > 0.0:
+                        for p in range(indptr[row], indptr[row + 1]):
+                            cumulative_l1(params, coef_scale, l1_total, l1_applied, k, indices[p])
             for k in range(n_columns):
                 total = 0.0
                 for p in range(indptr[row], indptr[row + 1]):
@@ -55,8 +71,9 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
             row_loss_grad(loss_id, y, sample_weight, row, raw, loss_param, loss_row, derivative[b])
             for m in range(n_loss):
                 loss_sum_out[m] += loss_row[m]
-            for k in range(n_columns):
-                derivative[b, k] *= columns[SCALE, k] / n_rows
+            for k in range(n_columns):  # clipped as scikit-learn's MAX_DLOSS, so early huge steps stay finite
+                value = min(max(derivative[b, k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
+                derivative[b, k] = value * (columns[SCALE, k] / n_rows)
         # 2) step
         if sparse_updates:
             shrink_scales(params, coef_scale, columns, eta_out)

@@ -23,9 +23,10 @@ Returns ``_optimizers.OK`` or ``_optimizers.NON_FINITE``.
 import numpy as np
 
 from ._jit import jit_kernel
-from ._optimizers import (ACTIVE, AVERAGE_START, CLIP_NORM, POWER_T, SCALE, SGD, add_l1_totals,
-                          clip_gradient, cumulative_l1, dense_step, finish_epoch, shrink_scales,
-                          step_rates, update_average)
+from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, MAX_DERIVATIVE, POWER_T,
+                          PREFETCH_AHEAD,
+                          SCALE, SGD, add_l1_totals, clip_gradient, cumulative_l1, dense_step,
+                          finish_epoch, prefetch_item, shrink_scales, step_rates, update_average)
 from .losses import row_loss_grad
 
 
@@ -45,6 +46,7 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     loss_row = np.empty(n_loss)
     derivative = np.empty((batch_size, n_columns))
     grad = np.zeros((0 if sparse_updates else n_columns, n_features + 1))
+    items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
     for m in range(n_loss):
         loss_sum_out[m] = 0.0
     t = step_count[0]
@@ -56,6 +58,10 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
         # 1) loss derivatives of the batch rows at the current parameters (mean over the batch)
         for b in range(n_rows):
             row = order[start + b]
+            if start + b + PREFETCH_AHEAD < n_steps_rows:
+                upcoming = order[start + b + PREFETCH_AHEAD]
+                for j in range(0, n_features, items_per_line):
+                    prefetch_item(X, upcoming, j)
             for k in range(n_columns):
                 total = 0.0
                 for j in range(n_features):
@@ -64,8 +70,9 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
             row_loss_grad(loss_id, y, sample_weight, row, raw, loss_param, loss_row, derivative[b])
             for m in range(n_loss):
                 loss_sum_out[m] += loss_row[m]
-            for k in range(n_columns):
-                derivative[b, k] *= columns[SCALE, k] / n_rows
+            for k in range(n_columns):  # clipped as scikit-learn's MAX_DLOSS, so early huge steps stay finite
+                value = min(max(derivative[b, k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
+                derivative[b, k] = value * (columns[SCALE, k] / n_rows)
         # 2) step
         if sparse_updates:
             shrink_scales(params, coef_scale, columns, eta_out)

@@ -1,0 +1,179 @@
+"""One stochastic epoch against its peers: fastml SGD vs scikit-learn, fastml Adam vs a PyTorch CPU loop.
+
+Usage::
+
+    python benchmarks/bench_stochastic.py [--quick] [--n-samples N] [--n-features P] [--repeats R]
+
+* SGD: logistic loss, L2 ``alpha = 1e-4``, scikit-learn's "optimal" schedule, batch size 1 (one
+  update per sample), one shuffled epoch: ``fastml.solvers.stochastic_gradient`` against
+  ``SGDClassifier(max_iter=1, tol=None)`` with the same settings.
+* Adam: logistic loss, no penalty, learning rate 1e-3, minibatches of 256 over a shuffled
+  permutation, one epoch: fastml against ``torch.nn.Linear`` + ``BCEWithLogitsLoss`` +
+  ``torch.optim.Adam`` stepping over index slices of ``torch.randperm`` (float64 tensors, as fastml's
+  data; PyTorch's own threads). Skipped with a message when torch is not installed.
+
+"cold" is the first call in this process (Numba compile, or a load from its on-disk cache — the
+script says which; scikit-learn and PyTorch pay their own first-call costs); "warm" is the best of
+``--repeats`` later calls. Times are wall-clock seconds of the whole call, permutation included.
+Every number comes from this run on this machine; the script prints the machine.
+"""
+import argparse
+import glob
+import os
+import platform
+import time
+import warnings
+
+import numpy as np
+
+
+def machine():
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    return f"{cpu}, {cores} cores available, {platform.system()} {platform.release()}"
+
+
+def timed(function, repeats):
+    """(first call seconds, best of ``repeats`` later calls, last result)."""
+    start = time.perf_counter()
+    result = function()
+    cold = time.perf_counter() - start
+    warm = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        warm = min(warm, time.perf_counter() - start)
+    return cold, warm, result
+
+
+def kernel_cache_state():
+    """Whether Numba's on-disk cache already holds the stochastic kernels (a cold call then only loads them)."""
+    from fastml.kernels._jit import _cache_dir
+
+    try:
+        found = glob.glob(os.path.join(_cache_dir(), "stochastic_dense.stochastic_epoch_dense*.nbi"))
+    except Exception:
+        found = []
+    return "cache present (cold = load)" if found else "no cache (cold = compile)"
+
+
+def bench_sgd(X, y, repeats):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDClassifier
+
+    from fastml import LinearObjective
+    from fastml.solvers.stochastic import StochasticOptions, stochastic_gradient
+
+    alpha = 1e-4
+    objective = LinearObjective("log_loss", X, y, l2=alpha, check_input=False)
+    w0 = np.zeros(objective.n_params)
+    options = StochasticOptions(optimizer="sgd", schedule="optimal", batch_size=1, max_epochs=1, tol=None,
+                                random_state=0, trace_objective="running")
+    ours = timed(lambda: stochastic_gradient(objective, w0=w0, options=options), repeats)
+
+    def sklearn_epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return SGDClassifier(loss="log_loss", alpha=alpha, max_iter=1, tol=None, learning_rate="optimal",
+                                 random_state=0).fit(X, y)
+
+    peer = timed(sklearn_epoch, repeats)
+    ours_loss = objective.value(ours[2].params)
+    peer_loss = objective.value(np.r_[peer[2].coef_.ravel(), peer[2].intercept_])
+    return ours, peer, ours_loss, peer_loss
+
+
+def bench_adam(X, y, repeats, batch_size=256, learning_rate=1e-3):
+    from fastml import LinearObjective
+    from fastml.solvers.stochastic import StochasticOptions, stochastic_gradient
+
+    objective = LinearObjective("log_loss", X, y, check_input=False)
+    w0 = np.zeros(objective.n_params)
+    options = StochasticOptions(optimizer="adam", learning_rate=learning_rate, batch_size=batch_size, max_epochs=1,
+                                tol=None, random_state=0, trace_objective="running")
+    ours = timed(lambda: stochastic_gradient(objective, w0=w0, options=options), repeats)
+    ours_loss = objective.value(ours[2].params)
+    try:
+        import torch
+    except ImportError:
+        return ours, None, ours_loss, None, "torch is not installed: `.venv/bin/pip install torch` to run the peer"
+
+    X_t = torch.from_numpy(X)
+    y_t = torch.from_numpy(y)
+
+    def torch_epoch():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(X.shape[1], 1, dtype=torch.float64)
+        with torch.no_grad():
+            model.weight.zero_()
+            model.bias.zero_()
+        criterion = torch.nn.BCEWithLogitsLoss()
+        optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+        order = torch.randperm(X.shape[0])
+        for start in range(0, X.shape[0], batch_size):
+            index = order[start:start + batch_size]
+            optimizer.zero_grad()
+            loss = criterion(model(X_t[index]).squeeze(1), y_t[index])
+            loss.backward()
+            optimizer.step()
+        return model
+
+    peer = timed(torch_epoch, repeats)
+    model = peer[2]
+    peer_params = np.r_[model.weight.detach().numpy().ravel(), model.bias.detach().numpy()]
+    note = f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64"
+    return ours, peer, ours_loss, objective.value(peer_params), note
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1e5 rows instead of 1e6, one warm repeat")
+    parser.add_argument("--n-samples", type=int, default=None)
+    parser.add_argument("--n-features", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    n_samples = args.n_samples or (100_000 if args.quick else 1_000_000)
+    repeats = args.repeats or (1 if args.quick else 3)
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_samples, args.n_features))
+    truth = rng.standard_normal(args.n_features) / np.sqrt(args.n_features)
+    y = (X @ truth + 0.5 * rng.standard_normal(n_samples) > 0).astype(np.float64)
+
+    import fastml
+    import numba
+    import sklearn
+
+    print(f"machine: {machine()}")
+    print(f"numba {numba.__version__}, scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
+          f"fastml {fastml.__version__}; fastml kernels: {kernel_cache_state()}")
+    print(f"data: {n_samples} x {args.n_features} float64, logistic loss; warm = best of {repeats}\n")
+
+    rows = []
+    ours, peer, ours_loss, peer_loss = bench_sgd(X, y, repeats)
+    rows.append(("SGD epoch, batch 1", "scikit-learn SGDClassifier", ours, peer, ours_loss, peer_loss))
+    ours, peer, ours_loss, peer_loss, note = bench_adam(X, y, repeats)
+    rows.append(("Adam epoch, batch 256", f"PyTorch loop ({note})" if peer else note, ours, peer,
+                 ours_loss, peer_loss))
+
+    print(f"{'task':24s} {'fastml cold':>12s} {'fastml warm':>12s} {'peer cold':>10s} {'peer warm':>10s} "
+          f"{'warm ratio':>10s}  objective fastml / peer   peer")
+    for task, peer_name, ours, peer, ours_loss, peer_loss in rows:
+        if peer is None:
+            print(f"{task:24s} {ours[0]:12.3f} {ours[1]:12.3f} {'-':>10s} {'-':>10s} {'-':>10s}  "
+                  f"{ours_loss:.6f} / -   {peer_name}")
+            continue
+        print(f"{task:24s} {ours[0]:12.3f} {ours[1]:12.3f} {peer[0]:10.3f} {peer[1]:10.3f} "
+              f"{peer[1] / ours[1]:9.1f}x  {ours_loss:.6f} / {peer_loss:.6f}   {peer_name}")
+
+
+if __name__ == "__main__":
+    main()

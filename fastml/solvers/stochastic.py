@@ -1,0 +1,420 @@
+"""Minibatch stochastic solvers: plain SGD, momentum, Nesterov, Adam and AdamW, whole epochs compiled.
+
+The driver runs one compiled kernel call per epoch (``fastml.kernels.stochastic_dense`` /
+``stochastic_csr``); Python only draws the epoch's permutation, evaluates the trace and applies the
+stopping rule between epochs. K columns of coefficients share each pass over ``X``: K models of a
+batched :class:`fastml.LinearObjective` (K penalties, K targets or K sample-weight columns) or the
+K classes of the multinomial loss; ``learning_rate`` may differ per model.
+
+Choices, stated once:
+
+* The minibatch gradient of model k is ``n / W_k * mean_batch(w_ik dloss_i x_i)`` plus the penalty
+  (``W_k``: the sum of the model's sample weights), an unbiased estimate of the gradient of
+  :class:`fastml.LinearObjective`; with unit weights and ``batch_size=1`` it is scikit-learn's
+  per-sample update, and the "optimal" schedule is scikit-learn's with ``alpha = l2 + l1``.
+* L1 (and elastic net): plain SGD uses scikit-learn's cumulative penalty (Tsuruoka et al., 2009),
+  lazy on sparse rows; momentum, Nesterov, Adam and AdamW use a proximal soft-threshold step scaled
+  by each coordinate's step size. AdamW applies ``l2`` as decoupled weight decay
+  (``w <- (1 - eta l2) w``), so its fixed point is not the minimizer of the L2-penalized objective.
+* Dense ``X`` must be C-contiguous: rows are read in random order, and an F-ordered row is
+  n_features cache lines apart; converting per batch would cost more than one copy, so the driver
+  raises and asks for ``np.ascontiguousarray(X)`` (a copy the caller can keep).
+* The trace objective is, by default (``trace_objective="full"``), the exact objective of the
+  returned parameters from :meth:`LinearObjective.values_and_gradients` (one extra fused pass per
+  epoch, counted in the seconds), with its gradient norm. ``"running"`` records, as scikit-learn
+  does, the mean loss seen during the epoch (before each step) plus the penalty of the epoch's final
+  weights; the gradient norm is then NaN. The stopping rule (``tol``, ``n_iter_no_change``, the
+  "adaptive" schedule) uses that same objective, per model, with scikit-learn's rule.
+* With averaging, the returned parameters are the averaged iterate once averaging has started.
+* Compile time is never counted: the kernel is first run on one row with scratch copies of the state.
+"""
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._objective import LinearObjective
+from ._result import SolverResult, Trace, notify
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
+SCHEDULES = ("constant", "invscaling", "optimal", "adaptive")
+_DEFAULT_RATE = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adam": 0.001, "adamw": 0.001}
+_MOMENT_SLOTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "adamw": 2}
+
+
+class NonFiniteError(FloatingPointError, ValueError):
+    """The loss or a weight became NaN or infinite (catchable as FloatingPointError or ValueError)."""
+
+
+@dataclass(frozen=True)
+class StochasticOptions:
+    """Settings of :func:`stochastic_gradient`.
+
+    Parameters
+    ----------
+    optimizer : {"sgd", "momentum", "nesterov", "adam", "adamw"}
+    learning_rate : float or array of shape (n_models,), optional
+        ``eta0`` of the schedule (default 0.01 for SGD/momentum/Nesterov, 0.001 for Adam/AdamW);
+        ignored by the "optimal" schedule.
+    schedule : {"constant", "invscaling", "optimal", "adaptive"}
+        ``eta0``; ``eta0 / t**power_t``; ``1 / (alpha (t0 + t - 1))`` with scikit-learn's t0;
+        ``eta0`` divided by 5 whenever the objective did not improve by ``tol`` for
+        ``n_iter_no_change`` epochs (until it is below 1e-6). ``t`` counts steps from 1.
+    power_t, momentum, beta1, beta2, epsilon, amsgrad
+        Exponent of "invscaling"; momentum of "momentum"/"nesterov"; Adam's moment decays,
+        denominator constant and AMSGrad switch.
+    batch_size : int
+        Rows per step (1: per-sample SGD). The last batch of an epoch may be smaller.
+    max_epochs : int
+        Epochs of this call.
+    tol : float or None
+        A model stops after ``n_iter_no_change`` epochs whose objective is not below its best
+        minus ``tol`` (None: run ``max_epochs``).
+    average : bool or int
+        Averaged SGD: False off, True from the first step, an int ``a`` from step ``a`` on.
+    clip_norm : float, optional
+        Rescale each model's minibatch loss gradient (intercept included, penalty excluded) to
+        this norm when it is larger.
+    shuffle : bool
+        Visit the rows in a new random order each epoch (else in their order).
+    random_state : int, optional
+        Seed of the permutations: epoch e uses ``default_rng([random_state, e])``, so results are
+        bitwise reproducible and a continued run draws the same orders as an uninterrupted one.
+    trace_objective : {"full", "running"}
+        What the trace and the stopping rule use (see the module docstring).
+    """
+
+    optimizer: str = "sgd"
+    learning_rate: object = None
+    schedule: str = "constant"
+    power_t: float = 0.5
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    amsgrad: bool = False
+    batch_size: int = 1
+    max_epochs: int = 100
+    tol: object = 1e-4
+    n_iter_no_change: int = 5
+    average: object = False
+    clip_norm: object = None
+    shuffle: bool = True
+    random_state: object = None
+    trace_objective: str = "full"
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.trace_objective not in ("full", "running"):
+            raise ValueError(f"trace_objective must be 'full' or 'running', got {self.trace_objective!r}")
+        for name in ("batch_size", "max_epochs", "n_iter_no_change"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if not self.epsilon > 0.0 or not self.power_t >= 0.0:
+            raise ValueError("epsilon must be positive and power_t non-negative")
+        if self.tol is not None and not self.tol >= 0.0:
+            raise ValueError(f"tol must be non-negative or None, got {self.tol!r}")
+        if self.clip_norm is not None and not self.clip_norm > 0.0:
+            raise ValueError(f"clip_norm must be positive or None, got {self.clip_norm!r}")
+        if not isinstance(self.average, (bool, int, np.integer)) or self.average < 0:
+            raise ValueError(f"average must be a bool or a non-negative int, got {self.average!r}")
+        if self.random_state is not None and (isinstance(self.random_state, bool)
+                                              or not isinstance(self.random_state, (int, np.integer))
+                                              or self.random_state < 0):
+            raise TypeError(f"random_state must be a non-negative int or None, got {self.random_state!r}")
+        if self.learning_rate is not None:
+            rate = np.asarray(self.learning_rate, dtype=np.float64)
+            if rate.ndim > 1 or not np.all(np.isfinite(rate)) or np.any(rate <= 0):
+                raise ValueError(f"learning_rate must be positive (a scalar or one per model), got {self.learning_rate!r}")
+
+
+@dataclass
+class StochasticState:
+    """Everything a stochastic run needs to continue exactly where it stopped.
+
+    Pass ``result.info["state"]`` back as ``state=``: two calls of one epoch give bitwise the same
+    parameters as one call of two epochs. Arrays are model-major with the intercept appended
+    (``(n_columns, n_features + 1)``); after a non-finite error the state holds the diverged values.
+    """
+
+    signature: tuple
+    seed: int
+    params: np.ndarray
+    coef_scale: np.ndarray
+    moments: np.ndarray
+    average: np.ndarray
+    l1_total: np.ndarray
+    l1_applied: np.ndarray
+    learning_rate: np.ndarray          # eta0 per column (the "adaptive" schedule divides it)
+    optimal_t0: np.ndarray
+    step_count: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    epoch: int = 0
+    best_objective: np.ndarray = None  # per model, for the stopping rule
+    no_improvement: np.ndarray = None
+    converged: np.ndarray = None
+
+    @property
+    def n_steps(self):
+        return int(self.step_count[0])
+
+    def averaging(self, average_start):
+        return average_start > 0 and self.n_steps >= average_start
+
+
+def _average_start(average):
+    return 1 if average is True else int(average)
+
+
+def _signature(objective, options):
+    return (options.optimizer, objective.loss.name, objective.n_features, objective.n_outputs,
+            objective.fit_intercept, bool(options.amsgrad), _average_start(options.average) > 0)
+
+
+def _column_models(objective):
+    """Model index of each coefficient column (all zeros for the K classes of one multinomial model)."""
+    if objective.loss.is_multiclass:
+        return np.zeros(objective.n_outputs, dtype=np.intp)
+    return np.arange(objective.n_outputs)
+
+
+def _optimal_t0(objective, alpha):
+    """scikit-learn's t0 of the "optimal" schedule: the first rate is ``typw / max(1, dloss(-typw))``."""
+    from ..kernels import losses
+
+    typw = math.sqrt(1.0 / math.sqrt(alpha))
+    dloss = 1.0 if objective.loss.is_multiclass else losses.grad_point(
+        objective.loss.loss_id, 1.0, -typw, objective.loss.param)
+    initial_eta0 = typw / max(1.0, dloss)
+    return 1.0 / (initial_eta0 * alpha)
+
+
+def _new_state(objective, options, w0):
+    n_features, n_columns = objective.n_features, objective.n_outputs
+    models = _column_models(objective)
+    width = n_features + 1
+    coef, intercept = objective.unpack(w0)
+    params = np.zeros((n_columns, width))
+    params[:, :n_features] = coef.T
+    params[:, n_features] = intercept
+    rate = options.learning_rate if options.learning_rate is not None else _DEFAULT_RATE[options.optimizer]
+    rate = np.asarray(rate, dtype=np.float64)
+    if rate.ndim == 1 and rate.shape != (objective.n_models,):
+        raise ValueError(f"learning_rate has {rate.shape[0]} entries but the objective has {objective.n_models} models")
+    rate = np.broadcast_to(rate, (objective.n_models,))[models].copy()
+    alpha = (objective.l2 + objective.l1)[models]
+    if options.schedule == "optimal":
+        if np.any(alpha <= 0):
+            raise ValueError("the 'optimal' schedule needs a penalty: l2 + l1 > 0 for every model")
+        optimal_t0 = np.array([_optimal_t0(objective, a) for a in alpha])
+    else:
+        optimal_t0 = np.zeros(n_columns)
+    n_slots = _MOMENT_SLOTS[options.optimizer] + (1 if options.amsgrad and options.optimizer in ("adam", "adamw") else 0)
+    any_l1 = options.optimizer == "sgd" and np.any(objective.l1 > 0)
+    seed = options.random_state
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+    n_models = objective.n_models
+    return StochasticState(
+        signature=_signature(objective, options), seed=int(seed), params=params,
+        coef_scale=np.ones(n_columns), moments=np.zeros((n_slots, n_columns, width)),
+        average=np.zeros((n_columns if _average_start(options.average) > 0 else 0, width)),
+        l1_total=np.zeros(n_columns), l1_applied=np.zeros((n_columns if any_l1 else 0, width)),
+        learning_rate=rate, optimal_t0=optimal_t0,
+        best_objective=np.full(n_models, np.inf), no_improvement=np.zeros(n_models, dtype=np.int64),
+        converged=np.zeros(n_models, dtype=bool))
+
+
+def _flat_params(objective, state, options):
+    """The solver's answer as flat parameters: the averaged iterate once averaging started."""
+    source = state.average if state.averaging(_average_start(options.average)) else state.params
+    n_features = objective.n_features
+    return objective.pack(source[:, :n_features].T, source[:, n_features] if objective.fit_intercept else None)
+
+
+def _running_values(objective, state, loss_sum, w):
+    """scikit-learn's epoch objective: mean loss seen during the epoch + penalty of the final weights."""
+    coef, _ = objective.unpack(w)
+    models = _column_models(objective)
+    l2_norms = np.bincount(models, weights=(coef * coef).sum(axis=0), minlength=objective.n_models)
+    l1_norms = np.bincount(models, weights=np.abs(coef).sum(axis=0), minlength=objective.n_models)
+    return loss_sum / objective.weight_sum + 0.5 * objective.l2 * l2_norms + objective.l1 * l1_norms
+
+
+def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=None, callback=None):
+    """Minimize a :class:`fastml.LinearObjective` with minibatch SGD, momentum, Nesterov, Adam or AdamW.
+
+    Parameters
+    ----------
+    objective : LinearObjective
+        Loss, data (dense C-ordered float32/float64 or CSR), sample weights, penalties and intercept.
+    w0 : ndarray, optional
+        Flat start parameters (default: ``objective.initial_parameters()``); not with ``state``.
+    options : StochasticOptions
+    state : StochasticState, optional
+        ``result.info["state"]`` of a previous call: continue exactly where it stopped.
+    callback : callable, optional
+        Called with an :class:`IterationInfo` after every epoch; returning True stops.
+
+    Returns
+    -------
+    SolverResult
+        ``n_iter`` counts the epochs of this call (per model for a batched objective), ``converged``
+        says whether the stopping rule was met; ``info`` holds ``state``, ``learning_rate`` (current
+        eta0 per model) and ``n_steps`` (optimizer steps so far).
+
+    Raises
+    ------
+    NonFiniteError
+        (a FloatingPointError and a ValueError) when the loss or a weight stops being finite.
+    """
+    from ..kernels import _optimizers as ids
+    from ..kernels.stochastic_csr import stochastic_epoch_csr
+    from ..kernels.stochastic_dense import stochastic_epoch_dense
+
+    if not isinstance(objective, LinearObjective):
+        raise TypeError(f"stochastic_gradient takes a fastml.LinearObjective, got {type(objective).__name__}")
+    if not isinstance(options, StochasticOptions):
+        raise TypeError(f"options must be a StochasticOptions, got {type(options).__name__}")
+    design = objective.X
+    if not design.is_sparse and not design.dense.flags.c_contiguous:
+        raise ValueError("stochastic solvers read the rows of X in random order and need a C-contiguous X; "
+                         "got an F-ordered array: pass np.ascontiguousarray(X)")
+    if state is None:
+        w0 = objective.initial_parameters() if w0 is None else np.asarray(w0, dtype=np.float64)
+        if w0.shape != (objective.n_params,):
+            raise ValueError(f"w0 must have shape ({objective.n_params},), got {w0.shape}")
+        if not np.all(np.isfinite(w0)):
+            raise ValueError("w0 contains NaN or infinity")
+        state = _new_state(objective, options, w0)
+    else:
+        if w0 is not None:
+            raise ValueError("pass either w0 or state: a state already holds the parameters")
+        if not isinstance(state, StochasticState) or state.signature != _signature(objective, options):
+            raise ValueError("state does not match this objective and options (optimizer, loss, shape, "
+                             "fit_intercept, amsgrad and averaging must be the same as when it was created)")
+
+    models = _column_models(objective)
+    n_models, n_samples = objective.n_models, design.n_samples
+    average_start = _average_start(options.average)
+    hyper = np.zeros(ids.N_HYPER)
+    hyper[ids.POWER_T] = options.power_t
+    hyper[ids.MOMENTUM_DECAY] = options.momentum
+    hyper[ids.BETA1], hyper[ids.BETA2], hyper[ids.EPSILON] = options.beta1, options.beta2, options.epsilon
+    hyper[ids.CLIP_NORM] = options.clip_norm or 0.0
+    hyper[ids.AVERAGE_START] = average_start
+    hyper[ids.AMSGRAD] = float(options.amsgrad)
+    columns = np.zeros((ids.N_COLUMN_SETTINGS, objective.n_outputs))
+    columns[ids.L2], columns[ids.L1] = objective.l2[models], objective.l1[models]
+    columns[ids.SCALE] = n_samples / objective.weight_sum[models]
+    columns[ids.OPTIMAL_T0] = state.optimal_t0
+    optimizer_id = OPTIMIZERS.index(options.optimizer)
+    schedule_id = SCHEDULES.index(options.schedule)
+    loss_sum = np.zeros(1 if objective.loss.is_multiclass else objective.n_outputs)
+    eta = np.zeros(objective.n_outputs)
+    if design.is_sparse:
+        def run_epoch(order, *arrays):
+            return stochastic_epoch_csr(*design.csr, objective.n_features, *common, order, *fixed, *arrays)
+    else:
+        def run_epoch(order, *arrays):
+            return stochastic_epoch_dense(design.dense, *common, order, *fixed, *arrays)
+    common = (objective.y, objective.sample_weight)
+    fixed = (objective.loss.loss_id, objective.loss.param, optimizer_id, schedule_id, options.batch_size,
+             objective.fit_intercept, objective.loss.is_multiclass, hyper)
+
+    def kernel_arrays(target):
+        return (columns, target.params, target.coef_scale, target.moments, target.average, target.l1_total,
+                target.l1_applied, target.step_count, loss_sum, eta)
+
+    # compile (or load) the kernel on one row with scratch copies, so the clock never counts it
+    columns[ids.ETA0] = state.learning_rate
+    columns[ids.ACTIVE] = 1.0
+    scratch = StochasticState(**{name: (value.copy() if isinstance(value, np.ndarray) else value)
+                                 for name, value in vars(state).items()})
+    run_epoch(np.zeros(min(1, n_samples), dtype=np.int64), *kernel_arrays(scratch))
+
+    trace = Trace()
+    full_trace = options.trace_objective == "full"
+    w = _flat_params(objective, state, options)
+    if full_trace:  # also compiles the objective kernel before the clock starts
+        values, gradient = objective.values_and_gradients(w)
+        trace.start()
+        notify(None, trace, state.epoch, values.sum(), np.linalg.norm(gradient), np.nan, w)
+    else:
+        trace.start()
+
+    active = ~state.converged  # a model that converged in an earlier call stays where it stopped
+    n_iter = np.zeros(n_models, dtype=np.int64)
+    stopped_by_callback = False
+    for _ in range(options.max_epochs):
+        if not active.any():
+            break
+        # 1) one compiled epoch over a permutation that depends on (seed, epoch) only
+        if options.shuffle:
+            order = np.random.default_rng([state.seed, state.epoch]).permutation(n_samples)
+        else:
+            order = np.arange(n_samples, dtype=np.int64)
+        columns[ids.ETA0] = state.learning_rate
+        columns[ids.ACTIVE] = active[models]
+        status = run_epoch(order, *kernel_arrays(state))
+        state.epoch += 1
+        n_iter[active] += 1
+        if status != ids.OK:
+            raise NonFiniteError(
+                f"the loss or the weights became NaN or infinite during epoch {state.epoch} "
+                f"({options.optimizer}, learning rate {state.learning_rate.max():.3g}): scale the features "
+                "(e.g. StandardScaler) or lower the learning rate")
+        # 2) the trace objective of the returned parameters
+        w = _flat_params(objective, state, options)
+        if full_trace:
+            values, gradient = objective.values_and_gradients(w)
+            gradient_norm = np.linalg.norm(gradient)
+        else:
+            values, gradient_norm = _running_values(objective, state, loss_sum, w), np.nan
+        if not np.all(np.isfinite(values)):
+            raise NonFiniteError(f"the objective is not finite after epoch {state.epoch}: scale the features "
+                                 "(e.g. StandardScaler) or lower the learning rate")
+        # 3) scikit-learn's stopping rule per model (and the "adaptive" schedule's rate cuts)
+        if options.tol is not None:
+            for model in np.flatnonzero(active):
+                if values[model] > state.best_objective[model] - options.tol:
+                    state.no_improvement[model] += 1
+                else:
+                    state.no_improvement[model] = 0
+                state.best_objective[model] = min(state.best_objective[model], values[model])
+                if state.no_improvement[model] >= options.n_iter_no_change:
+                    model_columns = models == model
+                    if options.schedule == "adaptive" and state.learning_rate[model_columns].max() > 1e-6:
+                        state.learning_rate[model_columns] /= 5.0
+                        state.no_improvement[model] = 0
+                    else:
+                        state.converged[model] = True
+                        active[model] = False
+        # 4) record and ask the callback
+        if notify(callback, trace, state.epoch, values.sum(), gradient_norm, float(eta.max()), w):
+            stopped_by_callback = True
+            break
+
+    converged = state.converged.copy()
+    if stopped_by_callback:
+        message = "stopped by the callback"
+    elif converged.all():
+        message = f"objective improved by less than tol={options.tol} for {options.n_iter_no_change} epochs"
+    else:
+        message = f"reached max_epochs={options.max_epochs}"
+    batched = n_models > 1
+    return SolverResult(
+        params=_flat_params(objective, state, options),
+        n_iter=n_iter if batched else int(n_iter[0]),
+        converged=converged if batched else bool(converged[0]),
+        trace=trace, message=message,
+        info={"state": state, "learning_rate": state.learning_rate.copy(), "n_steps": state.n_steps,
+              "epoch": state.epoch})

@@ -1,0 +1,239 @@
+"""The stochastic solver driver: optimality against independent references, determinism, continuation,
+batching, stopping rules and errors."""
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.optimize import minimize
+
+from fastml import LinearObjective
+from fastml.solvers.stochastic import NonFiniteError, StochasticOptions, StochasticState, stochastic_gradient
+
+N_SAMPLES, N_FEATURES = 300, 5
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N_SAMPLES, N_FEATURES))
+    truth = np.array([1.5, -1.0, 0.0, 0.5, 0.0])
+    raw = X @ truth + 0.5 * rng.standard_normal(N_SAMPLES) + 0.5
+    return X, raw, rng
+
+
+def _targets(loss, raw, rng):
+    if loss in ("log_loss", "hinge"):
+        return (raw > 0).astype(float)
+    if loss == "multinomial":
+        return np.digitize(raw, [-0.5, 1.0]).astype(float)
+    if loss == "huber":
+        return raw + rng.standard_t(2, len(raw))  # heavy tails: some residuals beyond delta
+    return raw
+
+
+def _lbfgs_optimum(objective):
+    result = minimize(objective.value_and_gradient, objective.initial_parameters(), jac=True, method="L-BFGS-B",
+                      options=dict(gtol=1e-12, ftol=1e-15, maxiter=5000))
+    return result.fun
+
+
+def _hinge_optimum(objective, X, y, l2):
+    """liblinear's dual coordinate descent on 0.5||w||^2 + C sum(hinge) with C = 1 / (n l2).
+
+    liblinear penalizes the intercept as a weight on a constant feature; scaled by 100 that penalty
+    is negligible. The objective is evaluated by fastml at liblinear's answer.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import LinearSVC
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        svc = LinearSVC(loss="hinge", C=1.0 / (len(y) * l2), intercept_scaling=100.0, tol=1e-10,
+                        max_iter=200_000).fit(X, y)
+    return objective.value(np.r_[svc.coef_.ravel(), svc.intercept_])
+
+
+def _lasso_optimum(objective, X, y, l1):
+    """scikit-learn's Lasso minimizes exactly mean(half squared error) + l1 ||coef||_1."""
+    from sklearn.linear_model import Lasso
+
+    lasso = Lasso(alpha=l1, tol=1e-14, max_iter=100_000).fit(X, y)
+    return objective.value(np.r_[lasso.coef_, lasso.intercept_])
+
+
+ASGD = dict(optimizer="sgd", learning_rate=0.02, average=5 * N_SAMPLES)
+
+
+@pytest.mark.parametrize("storage", ["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss, penalty, settings", [
+    ("squared_error", dict(l2=1e-2), ASGD),
+    ("log_loss", dict(l2=1e-2), ASGD),
+    ("multinomial", dict(l2=1e-2), dict(ASGD, learning_rate=0.05)),
+    ("huber", dict(l2=1e-2), ASGD),
+    ("hinge", dict(l2=5e-2), dict(schedule="optimal", average=N_SAMPLES)),
+    ("squared_error", dict(l1=0.05), dict(schedule="invscaling", learning_rate=0.1)),
+    ("log_loss", dict(l2=1e-2), dict(optimizer="adam", learning_rate=0.02, batch_size=8, average=5 * N_SAMPLES // 8)),
+    ("multinomial", dict(l2=1e-2), dict(optimizer="nesterov", learning_rate=0.02, batch_size=4,
+                                        average=5 * N_SAMPLES // 4)),
+    ("squared_error", dict(l1=0.05), dict(optimizer="adamw", learning_rate=0.005, batch_size=8)),
+])
+def test_reaches_reference_optimum(loss, penalty, settings, dtype, storage):
+    X, raw, rng = _data()
+    y = _targets(loss, raw, rng)
+    X = X.astype(dtype).astype(np.float64)  # the float32 values, for the float64 references
+    data = sp.csr_matrix(X.astype(dtype)) if storage == "csr" else X.astype(dtype)
+    objective = LinearObjective(loss, data, y, **penalty)
+    if loss == "hinge":
+        optimum = _hinge_optimum(objective, X, y, penalty["l2"])
+    elif "l1" in penalty:
+        optimum = _lasso_optimum(objective, X, y, penalty["l1"])
+    else:
+        optimum = _lbfgs_optimum(objective)
+    options = StochasticOptions(max_epochs=40, tol=None, random_state=0, **settings)
+    result = stochastic_gradient(objective, options=options)
+    gap = (objective.value(result.params) - optimum) / abs(optimum)
+    assert gap <= 1e-3, gap
+    assert result.trace["objective"][-1] == pytest.approx(objective.value(result.params), rel=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_batched_models_equal_separate_fits(optimizer):
+    X, raw, rng = _data()
+    y = _targets("log_loss", raw, rng)
+    l2 = np.array([1e-3, 1e-2, 1e-1])
+    rates = np.array([0.01, 0.02, 0.05])
+    options = dict(optimizer=optimizer, max_epochs=4, tol=None, random_state=3, batch_size=5, average=100,
+                   schedule="invscaling")
+    batched = stochastic_gradient(LinearObjective("log_loss", X, y, l2=l2),
+                                  options=StochasticOptions(learning_rate=rates, **options))
+    matrix = batched.params.reshape(N_FEATURES + 1, 3)
+    for k in range(3):
+        single = stochastic_gradient(LinearObjective("log_loss", X, y, l2=l2[k]),
+                                     options=StochasticOptions(learning_rate=rates[k], **options))
+        assert_allclose(matrix[:, k], single.params, rtol=1e-13, atol=1e-15)
+
+
+def test_converged_models_freeze_while_others_go_on():
+    X, raw, _ = _data()
+    objective = LinearObjective("squared_error", X, np.c_[raw, raw], l2=[1e-2, 1e-2])
+    result = stochastic_gradient(objective, options=StochasticOptions(
+        learning_rate=[0.01, 1e-7], max_epochs=30, tol=1e-3, n_iter_no_change=2, random_state=0))
+    # the tiny learning rate makes model 1 stop improving at once; model 0 keeps going
+    assert result.n_iter[1] < result.n_iter[0]
+    alone = stochastic_gradient(LinearObjective("squared_error", X, raw, l2=1e-2), options=StochasticOptions(
+        learning_rate=1e-7, max_epochs=30, tol=1e-3, n_iter_no_change=2, random_state=0))
+    assert alone.n_iter == result.n_iter[1]
+    assert_allclose(result.params.reshape(-1, 2)[:, 1], alone.params, rtol=1e-13)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_same_random_state_is_bitwise_identical(sparse):
+    X, raw, rng = _data()
+    y = _targets("log_loss", raw, rng)
+    data = sp.csr_matrix(X) if sparse else X
+    options = StochasticOptions(optimizer="adam", batch_size=4, max_epochs=3, tol=None, random_state=11)
+    first = stochastic_gradient(LinearObjective("log_loss", data, y, l2=1e-2), options=options)
+    second = stochastic_gradient(LinearObjective("log_loss", data, y, l2=1e-2), options=options)
+    assert_array_equal(first.params, second.params)
+    other = stochastic_gradient(LinearObjective("log_loss", data, y, l2=1e-2),
+                                options=StochasticOptions(optimizer="adam", batch_size=4, max_epochs=3, tol=None,
+                                                          random_state=12))
+    assert np.abs(other.params - first.params).max() > 1e-6
+
+
+@pytest.mark.parametrize("settings", [
+    dict(optimizer="sgd", schedule="invscaling", average=150, learning_rate=0.05),
+    dict(optimizer="sgd", schedule="optimal"),
+    dict(optimizer="adam", amsgrad=True, batch_size=6, average=True),
+    dict(optimizer="nesterov", batch_size=3, clip_norm=0.5),
+    dict(optimizer="sgd", schedule="adaptive", learning_rate=0.05, tol=10.0, n_iter_no_change=1),
+])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_continuation_is_exact(settings, sparse):
+    X, raw, rng = _data()
+    y = _targets("log_loss", raw, rng)
+    objective = LinearObjective("log_loss", sp.csr_matrix(X) if sparse else X, y, l2=1e-2, l1=1e-3)
+    settings = dict(dict(tol=None, random_state=5), **settings)
+    whole = stochastic_gradient(objective, options=StochasticOptions(max_epochs=3, **settings))
+    part = stochastic_gradient(objective, options=StochasticOptions(max_epochs=1, **settings))
+    state = part.info["state"]
+    for _ in range(2):
+        part = stochastic_gradient(objective, options=StochasticOptions(max_epochs=1, **settings), state=state)
+    assert_array_equal(part.params, whole.params)
+    assert part.info["n_steps"] == whole.info["n_steps"]
+    assert_array_equal(part.info["learning_rate"], whole.info["learning_rate"])
+
+
+def test_adaptive_schedule_divides_by_five():
+    X, raw, _ = _data()
+    objective = LinearObjective("squared_error", X, raw, l2=1e-2)
+    # a huge tol makes every epoch after the first "not improving": the rate drops every 2 epochs
+    result = stochastic_gradient(objective, options=StochasticOptions(
+        schedule="adaptive", learning_rate=0.01, tol=1e9, n_iter_no_change=2, max_epochs=6, random_state=0))
+    assert_allclose(result.info["learning_rate"], [0.01 / 25])
+    assert not result.converged and result.n_iter == 6
+
+
+def test_tol_stops_and_reports_convergence():
+    X, raw, _ = _data()
+    objective = LinearObjective("squared_error", X, raw, l2=1e-2)
+    result = stochastic_gradient(objective, options=StochasticOptions(
+        learning_rate=0.01, schedule="invscaling", tol=1e-3, n_iter_no_change=3, max_epochs=200, random_state=0))
+    assert result.converged and result.n_iter < 200
+    assert "tol" in result.message
+
+
+def test_trace_and_callback():
+    X, raw, _ = _data()
+    objective = LinearObjective("squared_error", X, raw, l2=1e-2)
+    seen = []
+
+    def stop_at_three(info):
+        seen.append(info.iteration)
+        return info.iteration >= 3
+
+    w0 = np.zeros(objective.n_params)
+    result = stochastic_gradient(objective, w0=w0, options=StochasticOptions(max_epochs=10, tol=None, random_state=0),
+                                 callback=stop_at_three)
+    assert seen == [1, 2, 3] and result.n_iter == 3 and "callback" in result.message
+    trace = result.trace
+    assert_array_equal(trace["iteration"], [0, 1, 2, 3])
+    assert trace["objective"][0] == pytest.approx(objective.value(w0))
+    assert np.all(np.diff(trace["seconds"]) >= 0) and np.all(trace["gradient_norm"] > 0)
+    assert np.all(trace["step"][1:] == 0.01)
+    # the running objective (scikit-learn's): one row per epoch, no gradient norm
+    running = stochastic_gradient(objective, w0=w0, options=StochasticOptions(
+        max_epochs=2, tol=None, random_state=0, trace_objective="running")).trace
+    assert len(running) == 2 and np.all(np.isnan(running["gradient_norm"]))
+
+
+def test_non_finite_raises_naming_the_epoch():
+    X, raw, _ = _data()
+    # the derivative clipping (scikit-learn's MAX_DLOSS) keeps moderate blow-ups finite; huge features overflow
+    objective = LinearObjective("squared_error", X * 1e100, raw)
+    with pytest.raises(NonFiniteError, match=r"epoch 1 .*scale the features") as error:
+        stochastic_gradient(objective, options=StochasticOptions(learning_rate=1.0, max_epochs=3, random_state=0))
+    assert isinstance(error.value, FloatingPointError) and isinstance(error.value, ValueError)
+
+
+def test_bad_inputs_are_named():
+    X, raw, _ = _data()
+    objective = LinearObjective("squared_error", X, raw)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        stochastic_gradient(LinearObjective("squared_error", np.asfortranarray(X), raw))
+    with pytest.raises(ValueError, match="optimizer"):
+        StochasticOptions(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="batch_size"):
+        StochasticOptions(batch_size=0)
+    with pytest.raises(ValueError, match="penalty"):
+        stochastic_gradient(objective, options=StochasticOptions(schedule="optimal"))
+    with pytest.raises(TypeError, match="LinearObjective"):
+        stochastic_gradient((X, raw))
+    state = stochastic_gradient(objective, options=StochasticOptions(max_epochs=1)).info["state"]
+    assert isinstance(state, StochasticState)
+    with pytest.raises(ValueError, match="state does not match"):
+        stochastic_gradient(objective, options=StochasticOptions(optimizer="adam"), state=state)
+    with pytest.raises(ValueError, match="either w0 or state"):
+        stochastic_gradient(objective, w0=np.zeros(objective.n_params), state=state)
