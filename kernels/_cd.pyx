@@ -5,11 +5,14 @@
 #             Qw = Q @ coef up to date; a sweep costs O(d^2), independent of n_samples.
 #   * dense:  F-ordered X (each column contiguous), residual updates, O(n_samples) per coordinate.
 #   * CSC:    the same on the columns of a CSC matrix, O(nnz of the column) per coordinate.
-# The intercept is handled by a running mean instead of a centered copy of X: with weighted column
-# means m, the centered residual is R_c = resid + shift (shift a scalar per target). Since
-# sum_i w_i R_c,i = 0, the centered gradient is x_j^T W R_c = x_j^T W resid + shift * (W m_j), and
-# changing coef_j by delta does resid -= delta * x_j, shift += delta * m_j. The Python driver folds
-# shift into resid at every duality-gap check, so the two never drift far apart.
+# The intercept never needs a centered copy of X. Dense columns are centered as they are read
+# ((x_ij - m_j), m the weighted column means): the same memory traffic, and the residual stays
+# exactly centered, so features with huge means lose no accuracy. Centering a sparse column on the
+# fly would touch every row, so the CSC kernels keep a running mean instead: the centered residual
+# is R_c = resid + shift (a scalar per target); since sum_i w_i R_c,i = 0, the centered gradient is
+# x_j^T W R_c = x_j^T W resid + shift * (W m_j), and changing coef_j by delta does
+# resid -= delta * x_j, shift += delta * m_j. The Python driver folds shift into resid at every
+# duality-gap check, so the two never drift far apart.
 # Targets (independent models sharing X) run in a static prange, one thread per target, each with
 # its own coefficient row, residual (or Qw) row and random state, so the result never depends on
 # the thread count. Coordinate selection is cyclic over the active set or uniform with replacement
@@ -75,36 +78,36 @@ cdef inline Py_ssize_t _pick(Py_ssize_t f, Py_ssize_t n_active, bint random,
     return f
 
 
-cdef inline double _dot_dense(const floating* column, const double* resid, const double* sw,
-                              Py_ssize_t n) noexcept nogil:
-    """sum_i sw[i] * column[i] * resid[i] (sw NULL: unit weights), four partial sums."""
+cdef inline double _dot_dense(const floating* column, double mean, const double* resid,
+                              const double* sw, Py_ssize_t n) noexcept nogil:
+    """sum_i sw[i] * (column[i] - mean) * resid[i] (sw NULL: unit weights), four partial sums."""
     cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
     cdef Py_ssize_t i, n4 = n - n % 4
     if sw == NULL:
         for i in range(0, n4, 4):
-            s0 += <double> column[i] * resid[i]
-            s1 += <double> column[i + 1] * resid[i + 1]
-            s2 += <double> column[i + 2] * resid[i + 2]
-            s3 += <double> column[i + 3] * resid[i + 3]
+            s0 += (<double> column[i] - mean) * resid[i]
+            s1 += (<double> column[i + 1] - mean) * resid[i + 1]
+            s2 += (<double> column[i + 2] - mean) * resid[i + 2]
+            s3 += (<double> column[i + 3] - mean) * resid[i + 3]
         for i in range(n4, n):
-            s0 += <double> column[i] * resid[i]
+            s0 += (<double> column[i] - mean) * resid[i]
     else:
         for i in range(0, n4, 4):
-            s0 += sw[i] * <double> column[i] * resid[i]
-            s1 += sw[i + 1] * <double> column[i + 1] * resid[i + 1]
-            s2 += sw[i + 2] * <double> column[i + 2] * resid[i + 2]
-            s3 += sw[i + 3] * <double> column[i + 3] * resid[i + 3]
+            s0 += sw[i] * (<double> column[i] - mean) * resid[i]
+            s1 += sw[i + 1] * (<double> column[i + 1] - mean) * resid[i + 1]
+            s2 += sw[i + 2] * (<double> column[i + 2] - mean) * resid[i + 2]
+            s3 += sw[i + 3] * (<double> column[i + 3] - mean) * resid[i + 3]
         for i in range(n4, n):
-            s0 += sw[i] * <double> column[i] * resid[i]
+            s0 += sw[i] * (<double> column[i] - mean) * resid[i]
     return (s0 + s1) + (s2 + s3)
 
 
-cdef inline void _axpy_dense(double alpha, const floating* column, double* resid,
+cdef inline void _axpy_dense(double alpha, const floating* column, double mean, double* resid,
                              Py_ssize_t n) noexcept nogil:
-    """resid += alpha * column."""
+    """resid += alpha * (column - mean)."""
     cdef Py_ssize_t i
     for i in range(n):
-        resid[i] += alpha * <double> column[i]
+        resid[i] += alpha * (<double> column[i] - mean)
 
 
 cdef inline double _dot_csc(const floating* data, const index_t* indices, Py_ssize_t start,
@@ -175,8 +178,8 @@ cdef int _gram_sweeps_target(const double* gram, Py_ssize_t d, const double* xty
 
 
 cdef int _dense_sweeps_target(const floating* X, Py_ssize_t n, const double* sw,
-                              const double* norms, const double* x_mean, const double* wx_sum,
-                              double* coef, double* resid, double* shift, double l1, double l2,
+                              const double* norms, const double* x_mean, double* coef,
+                              double* resid, double l1, double l2,
                               const int32_t* active, Py_ssize_t n_active, int max_sweeps,
                               double dw_tol, bint positive, bint random,
                               uint64_t* state) noexcept nogil:
@@ -194,13 +197,12 @@ cdef int _dense_sweeps_target(const floating* X, Py_ssize_t n, const double* sw,
                 continue
             column = X + j * n
             old = coef[j]
-            tmp = _dot_dense(column, resid, sw, n) + shift[0] * wx_sum[j] + old * norm
+            tmp = _dot_dense(column, x_mean[j], resid, sw, n) + old * norm
             new = _coordinate_minimizer(tmp, l1, norm + l2, positive)
             if new != old:
                 delta = new - old
                 coef[j] = new
-                _axpy_dense(-delta, column, resid, n)
-                shift[0] += delta * x_mean[j]
+                _axpy_dense(-delta, column, x_mean[j], resid, n)
                 if fabs(delta) > dw_max:
                     dw_max = fabs(delta)
             if fabs(new) > w_max:
@@ -326,8 +328,7 @@ def gram_sweeps(const double[:, ::1] gram not None, const double[:, ::1] xty not
 
 def dense_sweeps(const floating[::1, :] X not None, const double[::1] sample_weight,
                  const double[::1] norms not None, const double[::1] x_mean not None,
-                 const double[::1] wx_sum not None, double[:, ::1] coef not None,
-                 double[:, ::1] resid not None, double[::1] shift not None,
+                 double[:, ::1] coef not None, double[:, ::1] resid not None,
                  const double[::1] l1 not None, const double[::1] l2 not None,
                  const int32_t[:, ::1] active not None, const int32_t[::1] n_active not None,
                  const int32_t[::1] sweep_budget not None, double dw_tol, bint positive,
@@ -341,12 +342,11 @@ def dense_sweeps(const floating[::1, :] X not None, const double[::1] sample_wei
     sample_weight : ndarray of shape (n_samples,), float64, or None for unit weights
     norms : ndarray of shape (n_features,), float64
         Centered weighted squared column norms sum_i w_i (x_ij - m_j)^2; 0 freezes a coefficient.
-    x_mean, wx_sum : ndarray of shape (n_features,), float64
-        Weighted column means m_j and W * m_j (both zero without an intercept).
+    x_mean : ndarray of shape (n_features,), float64
+        Weighted column means m_j (zero without an intercept), subtracted on the fly: the
+        columns are centered as they are read, never copied.
     resid : ndarray of shape (n_targets, n_samples), float64, C-contiguous, writable
-        Residual part ``resid``; the centered residual is ``resid + shift`` (updated in place).
-    shift : ndarray of shape (n_targets,), float64, writable
-        Running-mean part of the centered residual (updated in place).
+        Centered residuals y_c - X_c coef (updated in place).
 
     The other parameters are described in ``_SWEEP_PARAMETERS`` (module level).
     """
@@ -364,8 +364,8 @@ def dense_sweeps(const floating[::1, :] X not None, const double[::1] sample_wei
         for k in prange(n_targets, schedule="static", chunksize=1, num_threads=workers):
             if sweep_budget[k] > 0:
                 sweeps_out[k] = _dense_sweeps_target(
-                    &X[0, 0], n, sw, &norms[0], &x_mean[0], &wx_sum[0], &coef[k, 0],
-                    &resid[k, 0], &shift[k], l1[k], l2[k], &active[k, 0], n_active[k],
+                    &X[0, 0], n, sw, &norms[0], &x_mean[0], &coef[k, 0], &resid[k, 0],
+                    l1[k], l2[k], &active[k, 0], n_active[k],
                     sweep_budget[k], dw_tol, positive, random, &rng_state[k])
             else:
                 sweeps_out[k] = 0
@@ -385,7 +385,15 @@ def csc_sweeps(const floating[::1] data not None, const index_t[::1] indices not
 
     Parameters as :func:`dense_sweeps`, with ``X`` given as CSC arrays: ``data`` (nnz,) float32 or
     float64, ``indices`` (nnz,) row indices int32/int64, ``indptr`` (n_features + 1,) same dtype.
-    Row indices may be unsorted or repeated within a column (duplicates add up).
+    Row indices may be unsorted or repeated within a column (duplicates add up). Centering on the
+    fly would touch every row, so the running mean is kept apart instead:
+
+    wx_sum : ndarray of shape (n_features,), float64
+        W * m_j (zero without an intercept).
+    resid : ndarray of shape (n_targets, n_samples), float64, C-contiguous, writable
+        Residual part; the centered residual is ``resid + shift`` (updated in place).
+    shift : ndarray of shape (n_targets,), float64, writable
+        Running-mean part of the centered residual (updated in place).
     """
     cdef Py_ssize_t n_targets = coef.shape[0]
     cdef Py_ssize_t d = coef.shape[1]
@@ -415,12 +423,14 @@ def csc_sweeps(const floating[::1] data not None, const index_t[::1] indices not
 # public kernels: X^T W R for the duality gap, and residual updates for a coefficient change
 # ---------------------------------------------------------------------------------------------
 
-def dense_xtr(const floating[::1, :] X not None, const double[::1] sample_weight,
-              const double[:, ::1] resid not None, double[:, ::1] out not None, int n_threads):
-    """``out[k, j] = sum_i w_i X[i, j] resid[k, i]``: X^T W R for every target.
+def dense_xtr(const floating[::1, :] X not None, const double[::1] x_mean not None,
+              const double[::1] sample_weight, const double[:, ::1] resid not None,
+              double[:, ::1] out not None, int n_threads):
+    """``out[k, j] = sum_i w_i (X[i, j] - x_mean[j]) resid[k, i]``: X_c^T W R for every target.
 
-    ``X`` (n_samples, n_features) F-contiguous float32/float64; ``sample_weight`` (n_samples,)
-    float64 or None; ``resid`` (n_targets, n_samples) float64; ``out`` (n_targets, n_features)
+    ``X`` (n_samples, n_features) F-contiguous float32/float64; ``x_mean`` (n_features,) float64;
+    ``sample_weight`` (n_samples,) float64 or None; ``resid`` (n_targets, n_samples) float64;
+    ``out`` (n_targets, n_features)
     float64, overwritten. Columns are split over threads; each entry is one thread's dot product,
     so the result does not depend on ``n_threads``.
     """
@@ -440,7 +450,7 @@ def dense_xtr(const floating[::1, :] X not None, const double[::1] sample_weight
     with nogil:
         for j in prange(d, schedule="static", num_threads=workers):
             for k in range(n_targets):
-                out[k, j] = _dot_dense(&X[0, j], &resid[k, 0], sw, n)
+                out[k, j] = _dot_dense(&X[0, j], x_mean[j], &resid[k, 0], sw, n)
 
 
 def csc_xtr(const floating[::1] data not None, const index_t[::1] indices not None,
@@ -466,9 +476,10 @@ def csc_xtr(const floating[::1] data not None, const index_t[::1] indices not No
                                      &resid[k, 0], sw)
 
 
-def dense_subtract_columns(const floating[::1, :] X not None, const double[:, ::1] delta not None,
-                           double[:, ::1] resid not None, int n_threads):
-    """``resid[k] -= X @ delta[k]`` for every target, column by column (no copy of ``X``).
+def dense_subtract_columns(const floating[::1, :] X not None, const double[::1] x_mean not None,
+                           const double[:, ::1] delta not None, double[:, ::1] resid not None,
+                           int n_threads):
+    """``resid[k] -= (X - x_mean) @ delta[k]`` for every target, column by column (no copy of ``X``).
 
     ``delta`` (n_targets, n_features) float64; zero entries cost nothing. Targets are split over
     threads, each target's columns are added in order: independent of ``n_threads``.
@@ -484,13 +495,13 @@ def dense_subtract_columns(const floating[::1, :] X not None, const double[:, ::
         for k in prange(n_targets, schedule="static", chunksize=1, num_threads=workers):
             for j in range(d):
                 if delta[k, j] != 0.0:
-                    _axpy_dense(-delta[k, j], &X[0, j], &resid[k, 0], n)
+                    _axpy_dense(-delta[k, j], &X[0, j], x_mean[j], &resid[k, 0], n)
 
 
 def csc_subtract_columns(const floating[::1] data not None, const index_t[::1] indices not None,
                          const index_t[::1] indptr not None, const double[:, ::1] delta not None,
                          double[:, ::1] resid not None, int n_threads):
-    """CSC counterpart of :func:`dense_subtract_columns`."""
+    """``resid[k] -= X @ delta[k]`` on CSC ``X`` (uncentered: the caller moves ``shift``)."""
     cdef Py_ssize_t d = indptr.shape[0] - 1
     cdef Py_ssize_t n_targets = resid.shape[0]
     cdef Py_ssize_t j, k
