@@ -65,7 +65,11 @@ def loss_grad_point(loss_id, y, raw, param):
         #   raw >= 0: (1 - y) raw + log1p(exp(-raw));  raw < 0: -y raw + log1p(exp(raw))
         if raw >= 0.0:
             e = math.exp(-raw)
-            return (1.0 - y) * raw + math.log1p(e), (1.0 - y) - e / (1.0 + e)
+            tail = e / (1.0 + e)  # = 1 - sigmoid(raw), exact for large raw
+            # y == 1 is spelled out: under fastmath "reassoc" LLVM may rewrite (1 - y) - tail as
+            # 1 - (y + tail), which cancels to zero for the most common label
+            grad = -tail if y == 1.0 else (1.0 - y) - tail
+            return (1.0 - y) * raw + math.log1p(e), grad
         e = math.exp(raw)
         return math.log1p(e) - y * raw, e / (1.0 + e) - y
     if loss_id == HUBER:
