@@ -1,0 +1,156 @@
+"""fastml's regression estimators against their scikit-learn twins, measured in the same run.
+
+Usage::
+
+    python benchmarks/bench_estimators_regression.py            # 1e5 and 1e6 rows x 100 features
+    python benchmarks/bench_estimators_regression.py --quick    # 2e4 and 1e5 rows (a shared machine)
+
+For each size and dtype (float32, float64) every estimator is fitted by fastml and by scikit-learn on
+the same data (best of ``--repeats`` fits; a small fit first compiles the kernels, so compile time is
+never in the numbers), the coefficients are compared, and the speed-up is printed. Then the latency
+of a single-row ``predict`` (median of many calls) is measured. Goals (issue 4): LinearRegression
+>= 8x, RidgeCV with 10 alphas >= 20x.
+"""
+import argparse
+import os
+import platform
+import sys
+import time
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from sklearn import linear_model as sk  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+
+from fastml.linear_model._coordinate_descent import ElasticNet, ElasticNetCV, Lasso  # noqa: E402
+from fastml.linear_model._least_squares import LinearRegression, Ridge, RidgeCV  # noqa: E402
+
+ALPHAS = np.logspace(-2, 3, 10)
+GOALS = {"LinearRegression": 8.0, "RidgeCV(10 alphas, LOO)": 20.0}
+
+
+def cases(n_samples):
+    """(label, fastml estimator, scikit-learn estimator) pairs; the slow CV twin only on smaller data."""
+    pairs = [
+        ("LinearRegression", LinearRegression(), sk.LinearRegression()),
+        ("Ridge", Ridge(1.0), sk.Ridge(1.0)),
+        ("RidgeCV(10 alphas, LOO)", RidgeCV(ALPHAS), sk.RidgeCV(ALPHAS)),
+        ("RidgeCV(10 alphas, 5-fold)", RidgeCV(ALPHAS, cv=5), sk.RidgeCV(ALPHAS, cv=5)),
+        ("Lasso", Lasso(0.1), sk.Lasso(0.1)),
+        ("ElasticNet", ElasticNet(0.1, l1_ratio=0.5), sk.ElasticNet(0.1, l1_ratio=0.5)),
+    ]
+    if n_samples <= 200_000:
+        pairs.append(("ElasticNetCV(20 alphas, 3-fold)", ElasticNetCV(alphas=20, cv=3),
+                      sk.ElasticNetCV(alphas=20, cv=3)))
+    return pairs
+
+
+def make_data(n_samples, n_features, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features), dtype=np.float64)
+    X += rng.uniform(-1, 1, n_features)
+    coef = rng.standard_normal(n_features) * (rng.random(n_features) < 0.3)
+    y = X @ coef + 0.5 * rng.standard_normal(n_samples) + 3.0
+    return X.astype(dtype, copy=False), y.astype(dtype)
+
+
+def best_time(estimator, X, y, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def relative_difference(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+def warm_up():
+    """Compile every kernel specialization the timed fits use (dense, float32 and float64)."""
+    for dtype in (np.float32, np.float64):
+        X, y = make_data(2000, 100, dtype)
+        for _, ours, _ in cases(2000):
+            ours.fit(X, y)
+            ours.predict(X[:1])
+
+
+def single_row_latency(estimator, row, calls):
+    estimator.predict(row)
+    times = np.empty(calls)
+    for i in range(calls):
+        start = time.perf_counter()
+        estimator.predict(row)
+        times[i] = time.perf_counter() - start
+    return float(np.median(times))
+
+
+def machine():
+    lines = [f"python {platform.python_version()} on {platform.platform()}",
+             f"processor: {platform.processor() or platform.machine()}, CPUs available: {len(os.sched_getaffinity(0))}"]
+    try:
+        import sklearn
+        import threadpoolctl
+
+        pools = [f"{p['internal_api']} ({p['num_threads']} threads)" for p in threadpoolctl.threadpool_info()]
+        lines.append(f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, pools: {', '.join(pools)}")
+    except ImportError:
+        pass
+    try:
+        lines.append(f"load average: {os.getloadavg()}")
+    except OSError:
+        pass
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2e4 and 1e5 rows instead of 1e5 and 1e6")
+    parser.add_argument("--repeats", type=int, default=None, help="fits per estimator (best is kept)")
+    parser.add_argument("--n-features", type=int, default=100)
+    args = parser.parse_args(argv)
+    sizes = (20_000, 100_000) if args.quick else (100_000, 1_000_000)
+    repeats = args.repeats or (1 if args.quick else 2)
+    print(machine())
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    start = time.perf_counter()
+    warm_up()
+    print(f"warm-up (kernel compilation or cache load): {time.perf_counter() - start:.2f} s\n")
+
+    header = f"{'estimator':34s} {'dtype':8s} {'rows':>9s} {'fastml s':>9s} {'sklearn s':>10s} {'ratio':>7s} " \
+             f"{'goal':>5s} {'coef rel diff':>13s}"
+    print(header)
+    print("-" * len(header))
+    for n_samples in sizes:
+        for dtype in (np.float32, np.float64):
+            X, y = make_data(n_samples, args.n_features, dtype)
+            for label, ours, theirs in cases(n_samples):
+                ours_time = best_time(ours, X, y, repeats)
+                theirs_time = best_time(theirs, X, y, repeats)
+                ratio = theirs_time / ours_time
+                goal = GOALS.get(label)
+                goal_text = "" if goal is None else f"{goal:.0f}x"
+                print(f"{label:34s} {np.dtype(dtype).name:8s} {n_samples:9d} {ours_time:9.3f} {theirs_time:10.3f} "
+                      f"{ratio:6.1f}x {goal_text:>5s} {relative_difference(ours.coef_, theirs.coef_):13.1e}",
+                      flush=True)
+            del X, y
+
+    print("\nsingle-row predict latency (median)")
+    X, y = make_data(5000, args.n_features, np.float64)
+    calls = 2000 if args.quick else 10000
+    for ours, theirs in [(LinearRegression(), sk.LinearRegression()), (Lasso(0.1), sk.Lasso(0.1))]:
+        ours.fit(X, y)
+        theirs.fit(X, y)
+        ours_latency = single_row_latency(ours, X[:1], calls)
+        theirs_latency = single_row_latency(theirs, X[:1], calls)
+        print(f"{type(ours).__name__:34s} fastml {ours_latency * 1e6:7.1f} us   scikit-learn "
+              f"{theirs_latency * 1e6:7.1f} us   ratio {theirs_latency / ours_latency:5.1f}x")
+
+
+if __name__ == "__main__":
+    main()

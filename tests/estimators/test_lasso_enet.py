@@ -1,0 +1,266 @@
+"""Lasso, ElasticNet and ElasticNetCV against scikit-learn, the estimator contract and numpy references."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn import linear_model as sk
+from sklearn.base import clone
+from sklearn.datasets import load_diabetes, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_dataframe_column_names_consistency, parametrize_with_checks
+
+from fastml.linear_model._coordinate_descent import ElasticNet, ElasticNetCV, Lasso
+
+TIGHT = 1e-10
+
+# No expected failures: every check passes.
+ESTIMATORS = [Lasso(), ElasticNet(), ElasticNet(positive=True, selection="random", random_state=0),
+              ElasticNetCV(cv=3, alphas=10)]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_scikit_learn_contract(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+def test_dataframe_column_names_consistency(estimator):
+    pytest.importorskip("pandas")
+    check_dataframe_column_names_consistency(type(estimator).__name__, estimator)
+
+
+def relative_error(ours, theirs):
+    return np.max(np.abs(np.asarray(ours) - np.asarray(theirs))) / max(np.max(np.abs(theirs)), 1e-300)
+
+
+def datasets():
+    X_diabetes, y_diabetes = load_diabetes(return_X_y=True)
+    X_dense, y_dense = make_regression(200, 30, n_informative=8, noise=5.0, random_state=0)
+    X_dense += 2.0
+    X_sparse = sp.random(200, 40, density=0.2, format="csr", random_state=1)
+    coef = np.where(np.arange(40) < 10, np.random.default_rng(1).standard_normal(40), 0.0)
+    y_sparse = X_sparse @ coef + 1.0 + 0.05 * np.random.default_rng(2).standard_normal(200)
+    return {"diabetes": (X_diabetes, y_diabetes, 0.05), "dense": (X_dense, y_dense, 1.0),
+            "sparse": (X_sparse, y_sparse, 0.005)}
+
+
+DATA = datasets()
+
+
+@pytest.mark.parametrize("name", list(DATA))
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.3])
+def test_lasso_and_elastic_net_match_scikit_learn(name, fit_intercept, weighted, l1_ratio):
+    X, y, alpha = DATA[name]
+    weights = np.random.default_rng(3).uniform(0.2, 3.0, X.shape[0]) if weighted else None
+    if l1_ratio == 1.0:
+        ours = Lasso(alpha, fit_intercept=fit_intercept, tol=TIGHT, max_iter=100_000)
+        theirs = sk.Lasso(alpha, fit_intercept=fit_intercept, tol=TIGHT, max_iter=100_000)
+    else:
+        ours = ElasticNet(alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept, tol=TIGHT, max_iter=100_000)
+        theirs = sk.ElasticNet(alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept, tol=TIGHT, max_iter=100_000)
+    ours.fit(X, y, sample_weight=weights)
+    theirs.fit(X, y, sample_weight=weights)
+    assert relative_error(ours.coef_, theirs.coef_) < 1e-4
+    assert ours.intercept_ == pytest.approx(theirs.intercept_, rel=1e-4, abs=1e-6 * np.abs(y).max())
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-5, atol=1e-6 * np.abs(y).max())
+    assert isinstance(ours.n_iter_, int) and ours.n_iter_ >= 1
+    assert np.ndim(ours.dual_gap_) == 0 and ours.dual_gap_ <= ours.solver_info_["tol"]
+    np.testing.assert_array_equal(ours.sparse_coef_.toarray().ravel(), ours.coef_)
+
+
+def test_positive_and_multi_target_match_scikit_learn():
+    X, y, alpha = DATA["dense"]
+    ours, theirs = Lasso(alpha, positive=True, tol=TIGHT).fit(X, y), sk.Lasso(alpha, positive=True, tol=TIGHT).fit(X, y)
+    assert np.all(ours.coef_ >= 0) and relative_error(ours.coef_, theirs.coef_) < 1e-4
+    Y = np.column_stack([y, 0.5 * y + X[:, 0] * 10.0])
+    ours = ElasticNet(alpha, l1_ratio=0.7, tol=TIGHT).fit(X, Y)
+    theirs = sk.ElasticNet(alpha, l1_ratio=0.7, tol=TIGHT).fit(X, Y)
+    assert ours.coef_.shape == theirs.coef_.shape == (2, X.shape[1])
+    assert relative_error(ours.coef_, theirs.coef_) < 1e-4
+    assert np.shape(ours.dual_gap_) == (2,) and np.shape(ours.n_iter_) == (2,)
+    assert ours.predict(X).shape == (X.shape[0], 2)
+    # y of shape (n, 1): one target, 1-D coef_, as scikit-learn
+    assert Lasso(alpha).fit(X, y[:, None]).coef_.shape == (X.shape[1],)
+
+
+@pytest.mark.parametrize("precompute", [False, True, "auto"])
+@pytest.mark.parametrize("selection", ["cyclic", "random"])
+def test_precompute_and_selection_change_speed_not_the_solution(precompute, selection):
+    X, y, alpha = DATA["diabetes"]
+    reference = sk.Lasso(alpha, tol=TIGHT).fit(X, y)
+    ours = Lasso(alpha, tol=TIGHT, precompute=precompute, selection=selection, random_state=0).fit(X, y)
+    assert relative_error(ours.coef_, reference.coef_) < 1e-4
+    with pytest.raises(ValueError, match="precompute"):
+        Lasso(precompute=np.eye(3)).fit(X, y)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_float32_stays_float32(sparse):
+    X, y, alpha = DATA["sparse" if sparse else "dense"]
+    model = ElasticNet(alpha, tol=1e-8).fit(X.astype(np.float32), y)
+    reference = ElasticNet(alpha, tol=1e-8).fit(X, y)
+    assert model.coef_.dtype == np.float32 and model.predict(X.astype(np.float32)).dtype == np.float32
+    assert relative_error(model.coef_, reference.coef_) < 1e-4
+
+
+def test_sample_weight_is_repetition():
+    X, y, alpha = DATA["dense"]
+    counts = np.random.default_rng(4).integers(0, 4, X.shape[0])
+    X_rep, y_rep = np.repeat(X, counts, axis=0), np.repeat(y, counts)
+    for estimator in [Lasso(alpha, tol=TIGHT), ElasticNet(alpha, l1_ratio=0.4, tol=TIGHT)]:
+        weighted = clone(estimator).fit(X, y, sample_weight=counts)
+        repeated = clone(estimator).fit(X_rep, y_rep)
+        assert relative_error(weighted.coef_, repeated.coef_) < 1e-6
+
+
+def test_objective_is_the_scikit_learn_objective():
+    X, y, alpha = DATA["diabetes"]
+    weights = np.random.default_rng(5).uniform(0.5, 2.0, X.shape[0])
+    model = ElasticNet(alpha, l1_ratio=0.6, tol=TIGHT).fit(X, y, sample_weight=weights)
+    residual = y - model.predict(X)
+    coef = model.coef_
+    expected = (weights @ residual**2 / (2.0 * weights.sum()) + alpha * 0.6 * np.abs(coef).sum()
+                + alpha * 0.4 / 2.0 * coef @ coef)
+    assert model.objective(X, y, sample_weight=weights) == pytest.approx(expected, rel=1e-10)
+    assert model.loss_curve_[-1] == pytest.approx(expected, rel=1e-8)
+    assert np.all(np.diff(model.loss_curve_) <= 1e-12 * expected)  # coordinate descent never goes up
+    for scale in (0.999, 1.001):
+        moved = clone(model).fit(X, y, sample_weight=weights)
+        moved.coef_ = moved.coef_ * scale
+        assert moved.objective(X, y, sample_weight=weights) > expected
+
+
+def test_warm_start_continues_from_the_previous_solution():
+    X, y, alpha = DATA["diabetes"]
+    model = Lasso(alpha, tol=1e-8, warm_start=True).fit(X, y)
+    first = model.coef_.copy()
+    model.fit(X, y)
+    assert model.n_iter_ <= 1 and np.allclose(model.coef_, first, rtol=1e-6)
+    cold = Lasso(alpha, tol=1e-8).fit(X, y)
+    assert cold.n_iter_ > model.n_iter_
+
+
+def test_callbacks_are_called_and_can_stop():
+    X, y, alpha = DATA["dense"]
+    seen = []
+    model = Lasso(alpha * 0.01, tol=TIGHT, callbacks=[lambda info: seen.append(info.gradient_norm)]).fit(X, y)
+    assert len(seen) == len(model.loss_curve_) >= 2
+    assert seen[-1] == pytest.approx(model.dual_gap_)
+    with pytest.warns(ConvergenceWarning):
+        Lasso(alpha * 0.01, tol=TIGHT, callbacks=[lambda info: True]).fit(X, y)
+
+
+def test_not_converged_warns():
+    X, y, alpha = DATA["dense"]
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        Lasso(alpha * 1e-3, tol=1e-14, max_iter=2).fit(X, y)
+
+
+# -- ElasticNetCV ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(DATA))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_elastic_net_cv_matches_scikit_learn(name, weighted):
+    X, y, _ = DATA[name]
+    weights = np.random.default_rng(6).uniform(0.2, 3.0, X.shape[0]) if weighted else None
+    params = {"l1_ratio": [0.3, 0.9], "alphas": 20, "cv": 4, "tol": 1e-10, "max_iter": 100_000}
+    ours = ElasticNetCV(**params).fit(X, y, sample_weight=weights)
+    theirs = sk.ElasticNetCV(**params).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(ours.alphas_, theirs.alphas_, rtol=1e-10)
+    assert ours.mse_path_.shape == theirs.mse_path_.shape == (2, 20, 4)
+    np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-5)
+    assert ours.alpha_ == pytest.approx(theirs.alpha_, rel=1e-12) and ours.l1_ratio_ == theirs.l1_ratio_
+    assert relative_error(ours.coef_, theirs.coef_) < 1e-4
+    assert ours.intercept_ == pytest.approx(theirs.intercept_, rel=1e-4, abs=1e-6 * np.abs(y).max())
+
+
+def test_elastic_net_cv_given_alphas_and_splitter():
+    X, y, _ = DATA["diabetes"]
+    alphas = [1.0, 0.1, 0.01, 0.001]
+    cv = KFold(3, shuffle=True, random_state=0)
+    ours = ElasticNetCV(alphas=alphas, cv=cv, tol=1e-10).fit(X, y)
+    theirs = sk.ElasticNetCV(alphas=alphas, cv=cv, tol=1e-10).fit(X, y)
+    np.testing.assert_array_equal(ours.alphas_, theirs.alphas_)
+    assert ours.mse_path_.shape == theirs.mse_path_.shape == (4, 3)
+    np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-5)
+    assert ours.alpha_ == theirs.alpha_
+    assert ours.objective(X, y) == pytest.approx(ElasticNet(ours.alpha_, tol=1e-10).fit(X, y).objective(X, y))
+
+
+def test_elastic_net_cv_errors():
+    X, y, _ = DATA["diabetes"]
+    with pytest.raises(ValueError, match="MultiTask"):
+        ElasticNetCV().fit(X, np.column_stack([y, y]))
+    with pytest.raises(ValueError, match="l1_ratio=0"):
+        ElasticNetCV(l1_ratio=0.0).fit(X, y)
+    with pytest.raises(ValueError, match="alphas"):
+        ElasticNetCV(alphas=[1.0, -1.0]).fit(X, y)
+    with pytest.raises(ValueError, match="eps"):
+        ElasticNetCV(eps=0.0).fit(X, y)
+
+
+# -- integration and bad input ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("estimator", [Lasso(0.1), ElasticNet(0.1, l1_ratio=0.3), ElasticNetCV(alphas=10, cv=3)],
+                         ids=repr)
+def test_pipeline_grid_search_cross_val_score_clone(estimator):
+    X, y, _ = DATA["diabetes"]
+    params = {k: v for k, v in estimator.get_params().items() if k != "callbacks"}
+    pipeline = make_pipeline(StandardScaler(), clone(estimator))
+    twin = make_pipeline(StandardScaler(), getattr(sk, type(estimator).__name__)(**params))
+    np.testing.assert_allclose(cross_val_score(pipeline, X, y, cv=3), cross_val_score(twin, X, y, cv=3), rtol=1e-4)
+    if not isinstance(estimator, ElasticNetCV):
+        step = pipeline.steps[-1][0]
+        grid = {f"{step}__alpha": [0.01, 0.1, 1.0]}
+        assert (GridSearchCV(pipeline, grid, cv=3).fit(X, y).best_params_
+                == GridSearchCV(twin, grid, cv=3).fit(X, y).best_params_)
+    cloned = clone(estimator)
+    assert repr(cloned) == repr(estimator) and not hasattr(cloned, "coef_")
+
+
+def test_pandas_feature_names_are_kept_and_checked():
+    pd = pytest.importorskip("pandas")
+    X, y, alpha = DATA["diabetes"]
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    for model in (Lasso(alpha).fit(frame, y), ElasticNetCV(alphas=5, cv=3).fit(frame, y)):
+        np.testing.assert_array_equal(model.feature_names_in_, frame.columns)
+        with pytest.raises(ValueError, match="feature names"):
+            model.predict(frame[frame.columns[::-1]])
+
+
+@pytest.mark.parametrize("Estimator", [Lasso, ElasticNet, ElasticNetCV])
+def test_bad_input_gives_scikit_learn_errors(Estimator):
+    X, y, _ = DATA["diabetes"]
+    X_nan = X.copy()
+    X_nan[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Estimator().fit(X_nan, y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        Estimator().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="2D array"):
+        Estimator().fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="0 sample"):
+        Estimator().fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match="[Ss]ample weights"):
+        Estimator().fit(X, y, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match="features"):
+        Estimator().fit(X, y).predict(X[:, :3])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # alpha=0 with max_iter=5
+def test_invalid_hyper_parameters_are_rejected():
+    X, y, _ = DATA["diabetes"]
+    with pytest.raises(ValueError, match="alpha"):
+        Lasso(-1.0).fit(X, y)
+    with pytest.raises(ValueError, match="l1_ratio"):
+        ElasticNet(l1_ratio=1.5).fit(X, y)
+    with pytest.raises(ValueError, match="selection"):
+        Lasso(selection="greedy").fit(X, y)
+    with pytest.raises(ValueError, match="max_iter"):
+        Lasso(max_iter=0).fit(X, y)
+    with pytest.warns(UserWarning, match="alpha=0"):
+        Lasso(0.0, max_iter=5).fit(X, y)
