@@ -1,0 +1,206 @@
+"""L-BFGS on the fused objective, for one model or many independent models at once.
+
+Each model keeps its own curvature history (the two-loop recursion is written here), and a strong
+Wolfe line search (``_line_search.wolfe_search``) picks the step. With ``n_models > 1`` (K penalty
+strengths, K folds) the trial points of all models that are still searching are evaluated in one
+objective call, i.e. one pass over ``X`` per line-search step; models that have converged keep their
+parameters. The path of each model is the path of a separate run.
+"""
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._line_search import ModelView, batched_wolfe_search, max_norms, relative_decrease, require_finite
+from ._result import SolverResult, Trace, notify
+
+_EPS = np.finfo(np.float64).eps
+
+
+@dataclass(frozen=True)
+class LBFGSOptions:
+    """Settings of :func:`lbfgs`.
+
+    Parameters
+    ----------
+    max_iter : int
+        Most iterations per model.
+    tol : float
+        Converged when the max-norm of the gradient of the objective (mean loss + penalty, so the
+        test does not depend on ``n_samples``) is at most ``tol``.
+    ftol : float
+        Also converged when an iteration decreases the objective by at most ``ftol`` relative to
+        ``max(|f|, 1)`` (scikit-learn's ``lbfgs`` uses ``64 * eps``); 0 disables the test.
+    memory : int
+        Number of curvature pairs kept per model.
+    c1, c2 : float
+        Sufficient-decrease and curvature constants of the strong Wolfe line search.
+    max_line_search : int
+        Most trial steps per line search.
+    """
+
+    max_iter: int = 500
+    tol: float = 1e-6
+    ftol: float = 64 * _EPS
+    memory: int = 10
+    c1: float = 1e-4
+    c2: float = 0.9
+    max_line_search: int = 30
+
+    def __post_init__(self):
+        _check_int(self.max_iter, "max_iter", 1)
+        _check_int(self.memory, "memory", 1)
+        _check_int(self.max_line_search, "max_line_search", 1)
+        for name in ("tol", "ftol"):
+            if not (np.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be finite and non-negative, got {getattr(self, name)!r}")
+        if not 0 < self.c1 < self.c2 < 1:
+            raise ValueError(f"line search constants must satisfy 0 < c1 < c2 < 1, got c1={self.c1}, c2={self.c2}")
+
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_smooth_objective(objective, solver, alternatives):
+    """Raise ``ValueError`` when ``objective`` is not smooth (non-smooth loss or an L1 term)."""
+    if not objective.loss.smooth:
+        raise ValueError(f"{solver} needs a smooth loss; {objective.loss.name!r} is not differentiable: "
+                         f"use the stochastic solvers (fastml.solvers.sgd) for it")
+    if np.any(objective.l1 > 0):
+        raise ValueError(f"{solver} does not handle an L1 penalty (l1 > 0); use {alternatives}")
+
+
+def _two_loop_direction(gradient, history):
+    """``-H gradient`` with H the L-BFGS inverse-Hessian estimate from ``history`` of (s, y, 1/(s.y))."""
+    q = gradient.copy()
+    alphas = []
+    for s, y, rho in reversed(history):
+        alpha = rho * (s @ q)
+        q -= alpha * y
+        alphas.append(alpha)
+    s, y, _ = history[-1]
+    q *= (s @ y) / (y @ y)  # initial inverse Hessian gamma * I, the usual Shanno-Phua scaling
+    for (s, y, rho), alpha in zip(history, reversed(alphas)):
+        beta = rho * (y @ q)
+        q += (alpha - beta) * s
+    return -q
+
+
+def lbfgs(objective, w0=None, options=None, callback=None):
+    """Minimize a smooth :class:`fastml.LinearObjective` with L-BFGS (all its models at once).
+
+    Parameters
+    ----------
+    objective : LinearObjective
+        Smooth loss, no L1 term. ``n_models > 1`` fits the models side by side (one history each,
+        one objective call per line-search step for all); the multinomial loss is one model.
+    w0 : ndarray, shape (n_params,), optional
+        Start point (flat parameters); default the intercept-only start of the objective.
+    options : LBFGSOptions, optional
+    callback : callable, optional
+        Called with an :class:`~fastml.solvers._result.IterationInfo` after each iteration;
+        returning True stops the solver.
+
+    Returns
+    -------
+    SolverResult
+        ``n_iter`` and ``converged`` are per model (arrays) when ``n_models > 1``. ``info`` holds
+        ``n_evaluations`` (objective calls), ``objective_values`` and ``gradient_max_norms`` per model.
+    """
+    options = LBFGSOptions() if options is None else options
+    if not isinstance(options, LBFGSOptions):
+        raise TypeError(f"options must be an LBFGSOptions, got {type(options).__name__}")
+    check_smooth_objective(objective, "lbfgs", "gradient_descent (FISTA) or coordinate descent")
+    view = ModelView(objective)
+    models = view.start(w0)
+    n_models = view.n_models
+
+    values, gradients = view.evaluate(models)
+    require_finite(values, gradients, "at the start point")
+    trace = Trace()
+    trace.start()  # after the first evaluation: compile time is not counted
+    norms = max_norms(gradients)
+    trace.record(0, values.sum(), norms.max(), np.nan)
+
+    histories = [deque(maxlen=options.memory) for _ in range(n_models)]
+    converged = norms <= options.tol
+    stalled = np.zeros(n_models, dtype=bool)  # line search found no decrease from steepest descent
+    n_iter = np.zeros(n_models, dtype=int)
+    message = "converged" if converged.all() else f"reached max_iter={options.max_iter}"
+    iteration = 0
+    while iteration < options.max_iter:
+        active = ~converged & ~stalled
+        if not active.any():
+            break
+        iteration += 1
+        n_iter[active] += 1
+
+        # 1) direction: two-loop recursion per model (steepest descent with a first step of unit length
+        #    until a curvature pair is known)
+        directions = np.zeros_like(models)
+        first_steps = np.ones(n_models)
+        for k in np.flatnonzero(active):
+            if histories[k]:
+                directions[k] = _two_loop_direction(gradients[k], histories[k])
+            if not histories[k] or not directions[k] @ gradients[k] < 0:
+                histories[k].clear()
+                directions[k] = -gradients[k]
+                first_steps[k] = 1.0 / max(np.linalg.norm(gradients[k]), _EPS)  # unit move, as L-BFGS-B
+        slopes = np.einsum("km,km->k", gradients, directions)
+
+        # 2) line search: all searching models share each objective call
+        found = batched_wolfe_search(view, models, directions, values, slopes, first_steps, active,
+                                     c1=options.c1, c2=options.c2, max_steps=options.max_line_search)
+
+        # 3) update points and curvature histories
+        old_values = values.copy()
+        steps = np.zeros(n_models)
+        for k in np.flatnonzero(active):
+            if found[k] is None:
+                if histories[k]:
+                    histories[k].clear()  # a stale history can give a poor direction: restart
+                else:
+                    stalled[k] = True
+                continue
+            step, value, gradient = found[k]
+            s = step * directions[k]
+            new_point = models[k] + s
+            y = gradient - gradients[k]
+            sy = s @ y
+            if sy > _EPS * (y @ y):  # keeps the inverse-Hessian estimate positive definite
+                histories[k].append((s, y, 1.0 / sy))
+            models[k], values[k], gradients[k], steps[k] = new_point, value, gradient, step
+        require_finite(values, gradients, f"at iteration {iteration}")
+
+        # 4) convergence: gradient max-norm, or a relative decrease lost in rounding
+        norms = max_norms(gradients)
+        converged |= active & (norms <= options.tol)
+        if options.ftol > 0:
+            moved = active & (steps > 0)
+            converged |= moved & (relative_decrease(old_values, values) <= options.ftol)
+        if notify(callback, trace, iteration, values.sum(), norms.max(), steps.max(), view.join(models)):
+            message = "stopped by callback"
+            break
+    if message != "stopped by callback":
+        if converged.all():
+            message = "converged"
+        elif stalled.any():
+            message = (f"line search found no decrease for model(s) {np.flatnonzero(stalled).tolist()} "
+                       "(the objective may be at its rounding limit; loosen tol)")
+    return _result(view, models, values, gradients, n_iter, converged, trace, message)
+
+
+def _result(view, models, values, gradients, n_iter, converged, trace, message):
+    """The :class:`SolverResult` of a run, with per-model arrays only for batched runs."""
+    single = view.n_models == 1
+    return SolverResult(
+        params=view.join(models),
+        n_iter=int(n_iter[0]) if single else n_iter,
+        converged=bool(converged[0]) if single else converged.copy(),
+        trace=trace,
+        message=message,
+        info={"n_evaluations": view.n_evaluations, "objective_values": values.copy(),
+              "gradient_max_norms": max_norms(gradients)},
+    )

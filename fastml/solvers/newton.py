@@ -1,0 +1,261 @@
+"""Newton's method on the fused objective: Cholesky on the Hessian, or truncated CG on Hessian-vector products.
+
+For one-score losses with a Hessian, each model's ``(p, p)`` Hessian comes from
+:meth:`fastml.LinearObjective.hessian` (a weighted Gram matrix: BLAS ``syrk`` for dense ``X``, the
+Cython kernel for CSR) and the Newton system is solved by Cholesky; a Hessian that is not positive
+definite (rank-deficient ``X`` without L2) gets a growing diagonal shift, and least squares as the
+last resort. The multinomial Hessian couples the classes, so there (and when ``p`` is too large for a
+dense factorization) the direction comes from truncated conjugate gradients on
+:meth:`~fastml.LinearObjective.hessp` products (Newton-CG), each one pass over ``X`` for all models.
+A backtracking (Armijo) line search, batched over models, picks the step.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+from ._line_search import ModelView, batched_armijo, max_norms, require_finite
+from ._result import Trace, notify
+from .lbfgs import _check_int, _result, check_smooth_objective
+
+_EPS = np.finfo(np.float64).eps
+
+
+@dataclass(frozen=True)
+class NewtonOptions:
+    """Settings of :func:`newton`.
+
+    Parameters
+    ----------
+    max_iter : int
+        Most Newton iterations per model.
+    tol : float
+        Converged when the gradient max-norm is at most ``tol``.
+    ftol : float
+        When no step decreases the objective any more (``tol`` is below what rounding allows), the
+        model counts as converged if half the squared Newton decrement (the predicted decrease)
+        is at most ``ftol * max(|f|, 1)``. Newton steps are cheap near the optimum, so the rule
+        stays the gradient test until rounding stops progress.
+    method : {"auto", "cholesky", "cg"}
+        ``"auto"`` uses Cholesky for one-score losses with ``p <= max_cholesky_params`` and
+        Newton-CG otherwise (always for the multinomial loss).
+    max_cholesky_params : int
+        Largest ``n_features + fit_intercept`` factorized densely by ``"auto"``.
+    cg_max_iter : int or None
+        Most CG iterations per Newton step (default ``model_size``).
+    c1, shrink, max_line_search : float, float, int
+        Armijo constant, step reduction factor and most trial steps of the backtracking line search.
+    """
+
+    max_iter: int = 100
+    tol: float = 1e-6
+    ftol: float = 64 * _EPS
+    method: str = "auto"
+    max_cholesky_params: int = 4000
+    cg_max_iter: int = None
+    c1: float = 1e-4
+    shrink: float = 0.5
+    max_line_search: int = 40
+
+    def __post_init__(self):
+        _check_int(self.max_iter, "max_iter", 1)
+        _check_int(self.max_cholesky_params, "max_cholesky_params", 1)
+        _check_int(self.max_line_search, "max_line_search", 1)
+        if self.cg_max_iter is not None:
+            _check_int(self.cg_max_iter, "cg_max_iter", 1)
+        if self.method not in ("auto", "cholesky", "cg"):
+            raise ValueError(f"method must be 'auto', 'cholesky' or 'cg', got {self.method!r}")
+        for name in ("tol", "ftol"):
+            if not (np.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be finite and non-negative, got {getattr(self, name)!r}")
+        if not 0 < self.c1 < 0.5 or not 0 < self.shrink < 1:
+            raise ValueError(f"need 0 < c1 < 0.5 and 0 < shrink < 1, got c1={self.c1}, shrink={self.shrink}")
+
+
+def solve_newton_system(hessian, gradient):
+    """``-H^{-1} g`` by Cholesky; not positive definite -> growing diagonal shift, then least squares.
+
+    Returns the direction and a label of the method used (``"cholesky"``, ``"shifted"``, ``"lstsq"``).
+    """
+    if not np.all(np.isfinite(hessian)):
+        raise ValueError("the Hessian is not finite: the data may hold NaN/inf or badly scaled features; "
+                         "standardize X or increase the L2 penalty")
+    try:
+        return -scipy.linalg.cho_solve(scipy.linalg.cho_factor(hessian), gradient), "cholesky"
+    except np.linalg.LinAlgError:
+        pass
+    scale = max(np.abs(np.diag(hessian)).max(initial=0.0), np.finfo(np.float64).tiny)
+    shift = 1e-10 * scale
+    identity = np.eye(len(hessian))
+    while shift <= 1e-2 * scale:  # a small shift only: beyond it the direction is no longer Newton's
+        try:
+            factor = scipy.linalg.cho_factor(hessian + shift * identity)
+            return -scipy.linalg.cho_solve(factor, gradient), "shifted"
+        except np.linalg.LinAlgError:
+            shift *= 100.0
+    return -scipy.linalg.lstsq(hessian, gradient, cond=1e-12)[0], "lstsq"
+
+
+def truncated_cg(view, models, gradients, active, max_iter):
+    """Approximate Newton directions ``H d = -g`` per model by conjugate gradients (one hessp per step).
+
+    Stops a model at residual ``min(0.5, sqrt(||g||)) ||g||`` (superlinear convergence, as scipy's
+    ``newton-cg``) or at non-positive curvature (then it keeps the last direction, or ``-g``).
+    """
+    directions = np.zeros_like(gradients)
+    residuals = -gradients
+    conjugates = residuals.copy()
+    residual_sq = np.einsum("km,km->k", residuals, residuals)
+    gradient_norms = np.sqrt(residual_sq)
+    targets = np.minimum(0.5, np.sqrt(gradient_norms)) * gradient_norms
+    running = active & (gradient_norms > 0)
+    for i in range(max_iter):
+        if not running.any():
+            break
+        products = view.hessp(models, np.where(running[:, None], conjugates, 0.0))
+        curvature = np.einsum("km,km->k", conjugates, products)
+        negative = running & (curvature <= _EPS * np.einsum("km,km->k", conjugates, conjugates))
+        if i == 0:
+            directions[negative] = -gradients[negative]
+        running &= ~negative
+        alpha = np.where(running, residual_sq / np.where(running, curvature, 1.0), 0.0)
+        directions += alpha[:, None] * conjugates
+        residuals -= alpha[:, None] * products
+        new_residual_sq = np.einsum("km,km->k", residuals, residuals)
+        running &= np.sqrt(new_residual_sq) > targets
+        beta = np.where(running, new_residual_sq / np.where(residual_sq > 0, residual_sq, 1.0), 0.0)
+        conjugates = residuals + beta[:, None] * conjugates
+        residual_sq = new_residual_sq
+    return directions
+
+
+def warm_second_order_kernels(objective, use_cg):
+    """Compile (or load) the Hessian kernels on a two-row copy of the problem, before the clock starts.
+
+    The copy has the dtype and memory layout of ``X`` (so the same kernel specializations), and its
+    cost is negligible; the trace then never counts a compile.
+    """
+    import scipy.sparse as sp
+
+    from .._objective import LinearObjective
+
+    design = objective.X
+    rows = min(2, design.n_samples)
+    if design.is_sparse:
+        data, indices, indptr = design.csr
+        stop = indptr[rows]
+        small_X = sp.csr_matrix((np.array(data[:stop]), np.array(indices[:stop]), np.array(indptr[: rows + 1])),
+                                shape=(rows, design.n_features))
+    else:
+        small_X = design.dense[:rows].copy(order="F" if not design.dense.flags.c_contiguous else "C")
+    small = LinearObjective(objective.loss, small_X, objective.y[:rows], objective.sample_weight[:rows],
+                            l2=objective.l2, fit_intercept=objective.fit_intercept,
+                            n_classes=getattr(objective, "n_classes", None), n_threads=objective.n_threads,
+                            check_input=False)
+    w = np.zeros(small.n_params)
+    if use_cg:
+        small.hessp(w, w)
+    else:
+        small.hessian(w)
+
+
+def newton(objective, w0=None, options=None, callback=None):
+    """Minimize a smooth :class:`fastml.LinearObjective` with Newton's method (all its models at once).
+
+    Parameters
+    ----------
+    objective : LinearObjective
+        Loss with a Hessian (``loss.has_hessian``), no L1 term. ``n_models > 1`` fits the models side
+        by side: one Hessian call computes all their Hessians, one call per line-search step.
+    w0 : ndarray, shape (n_params,), optional
+        Start point; default the intercept-only start.
+    options : NewtonOptions, optional
+    callback : callable, optional
+        Called with an ``IterationInfo`` after each iteration; returning True stops the solver.
+
+    Returns
+    -------
+    SolverResult
+        As :func:`fastml.solvers.lbfgs.lbfgs`; ``info["systems"]`` counts the Cholesky / shifted /
+        least-squares solves (Cholesky variant) and ``info["method"]`` says which variant ran.
+    """
+    options = NewtonOptions() if options is None else options
+    if not isinstance(options, NewtonOptions):
+        raise TypeError(f"options must be a NewtonOptions, got {type(options).__name__}")
+    check_smooth_objective(objective, "newton", "gradient_descent (FISTA) or coordinate descent")
+    if not objective.loss.has_hessian:
+        raise ValueError(f"newton needs a loss with a second derivative; {objective.loss.name!r} has none: use lbfgs")
+    p = objective.coef_shape[0]
+    use_cg = (options.method == "cg" or objective.loss.is_multiclass
+              or (options.method == "auto" and p > options.max_cholesky_params))
+    if options.method == "cholesky" and objective.loss.is_multiclass:
+        raise ValueError("method='cholesky' needs a one-score loss; the multinomial Hessian couples the "
+                         "classes: use method='cg' or 'auto'")
+    view = ModelView(objective)
+    models = view.start(w0)
+    n_models = view.n_models
+    cg_max_iter = options.cg_max_iter or view.model_size
+
+    values, gradients = view.evaluate(models)
+    require_finite(values, gradients, "at the start point")
+    warm_second_order_kernels(objective, use_cg)
+    trace = Trace()
+    trace.start()  # after the first evaluation and the kernel warm-up: compile time is not counted
+    norms = max_norms(gradients)
+    trace.record(0, values.sum(), norms.max(), np.nan)
+
+    systems = {"cholesky": 0, "shifted": 0, "lstsq": 0}
+    converged = norms <= options.tol
+    stalled = np.zeros(n_models, dtype=bool)
+    n_iter = np.zeros(n_models, dtype=int)
+    message = f"reached max_iter={options.max_iter}"
+    iteration = 0
+    while iteration < options.max_iter:
+        active = ~converged & ~stalled
+        if not active.any():
+            break
+        iteration += 1
+        n_iter[active] += 1
+
+        # 1) direction: Newton system per model (Hessians of all models from one call)
+        if use_cg:
+            directions = truncated_cg(view, models, gradients, active, cg_max_iter)
+        else:
+            directions = np.zeros_like(models)
+            hessians = objective.hessian(view.join(models))
+            for k in np.flatnonzero(active):
+                directions[k], how = solve_newton_system(hessians[k], gradients[k])
+                systems[how] += 1
+        decrement_sq = -np.einsum("km,km->k", gradients, directions)  # g^T H^-1 g: Newton decrement squared
+        not_descent = active & ~(decrement_sq > 0)
+        directions[not_descent] = -gradients[not_descent]  # rounding broke the direction: steepest descent
+
+        # 2) line search: backtracking from the full Newton step, one objective call per step for all
+        steps, values, gradients, accepted = batched_armijo(
+            view, models, directions, values, gradients, active,
+            c1=options.c1, shrink=options.shrink, max_steps=options.max_line_search)
+        models += steps[:, None] * directions
+        require_finite(values, gradients, f"at iteration {iteration}")
+
+        # 3) convergence: gradient max-norm; a model whose step is lost in rounding has converged
+        #    when the predicted decrease (half the squared Newton decrement) is below rounding too
+        norms = max_norms(gradients)
+        converged |= active & (norms <= options.tol)
+        no_step = active & ~accepted
+        at_rounding_limit = no_step & (0.5 * decrement_sq <= options.ftol * np.maximum(np.abs(values), 1.0))
+        converged |= at_rounding_limit
+        stalled |= no_step & ~at_rounding_limit
+        if notify(callback, trace, iteration, values.sum(), norms.max(), steps.max(), view.join(models)):
+            message = "stopped by callback"
+            break
+    if message != "stopped by callback":
+        if converged.all():
+            message = "converged"
+        elif stalled.any():
+            message = (f"line search found no decrease for model(s) {np.flatnonzero(stalled).tolist()} "
+                       "(the objective may be at its rounding limit; loosen tol)")
+    result = _result(view, models, values, gradients, n_iter, converged, trace, message)
+    result.info["method"] = "newton-cg" if use_cg else "newton-cholesky"
+    if not use_cg:
+        result.info["systems"] = systems
+    return result

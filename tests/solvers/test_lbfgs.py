@@ -1,0 +1,173 @@
+"""L-BFGS against scipy's L-BFGS-B and scikit-learn, batched against separate runs."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
+
+import fastml
+from fastml.solvers.lbfgs import LBFGSOptions, lbfgs
+
+
+def _solver_test_helpers():
+    """tests/solvers/conftest.py as a module (tests/ is not a package; one shared instance)."""
+    name = "fastml_solver_test_helpers"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("conftest.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+helpers = _solver_test_helpers()
+SMOOTH_LOSSES, check_trace, fold_weights, make_data, make_objective = (
+    helpers.SMOOTH_LOSSES, helpers.check_trace, helpers.fold_weights, helpers.make_data, helpers.make_objective)
+model_objective, model_params, relative_gap, scipy_reference = (
+    helpers.model_objective, helpers.model_params, helpers.relative_gap, helpers.scipy_reference)
+
+TIGHT = LBFGSOptions(tol=1e-10)
+
+
+@pytest.mark.parametrize("loss", SMOOTH_LOSSES)
+def test_reaches_scipy_optimum(loss, storage, dtype):
+    objective = make_objective(loss, storage, dtype)
+    _, reference = scipy_reference(objective)
+    result = lbfgs(objective, options=TIGHT)
+    assert result.converged and result.message == "converged"
+    assert relative_gap(objective.value(result.params), reference) <= 1e-8
+    assert np.abs(objective.gradient(result.params)).max() <= 1e-7
+    check_trace(result)
+    # L-BFGS with a Wolfe line search decreases the objective at every iteration
+    assert np.all(np.diff(result.trace["objective"]) <= 1e-15 * abs(reference))
+
+
+def test_matches_scikit_learn_logistic_regression():
+    X, y = make_data("log_loss", n_samples=400)
+    l2 = 1e-2
+    objective = fastml.LinearObjective("log_loss", X, y, l2=l2)
+    result = lbfgs(objective, options=TIGHT)
+    model = LogisticRegression(C=1.0 / (l2 * len(y)), tol=1e-12, max_iter=10000).fit(X, y)
+    reference = objective.value(np.r_[model.coef_.ravel(), model.intercept_])
+    assert relative_gap(objective.value(result.params), reference) <= 1e-8
+    np.testing.assert_allclose(result.params, np.r_[model.coef_.ravel(), model.intercept_], atol=1e-6)
+
+
+def test_matches_scikit_learn_poisson_and_ridge():
+    X, y = make_data("poisson")
+    objective = fastml.LinearObjective("poisson", X, y, l2=1e-2)
+    model = PoissonRegressor(alpha=1e-2, tol=1e-12, max_iter=10000).fit(X, y)
+    result = lbfgs(objective, options=TIGHT)
+    np.testing.assert_allclose(result.params, np.r_[model.coef_, model.intercept_], atol=1e-6)
+
+    X, y = make_data("squared_error")
+    objective = fastml.LinearObjective("squared_error", sp.csr_matrix(X), y, l2=1e-1)
+    model = Ridge(alpha=1e-1 * len(y), solver="cholesky").fit(X, y)  # closed form
+    result = lbfgs(objective, options=TIGHT)
+    np.testing.assert_allclose(result.params, np.r_[model.coef_, model.intercept_], atol=1e-8)
+
+
+def test_multinomial_is_one_model():
+    objective = make_objective("multinomial", l2=1e-2)
+    result = lbfgs(objective, options=TIGHT)
+    assert objective.n_models == 1 and isinstance(result.n_iter, int) and isinstance(result.converged, bool)
+    assert result.params.shape == (objective.n_params,)
+
+
+@pytest.mark.parametrize("batch", ["l2", "folds"])
+@pytest.mark.parametrize("loss", ["log_loss", "poisson"])
+def test_batched_equals_separate_runs(loss, batch, storage):
+    if batch == "l2":
+        objective = make_objective(loss, storage, l2=np.array([1e-1, 1e-2, 1e-3]))
+    else:
+        objective = make_objective(loss, storage, l2=1e-2, sample_weight=fold_weights(300))
+    batched = lbfgs(objective, options=TIGHT)
+    assert batched.n_iter.shape == (3,) and batched.converged.all()
+    separate_evaluations = []
+    for k in range(3):
+        single = model_objective(objective, k)
+        separate = lbfgs(single, options=TIGHT)
+        separate_evaluations.append(separate.info["n_evaluations"])
+        np.testing.assert_allclose(model_params(objective, batched.params, k), separate.params, atol=1e-8)
+        assert relative_gap(single.value(model_params(objective, batched.params, k)),
+                            single.value(separate.params)) <= 1e-10
+        # the same path: iteration counts agree up to rounding-level differences at the end
+        assert abs(batched.n_iter[k] - separate.n_iter) <= 2
+    # one objective call serves every model's line-search step: about as many calls as the longest
+    # separate run, far fewer than all separate runs together
+    assert batched.info["n_evaluations"] <= 1.2 * max(separate_evaluations) + 2
+
+
+def test_converged_models_keep_their_parameters():
+    objective = make_objective("log_loss", l2=np.array([1e-1, 1e-3]))
+    first = lbfgs(objective, options=TIGHT)
+    # restarted at the optimum of model 0 only: model 0 does not move while model 1 iterates
+    w0 = first.params.reshape(objective.coef_shape).copy()
+    w0[:, 1] = objective.initial_parameters().reshape(objective.coef_shape)[:, 1]
+    second = lbfgs(objective, w0=w0.ravel(), options=LBFGSOptions(tol=1e-6))
+    assert second.n_iter[0] == 0 and second.n_iter[1] > 5
+    np.testing.assert_array_equal(second.params.reshape(objective.coef_shape)[:, 0], w0[:, 0])
+
+
+def test_callback_stops_and_sees_each_iteration():
+    objective = make_objective("log_loss")
+    seen = []
+
+    def callback(info):
+        seen.append((info.iteration, info.objective, info.params.copy()))
+        return info.iteration == 3
+
+    result = lbfgs(objective, options=TIGHT, callback=callback)
+    assert result.n_iter == 3 and not result.converged and result.message == "stopped by callback"
+    assert [row[0] for row in seen] == [1, 2, 3]
+    np.testing.assert_array_equal(seen[-1][2], result.params)
+    assert seen[-1][1] == pytest.approx(objective.value(result.params), rel=1e-12)
+    check_trace(result)
+
+
+def test_warm_start_at_the_optimum_takes_no_iteration():
+    objective = make_objective("squared_error")
+    w, _ = scipy_reference(objective)
+    result = lbfgs(objective, w0=w, options=LBFGSOptions(tol=1e-6))
+    assert result.n_iter == 0 and result.converged
+
+
+def test_max_iter_reports_not_converged():
+    result = lbfgs(make_objective("log_loss"), options=LBFGSOptions(max_iter=2, tol=1e-12))
+    assert result.n_iter == 2 and not result.converged and "max_iter" in result.message
+
+
+def test_non_finite_data_raises_with_advice():
+    X, y = make_data("squared_error")
+    X[5, 2] = np.nan
+    objective = fastml.LinearObjective("squared_error", X, y, check_input=False)
+    with pytest.raises(ValueError, match="not finite.*standardize X"):
+        lbfgs(objective)
+    X, y = make_data("squared_error")
+    objective = fastml.LinearObjective("squared_error", X * 1e160, y)  # squares overflow
+    with pytest.raises(ValueError, match="not finite"):
+        lbfgs(objective, w0=np.ones(objective.n_params))
+
+
+@pytest.mark.parametrize("loss, l1, match", [("hinge", 0.0, "not differentiable"),
+                                             ("absolute_error", 0.0, "not differentiable"),
+                                             ("squared_error", 0.1, "L1 penalty")])
+def test_rejects_non_smooth_problems(loss, l1, match):
+    X, y = make_data("log_loss")
+    with pytest.raises(ValueError, match=match):
+        lbfgs(fastml.LinearObjective(loss, X, y, l1=l1))
+
+
+def test_rejects_bad_options_and_start():
+    for bad in ({"memory": 0}, {"tol": -1.0}, {"max_iter": 1.5}, {"c1": 0.95}):
+        with pytest.raises(ValueError):
+            LBFGSOptions(**bad)
+    objective = make_objective("squared_error")
+    with pytest.raises(TypeError, match="LBFGSOptions"):
+        lbfgs(objective, options={"tol": 1e-3})
+    with pytest.raises(ValueError, match="w0 must have"):
+        lbfgs(objective, w0=np.zeros(3))
+    with pytest.raises(ValueError, match="NaN"):
+        lbfgs(objective, w0=np.full(objective.n_params, np.nan))
