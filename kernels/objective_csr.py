@@ -21,7 +21,7 @@ BLOCK_ROWS = 128  # rows whose raw predictions are computed before their losses 
 from .losses import block_hess_times, block_loss_grad
 
 
-@jit_inline
+@jit_inline(gather=True)
 def row_raw_csr(data, indices, indptr, row, coef, intercept, raw_out):
     """``raw_out = X[row] @ coef + intercept`` for one CSR row."""
     n_models = coef.shape[1]
@@ -40,7 +40,7 @@ def row_raw_csr(data, indices, indptr, row, coef, intercept, raw_out):
             raw_out[k] += value * coef[column, k]
 
 
-@jit_inline
+@jit_inline(gather=True)
 def row_add_rmatvec_csr(data, indices, indptr, row, row_values, out):
     """``out += outer(X[row], row_values)`` for one CSR row (``out`` is (n_features, n_models))."""
     n_models = out.shape[1]
@@ -51,7 +51,7 @@ def row_add_rmatvec_csr(data, indices, indptr, row, row_values, out):
             out[column, k] += value * row_values[k]
 
 
-@jit_kernel(parallel=True)
+@jit_kernel(parallel=True, gather=True)
 def loss_grad_csr(data, indices, indptr, n_features, y, sample_weight, coef, intercept, loss_id,
                   param, n_threads, loss_out, grad_coef_out, grad_intercept_out):
     """Weighted loss sums and gradients for K models in one pass over a CSR matrix.
@@ -85,7 +85,7 @@ def loss_grad_csr(data, indices, indptr, n_features, y, sample_weight, coef, int
     sum_parts(grad_parts, grad_coef_out)
 
 
-@jit_kernel(parallel=True)
+@jit_kernel(parallel=True, gather=True)
 def hessp_csr(data, indices, indptr, n_features, y, sample_weight, coef, intercept, direction_coef,
               direction_intercept, loss_id, param, n_threads, out_coef, out_intercept):
     """Hessian of the weighted loss sum times a direction, in one pass over a CSR matrix.
@@ -117,7 +117,7 @@ def hessp_csr(data, indices, indptr, n_features, y, sample_weight, coef, interce
     sum_parts(out_parts, out_coef)
 
 
-@jit_kernel(parallel=True)
+@jit_kernel(parallel=True, gather=True)
 def raw_prediction_csr(data, indices, indptr, coef, intercept, out):
     """``out = X @ coef + intercept`` for a CSR matrix, float64 accumulation."""
     n_samples = indptr.shape[0] - 1
