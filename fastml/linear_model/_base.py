@@ -146,7 +146,21 @@ def linear_scores(estimator, X, coef, intercept):
     return scores
 
 
-def make_objective(loss, X, y, sample_weight, *, l2, l1, fit_intercept, n_classes=None):
+def kernel_threads(n_jobs):
+    """Kernel threads for scikit-learn's ``n_jobs`` convention: None -> fastml's default, -1 -> all
+    CPUs, -2 -> all but one, k > 0 -> k."""
+    if n_jobs is None:
+        return None
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r}")
+    if n_jobs > 0:
+        return int(n_jobs)
+    from .._config import _available_cpus
+
+    return max(1, _available_cpus() + 1 + int(n_jobs))
+
+
+def make_objective(loss, X, y, sample_weight, *, l2, l1, fit_intercept, n_classes=None, n_threads=None):
     """A LinearObjective on already validated data (no second finiteness pass over ``X``)."""
     return LinearObjective(loss, X, y, sample_weight, l2=l2, l1=l1, fit_intercept=fit_intercept,
-                           n_classes=n_classes, check_input=False)
+                           n_classes=n_classes, n_threads=n_threads, check_input=False)

@@ -8,8 +8,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
-    ObjectiveMixin, check_choice, check_scalar_param, linear_scores, make_objective, prepare_sample_weight,
-    progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
+    ObjectiveMixin, check_choice, check_scalar_param, kernel_threads, linear_scores, make_objective,
+    prepare_sample_weight, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
 )
 from ._solve import STOCHASTIC_SOLVERS, run_solver
 
@@ -132,7 +132,8 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
         l2, l1 = self._penalties(weights.sum())
         loss = "multinomial" if len(self.classes_) > 2 else "log_loss"
         return make_objective(loss, X, y_encoded, weights, l2=l2, l1=l1, fit_intercept=self.fit_intercept,
-                              n_classes=len(self.classes_) if loss == "multinomial" else None)
+                              n_classes=len(self.classes_) if loss == "multinomial" else None,
+                              n_threads=kernel_threads(self.n_jobs))
 
     def _solver_coef(self):
         """Fitted parameters in the objective's layout: coef (n_features, n_outputs), intercept."""
@@ -153,8 +154,9 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
                              f"contains only one class: {self.classes_[0]!r}")
         y_encoded = self._encode_target(y)
         sample_weight = prepare_sample_weight(sample_weight, X)
-        if self.class_weight is not None:
-            self._class_weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        if self.class_weight is not None:  # "balanced" counts weighted samples, as scikit-learn 1.9 does
+            self._class_weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
+                                                       sample_weight=sample_weight)
         objective = self._build_objective(X, y_encoded, sample_weight)
         solver = self._choose_solver(X.shape[1], objective.n_outputs)
 

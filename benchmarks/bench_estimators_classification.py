@@ -1,0 +1,175 @@
+"""LogisticRegression (and LogisticRegressionCV) against scikit-learn, measured in the same run.
+
+    python benchmarks/bench_estimators_classification.py [--quick] [--profile]
+
+Cases (``--quick`` shrinks the large ones for a shared machine):
+* binary L2 logistic regression, lbfgs, n x 100, float32 and float64: fit seconds and final objective
+  (both evaluated by the same function at each library's coefficients) -- goal >= 4x, same objective;
+* multinomial, 10 classes, n x 200, float64;
+* warm fit of ``LogisticRegression()`` on breast_cancer (569 x 30, standardized) -- goal: no slower
+  than scikit-learn (the per-fit overhead of the Python path matters here); ``--profile`` prints
+  where the time of that fit goes;
+* LogisticRegressionCV (5 folds x 10 Cs) on breast_cancer;
+* single-row ``predict`` latency.
+
+Both libraries are timed with their default threads and with one thread, and each one's BEST time
+is reported (on a busy 2-core machine spinning OpenMP threads can be much slower than one thread).
+Numba compile time is excluded: every fastml case is run once before it is timed.
+"""
+import argparse
+import cProfile
+import os
+import platform
+import pstats
+import time
+import warnings
+
+import numpy as np
+from sklearn import linear_model as sk
+from sklearn.datasets import load_breast_cancer
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+import fastml
+from fastml.linear_model._logistic import LogisticRegression
+from fastml.linear_model._logistic_cv import LogisticRegressionCV
+
+warnings.simplefilter("ignore", (ConvergenceWarning, FutureWarning))
+
+
+def make_problem(n_samples, n_features, n_classes=2, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features), dtype=np.float32 if dtype == np.float32 else np.float64)
+    coef = rng.standard_normal((n_features, n_classes if n_classes > 2 else 1)) / np.sqrt(n_features)
+    raw = X @ coef.astype(X.dtype)
+    if n_classes == 2:
+        y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-2.0 * raw[:, 0]))).astype(np.int64)
+    else:
+        noisy = 2.0 * raw + rng.gumbel(size=raw.shape)
+        y = noisy.argmax(axis=1)
+    return X, y
+
+
+def best_time(function, repeats):
+    times = []
+    result = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def sklearn_best(make, X, y, repeats):
+    """Best of scikit-learn with default threads and with one thread: (seconds, fitted model, setting)."""
+    default_time, model = best_time(lambda: make().fit(X, y), repeats)
+    with threadpool_limits(1):
+        single_time, single = best_time(lambda: make().fit(X, y), repeats)
+    if single_time < default_time:
+        return single_time, single, "1 thread"
+    return default_time, model, "default threads"
+
+
+def fastml_best(make, X, y, repeats):
+    """Best of fastml with its default threads and with one thread (n_jobs=1), as for scikit-learn."""
+    default_time, model = best_time(lambda: make().fit(X, y), repeats)
+    single_time, single = best_time(lambda: make(n_jobs=1).fit(X, y), repeats)
+    if single_time < default_time:
+        return single_time, single, "1 thread"
+    return default_time, model, "default threads"
+
+
+def objective_at(model, X, y, coef, intercept):
+    """fastml's objective (scikit-learn's divided by C * n) at the given coefficients."""
+    shell = LogisticRegression(C=model.C)
+    shell.classes_, shell.n_features_in_ = model.classes_, X.shape[1]
+    shell.coef_, shell.intercept_ = np.asarray(coef), np.asarray(intercept)
+    return shell.objective(X, y)
+
+
+def bench_fit(label, n_samples, n_features, n_classes, dtype, repeats, rows):
+    X, y = make_problem(n_samples, n_features, n_classes, dtype)
+    params = {"C": 1.0, "tol": 1e-6, "max_iter": 500}
+    LogisticRegression(**params).fit(X[:2000], y[:2000])  # compile outside the timing
+    ours_time, ours, our_setting = fastml_best(lambda **extra: LogisticRegression(**params, **extra), X, y, repeats)
+    theirs_time, theirs, setting = sklearn_best(lambda: sk.LogisticRegression(**params), X, y, repeats)
+    f_ours = objective_at(ours, X, y, ours.coef_, ours.intercept_)
+    f_theirs = objective_at(ours, X, y, theirs.coef_, theirs.intercept_)
+    rows.append({"case": label, "fastml_s": ours_time, "sklearn_s": theirs_time, "speedup": theirs_time / ours_time,
+                 "fastml_iter": int(ours.n_iter_[0]), "sklearn_iter": int(np.max(theirs.n_iter_)),
+                 "objective_rel_diff": (f_ours - f_theirs) / abs(f_theirs), "fastml_setting": our_setting,
+                 "sklearn_setting": setting})
+
+
+def bench_breast_cancer(rows, repeats, profile):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    LogisticRegression().fit(X, y)
+    LogisticRegression(n_jobs=1).fit(X, y)
+    ours_time, ours, our_setting = fastml_best(LogisticRegression, X, y, repeats)
+    theirs_time, theirs, setting = sklearn_best(lambda: sk.LogisticRegression(), X, y, repeats)
+    rows.append({"case": "warm fit breast_cancer 569x30", "fastml_s": ours_time, "sklearn_s": theirs_time,
+                 "speedup": theirs_time / ours_time, "fastml_iter": int(ours.n_iter_[0]),
+                 "sklearn_iter": int(theirs.n_iter_[0]), "fastml_setting": our_setting, "sklearn_setting": setting,
+                 "objective_rel_diff": (objective_at(ours, X, y, ours.coef_, ours.intercept_)
+                                        - objective_at(ours, X, y, theirs.coef_, theirs.intercept_))
+                 / objective_at(ours, X, y, theirs.coef_, theirs.intercept_)})
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(50):
+            LogisticRegression().fit(X, y)
+        profiler.disable()
+        print("\nprofile of 50 warm fits on breast_cancer (cumulative time, top 25):")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+
+    LogisticRegressionCV(cv=5).fit(X, y)
+    cv_time, cv_model, our_setting = fastml_best(lambda **extra: LogisticRegressionCV(cv=5, **extra), X, y,
+                                                 max(1, repeats // 3))
+    cv_theirs, cv_ref, setting = sklearn_best(
+        lambda: sk.LogisticRegressionCV(cv=5, l1_ratios=None, use_legacy_attributes=True, scoring=None), X, y,
+        max(1, repeats // 3))
+    rows.append({"case": "LogisticRegressionCV breast_cancer 5x10", "fastml_s": cv_time, "sklearn_s": cv_theirs,
+                 "speedup": cv_theirs / cv_time, "fastml_setting": our_setting, "sklearn_setting": setting,
+                 "same_C": bool(np.allclose(cv_model.C_, cv_ref.C_))})
+    return ours, theirs, X
+
+
+def bench_predict_latency(ours, theirs, X, rows, calls):
+    row = X[:1].copy()
+    for name, model in (("fastml", ours), ("sklearn", theirs)):
+        model.predict(row)
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            model.predict(row)
+            times.append(time.perf_counter() - start)
+        rows.append({"case": f"single-row predict latency ({name})", f"{name}_us": 1e6 * float(np.median(times))})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes for a shared machine")
+    parser.add_argument("--profile", action="store_true", help="profile the warm breast_cancer fit")
+    args = parser.parse_args()
+    sizes = [100_000] if args.quick else [100_000, 1_000_000]
+    multinomial_rows = 20_000 if args.quick else 200_000
+    repeats = 2 if args.quick else 3
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()}, fastml threads {fastml.get_n_threads()}")
+    rows = []
+    for n_samples in sizes:
+        for dtype in (np.float64, np.float32):
+            bench_fit(f"binary lbfgs {n_samples}x100 {np.dtype(dtype).name}", n_samples, 100, 2, dtype, repeats, rows)
+    bench_fit(f"multinomial lbfgs {multinomial_rows}x200 10 classes", multinomial_rows, 200, 10, np.float64,
+              repeats, rows)
+    ours, theirs, X = bench_breast_cancer(rows, 20 if args.quick else 50, args.profile)
+    bench_predict_latency(ours, theirs, X, rows, 2000)
+    for row in rows:
+        print(" | ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                         for key, value in row.items()))
+
+
+if __name__ == "__main__":
+    main()
