@@ -23,19 +23,36 @@ from .losses import block_hess_times, block_loss_grad
 
 @jit_inline(gather=True)
 def row_raw_csr(data, indices, indptr, row, coef, intercept, raw_out):
-    """``raw_out = X[row] @ coef + intercept`` for one CSR row."""
+    """``raw_out = X[row] @ coef + intercept`` for one CSR row.
+
+    Positions and column indices are converted to unsigned integers: Numba guards every access
+    with a signed index against negative (wrap-around) values, a branch per nonzero. One model
+    sums into four accumulators: a single chain of fused multiply-adds is bound by the FMA latency
+    (about 4 cycles a nonzero), which made the row dot product 1.7x slower than scipy's.
+    """
     n_models = coef.shape[1]
+    first = np.uint64(indptr[row])
+    stop = np.uint64(indptr[row + 1])
     if n_models == 1:
-        total = intercept[0]
-        for p in range(indptr[row], indptr[row + 1]):
-            total += data[p] * coef[indices[p], 0]
-        raw_out[0] = total
+        one, two, three, four = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
+        total0 = total1 = total2 = total3 = 0.0
+        p = first
+        while p + four <= stop:
+            total0 += data[p] * coef[np.uint64(indices[p]), 0]
+            total1 += data[p + one] * coef[np.uint64(indices[p + one]), 0]
+            total2 += data[p + two] * coef[np.uint64(indices[p + two]), 0]
+            total3 += data[p + three] * coef[np.uint64(indices[p + three]), 0]
+            p += four
+        while p < stop:
+            total0 += data[p] * coef[np.uint64(indices[p]), 0]
+            p += one
+        raw_out[0] = intercept[0] + ((total0 + total1) + (total2 + total3))
         return
     for k in range(n_models):
         raw_out[k] = intercept[k]
-    for p in range(indptr[row], indptr[row + 1]):
+    for p in range(first, stop):
         value = data[p]
-        column = indices[p]
+        column = np.uint64(indices[p])
         for k in range(n_models):
             raw_out[k] += value * coef[column, k]
 
@@ -44,9 +61,17 @@ def row_raw_csr(data, indices, indptr, row, coef, intercept, raw_out):
 def row_add_rmatvec_csr(data, indices, indptr, row, row_values, out):
     """``out += outer(X[row], row_values)`` for one CSR row (``out`` is (n_features, n_models))."""
     n_models = out.shape[1]
-    for p in range(indptr[row], indptr[row + 1]):
+    first = np.uint64(indptr[row])
+    stop = np.uint64(indptr[row + 1])
+    if n_models == 1:
+        value = row_values[0]
+        if value != 0.0:  # margin losses leave many rows with a zero gradient
+            for p in range(first, stop):
+                out[np.uint64(indices[p]), 0] += data[p] * value
+        return
+    for p in range(first, stop):
         value = data[p]
-        column = indices[p]
+        column = np.uint64(indices[p])
         for k in range(n_models):
             out[column, k] += value * row_values[k]
 
