@@ -23,7 +23,24 @@ _ESTIMATORS = {
 }
 
 
-_LAZY = {"LinearObjective": "._objective", "warmup": "._warmup"}
+_LAZY = {
+    "LinearObjective": "._objective",
+    "warmup": "._warmup",
+    # lifecycle
+    "evaluate": ".evaluation",
+    "save": ".persistence",
+    "load": ".persistence",
+    "inspect": ".persistence",
+    "ModelFileError": ".persistence",
+    "check_drift": ".drift",
+    "Fingerprint": ".drift",
+    "PageHinkley": ".drift",
+    "ADWIN": ".drift",
+    "DDM": ".drift",
+    "DriftMonitor": ".drift",
+    "retrain": ".retraining",
+    "refit_if_drift": ".retraining",
+}
 
 
 def __getattr__(name):
@@ -52,4 +69,5 @@ __all__ = [
     "set_n_threads",
     "warmup",
     *_ESTIMATORS,
+    *[name for name in _LAZY if name not in ("LinearObjective", "warmup")],
 ]

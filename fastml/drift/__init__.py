@@ -1,0 +1,1 @@
+"""fastml.drift (being written)."""

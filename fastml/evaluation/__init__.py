@@ -1,0 +1,1 @@
+"""fastml.evaluation (being written)."""

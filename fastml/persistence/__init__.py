@@ -1,0 +1,1 @@
+"""fastml.persistence (being written)."""
