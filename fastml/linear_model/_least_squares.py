@@ -9,10 +9,8 @@ the squared-error :class:`fastml.LinearObjective`. scikit-learn's ``Ridge(alpha)
 the same optimum, so every ``alpha`` a user passes is in scikit-learn's units and divided by ``W``
 before it reaches a solver. ``objective(X, y)`` returns the normalized value.
 """
-import warnings
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, check_cv

@@ -175,7 +175,7 @@ def wolfe_search(phi0, slope0, step, c1=1e-4, c2=0.9, max_steps=30, max_step=1e1
             return best
         if slope * (hi_step - lo_step) >= 0.0:
             hi_step, hi_phi, hi_slope = lo_step, lo_phi, lo_slope
-        lo_step, lo_phi, lo_slope, lo_payload = step, phi, slope, payload
+        lo_step, lo_phi, lo_slope = step, phi, slope
     return best
 
 

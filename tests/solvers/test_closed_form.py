@@ -5,7 +5,6 @@ scikit-learn ``LinearRegression``/``Ridge``/``RidgeCV``, brute-force leave-one-o
 Penalty convention: scikit-learn's ``alpha`` is ours times ``sum(sample_weight)``.
 """
 import tracemalloc
-import warnings
 
 import numpy as np
 import pytest

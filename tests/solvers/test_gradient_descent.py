@@ -1,8 +1,4 @@
 """Accelerated proximal gradient descent (FISTA) against scipy and scikit-learn, L1 included."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -10,24 +6,10 @@ from sklearn.linear_model import Lasso
 
 import fastml
 from fastml.solvers.gradient_descent import GradientDescentOptions, gradient_descent, soft_threshold
-
-
-def _solver_test_helpers():
-    """tests/solvers/conftest.py as a module (tests/ is not a package; one shared instance)."""
-    name = "fastml_solver_test_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("conftest.py"))
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-helpers = _solver_test_helpers()
-SMOOTH_LOSSES, check_trace, fold_weights, make_data, make_objective = (
-    helpers.SMOOTH_LOSSES, helpers.check_trace, helpers.fold_weights, helpers.make_data, helpers.make_objective)
-l1_reference, model_objective, model_params, relative_gap, scipy_reference = (
-    helpers.l1_reference, helpers.model_objective, helpers.model_params, helpers.relative_gap,
-    helpers.scipy_reference)
+from solver_problems import (  # tests/solvers is on sys.path (pytest's default import mode)
+    SMOOTH_LOSSES, check_trace, fold_weights, make_data, make_objective, l1_reference,
+    model_objective, model_params, relative_gap, scipy_reference,
+)
 
 TIGHT = GradientDescentOptions(tol=1e-8)
 

@@ -1,31 +1,14 @@
 """Newton (Cholesky and CG) against scipy's L-BFGS-B and scikit-learn, batched against separate runs."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression, PoissonRegressor
 
 import fastml
 from fastml.solvers.newton import NewtonOptions, newton, solve_newton_system
-
-
-def _solver_test_helpers():
-    """tests/solvers/conftest.py as a module (tests/ is not a package; one shared instance)."""
-    name = "fastml_solver_test_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("conftest.py"))
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-helpers = _solver_test_helpers()
-HESSIAN_LOSSES, check_trace, fold_weights, make_data, make_objective = (
-    helpers.HESSIAN_LOSSES, helpers.check_trace, helpers.fold_weights, helpers.make_data, helpers.make_objective)
-model_objective, model_params, relative_gap, scipy_reference = (
-    helpers.model_objective, helpers.model_params, helpers.relative_gap, helpers.scipy_reference)
+from solver_problems import (  # tests/solvers is on sys.path (pytest's default import mode)
+    HESSIAN_LOSSES, check_trace, fold_weights, make_data, make_objective, model_objective,
+    model_params, relative_gap, scipy_reference,
+)
 
 TIGHT = NewtonOptions(tol=1e-10)
 
