@@ -5,13 +5,14 @@ tolerance, fitted on float64 copies of the data (float32 inputs are exactly repr
 float64, and our kernels accumulate in float64), row repetition for integer weights, and the
 objective evaluated by :class:`fastml.LinearObjective`.
 """
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.linear_model import ElasticNet, enet_path
 
 from fastml import LinearObjective
-from fastml.solvers import coordinate_descent as cd_module
 from fastml.solvers.coordinate_descent import (
     CoordinateDescentOptions,
     alpha_max,
@@ -167,6 +168,8 @@ def test_variants_agree_multi_target_random_selection():
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_random_selection_is_reproducible_and_thread_independent(variant, monkeypatch):
+    # the module itself: fastml.solvers re-exports a function of the same name
+    cd_module = sys.modules["fastml.solvers.coordinate_descent"]
     monkeypatch.setattr(cd_module, "_MIN_PARALLEL_WORK", 0)  # small data, yet two threads
     X, Y = _data(n_targets=2, seed=7)
     Xs = _storage(X, variant)
