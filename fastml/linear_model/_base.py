@@ -50,7 +50,8 @@ def validate_fit_data(estimator, X, y, *, multi_output=False, y_numeric=True):
     X, y = validate_data(estimator, X, y, accept_sparse="csr", dtype=list(FLOAT_DTYPES), order=None,
                          multi_output=multi_output, y_numeric=y_numeric, ensure_min_samples=1)
     if sp.issparse(X) and X.indices.dtype != X.indptr.dtype:
-        X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
+        # a new matrix sharing the data: the caller's matrix is never modified
+        X = type(X)((X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64)), shape=X.shape)
     return X, y
 
 
