@@ -1,0 +1,1 @@
+"""fastml.demo (being written)."""

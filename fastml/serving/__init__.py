@@ -1,0 +1,1 @@
+"""fastml.serving (being written)."""
