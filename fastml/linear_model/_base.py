@@ -165,3 +165,11 @@ def make_objective(loss, X, y, sample_weight, *, l2, l1, fit_intercept, n_classe
     """A LinearObjective on already validated data (no second finiteness pass over ``X``)."""
     return LinearObjective(loss, X, y, sample_weight, l2=l2, l1=l1, fit_intercept=fit_intercept,
                            n_classes=n_classes, n_threads=n_threads, check_input=False)
+
+
+def record_fingerprint(estimator, X):
+    """Store the drift reference ``fingerprint_`` of the training ``X`` (see fastml.drift); returns the
+    estimator. Called as the last step of ``fit``."""
+    from ..drift._fingerprint import record_fingerprint as record
+
+    return record(estimator, X)

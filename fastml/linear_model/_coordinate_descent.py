@@ -19,7 +19,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import column_or_1d
 
 from ._base import (
-    check_choice, check_scalar_param, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
+    record_fingerprint, check_choice, check_scalar_param, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
 )
 from ._least_squares import LinearRegressorMixin, n_threads_from_n_jobs, optional_sample_weight
 from ._solve import _seed
@@ -161,7 +161,7 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
         self.dual_gap_ = result.info["dual_gap"]
         self.loss_curve_ = result.trace["objective"]
         self.solver_info_ = solver_info(result, "coordinate_descent")
-        return self
+        return record_fingerprint(self, X)
 
 
 class Lasso(ElasticNet):
@@ -343,7 +343,7 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
         for name in ("coef_", "intercept_", "dual_gap_", "n_iter_", "loss_curve_", "solver_info_"):
             setattr(self, name, getattr(model, name))
         self._model = model
-        return self
+        return record_fingerprint(self, X)
 
     def _solver_coef(self):
         return self._model._solver_coef()

@@ -5,7 +5,7 @@ from sklearn.metrics import d2_tweedie_score
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import (
-    ObjectiveMixin, check_choice, check_scalar_param, linear_scores, make_objective,
+    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, linear_scores, make_objective,
     prepare_sample_weight, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
 )
 from ._solve import run_solver
@@ -117,7 +117,7 @@ class PoissonRegressor(ObjectiveMixin, RegressorMixin, BaseEstimator):
         self.n_iter_ = int(np.max(result.n_iter))
         self.loss_curve_ = result.trace["objective"]
         self.solver_info_ = solver_info(result, solver)
-        return self
+        return record_fingerprint(self, X)
 
     def _linear_predictor(self, X):
         check_is_fitted(self)

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..solvers._result import SolverResult, Trace, notify
 from ._base import (
-    ObjectiveMixin, check_choice, check_scalar_param, linear_scores, make_objective, prepare_sample_weight,
+    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, linear_scores, make_objective, prepare_sample_weight,
     progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
 )
 
@@ -175,7 +175,7 @@ class LinearRegression(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, B
             self.solver_info_["rank"] = self.rank_
             self.loss_curve_ = result.trace["objective"]
         self._set_coef(coef, intercept, X.dtype, y.ndim)
-        return self
+        return record_fingerprint(self, X)
 
     def _least_squares(self, X, y, sample_weight, n_threads):
         from ..solvers._closed_form_base import (
@@ -313,7 +313,7 @@ class Ridge(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstimato
         self.solver_ = solver
         self.loss_curve_ = result.trace["objective"]
         self.solver_info_ = solver_info(result, solver)
-        return self
+        return record_fingerprint(self, X)
 
     def _fit_closed_form(self, X, y, sample_weight, l2, callback):
         from ..solvers.closed_form import ClosedFormOptions, solve_least_squares
@@ -468,7 +468,7 @@ class RidgeCV(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstima
         self.solver_info_ = {"solver": "ridge_path" if self.cv is None else "ridge_kfold", "n_iter": 1,
                              "converged": True, "seconds": float(trace["seconds"][-1]), "trace": trace,
                              "alphas": alphas, "cv_scores": self._cv_scores}
-        return self
+        return record_fingerprint(self, X)
 
     def _fit_leave_one_out(self, X, y, sample_weight, alphas):
         from ..solvers.closed_form import ClosedFormOptions, ridge_path

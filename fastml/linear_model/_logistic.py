@@ -8,7 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
-    ObjectiveMixin, check_choice, check_scalar_param, kernel_threads, linear_scores, make_objective,
+    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, kernel_threads, linear_scores, make_objective,
     prepare_sample_weight, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
 )
 from ._solve import STOCHASTIC_SOLVERS, run_solver
@@ -178,7 +178,7 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
         self.n_iter_ = np.array([int(np.max(result.n_iter))], dtype=np.int32)
         self.loss_curve_ = result.trace["objective"]
         self.solver_info_ = solver_info(result, solver)
-        return self
+        return record_fingerprint(self, X)
 
     def decision_function(self, X):
         """Raw scores ``X @ coef_.T + intercept_``: (n_samples,) for two classes, else (n_samples, n_classes)."""

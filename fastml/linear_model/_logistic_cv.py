@@ -26,7 +26,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import (
-    ObjectiveMixin, check_choice, check_scalar_param, kernel_threads, make_objective, prepare_sample_weight,
+    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, kernel_threads, make_objective, prepare_sample_weight,
     progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
 )
 from ._logistic import LogisticRegression
@@ -203,7 +203,7 @@ class LogisticRegressionCV(LinearClassifierMixin, ObjectiveMixin, ClassifierMixi
         self.solver_info_ = info
         self.loss_curve_ = info.get("refit", info)["trace"]["objective"]
         self._set_cv_attributes(scores, coefs, n_iter, C_best, n_classes)
-        return self
+        return record_fingerprint(self, X)
 
     def _fit_binary_paths(self, X, y_encoded, weights, train_masks, Cs):
         """All folds as the columns of one objective, one solver run per C warm-started from the last C."""

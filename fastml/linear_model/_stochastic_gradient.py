@@ -45,7 +45,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..solvers._result import SolverResult, Trace
 from ._base import (
-    FLOAT_DTYPES, ObjectiveMixin, check_choice, check_scalar_param, kernel_threads, linear_scores, make_objective,
+    record_fingerprint, FLOAT_DTYPES, ObjectiveMixin, check_choice, check_scalar_param, kernel_threads, linear_scores, make_objective,
     prepare_sample_weight, progress_callback, solver_info,
 )
 from ._solve import _seed
@@ -483,8 +483,8 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD, ClassifierMixin, BaseEstima
         sample_weight : array-like of shape (n_samples,), optional
             Multiplies each sample's loss (and ``class_weight``); integer k == k copies of the row.
         """
-        return self._fit(X, y, classes=None, sample_weight=sample_weight, coef_init=coef_init,
-                         intercept_init=intercept_init, partial=False)
+        return record_fingerprint(self._fit(X, y, classes=None, sample_weight=sample_weight, coef_init=coef_init,
+                                            intercept_init=intercept_init, partial=False), X)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``(X, y)``, continuing exactly where the last fit or partial_fit stopped.
@@ -493,8 +493,9 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD, ClassifierMixin, BaseEstima
         L1 penalty) is kept between calls, so ``partial_fit`` twice on the same data equals ``fit``
         with ``max_iter=2`` (same ``random_state``). ``classes`` is required on the first call.
         """
-        return self._fit(X, y, classes=classes, sample_weight=sample_weight, coef_init=None, intercept_init=None,
-                         partial=True)
+        first_call = not hasattr(self, "classes_")
+        self._fit(X, y, classes=classes, sample_weight=sample_weight, coef_init=None, intercept_init=None, partial=True)
+        return record_fingerprint(self, X) if first_call else self
 
     # -- predict ---------------------------------------------------------------------------------
     def decision_function(self, X):
@@ -624,12 +625,14 @@ class SGDRegressor(RegressorMixin, _BaseSGD, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), optional
             Multiplies each sample's loss; integer k == k copies of the row.
         """
-        return self._fit(X, y, sample_weight=sample_weight, coef_init=coef_init, intercept_init=intercept_init,
-                         partial=False)
+        return record_fingerprint(self._fit(X, y, sample_weight=sample_weight, coef_init=coef_init,
+                                            intercept_init=intercept_init, partial=False), X)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, continuing exactly where the last fit or partial_fit stopped."""
-        return self._fit(X, y, sample_weight=sample_weight, coef_init=None, intercept_init=None, partial=True)
+        first_call = not hasattr(self, "coef_")
+        self._fit(X, y, sample_weight=sample_weight, coef_init=None, intercept_init=None, partial=True)
+        return record_fingerprint(self, X) if first_call else self
 
     def predict(self, X):
         """``X @ coef_ + intercept_`` in the dtype of ``X``."""

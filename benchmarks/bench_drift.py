@@ -1,0 +1,89 @@
+"""check_drift on 1e6 rows x 100 features from a stored fingerprint, and the full no-drift calibration
+table (1 000 repetitions at n = 100, 1 000, 10 000; the test suite runs 300 at n = 10 000).
+
+Run: NUMBA_CACHE_DIR=/tmp/nbcache-drift .venv/bin/python benchmarks/bench_drift.py [--skip-calibration]
+"""
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+from scipy import stats
+
+import fastml
+from fastml.drift import Fingerprint, check_drift
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} logical cores, fastml threads {fastml.get_n_threads()}, Python {sys.version.split()[0]}"
+
+
+def bench_large():
+    rng = np.random.default_rng(0)
+    X_train = rng.standard_normal((200_000, 100))
+    X_train[:, :10] = rng.integers(0, 5, size=(200_000, 10))
+    y = X_train @ rng.standard_normal(100)
+    t = time.perf_counter()
+    model = fastml.Ridge().fit(X_train, y)
+    fit_seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    fingerprint = Fingerprint.from_data(X_train, scorer=None)
+    fp_seconds = time.perf_counter() - t
+    meta, arrays = model.fingerprint_.to_state()
+    stored = Fingerprint.from_state(meta, arrays)
+    X_new = rng.standard_normal((1_000_000, 100))
+    X_new[:, :10] = rng.integers(0, 5, size=(1_000_000, 10))
+    X_new[:, 50] += 0.1
+    check_drift(stored, X_new[:1000], model=model)  # compile / warm caches
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        report = check_drift(stored, X_new, model=model)
+        times.append(time.perf_counter() - t)
+    X32 = X_new.astype(np.float32)
+    check_drift(stored, X32[:1000], model=model)
+    t = time.perf_counter()
+    check_drift(stored, X32, model=model)
+    t32 = time.perf_counter() - t
+    print(f"fingerprint: {model.fingerprint_.nbytes()} bytes of arrays for 100 features + scores; "
+          f"Fingerprint.from_data(200 000 x 100) {fp_seconds:.3f} s (Ridge fit incl. fingerprint {fit_seconds:.2f} s)")
+    print(f"check_drift 1e6 x 100 float64 (with prediction drift): best {min(times):.3f} s, "
+          f"runs {[round(x, 3) for x in times]}; float32 {t32:.3f} s  (target < 2 s)")
+    print(f"  verdict {report.drift_detected}, drifted {report.drifted_features}")
+
+
+def calibration(reps=1000, alpha=0.05):
+    rng = np.random.default_rng(1)
+    p_cat = np.array([0.5, 0.3, 0.15, 0.05])
+
+    def population(n):
+        return np.column_stack([rng.standard_normal(n), rng.choice(4, size=n, p=p_cat).astype(np.float64)])
+
+    low, high = stats.binom.ppf(0.005, reps, alpha) / reps, stats.binom.isf(0.005, reps, alpha) / reps
+    print(f"\nno-drift false-positive rate, alpha={alpha}, {reps} reps each, new reference (20 000 rows) and "
+          f"new window per rep; 99% binomial interval [{low:.3f}, {high:.3f}]")
+    print(f"{'n':>7} {'ks(cont)':>9} {'chi2(cont)':>11} {'auto(cont)':>11} {'chi2(cat)':>10} {'verdict':>8}")
+    for n in (100, 1000, 10_000):
+        hits = np.zeros(5)
+        for _ in range(reps):
+            report = check_drift(Fingerprint.from_data(population(20_000)), population(n), alpha=alpha)
+            cont, cat = report.rows
+            hits += [cont["ks_p_value"] < alpha, cont["chi2_p_value"] < alpha, cont["p_value"] < alpha,
+                     cat["p_value"] < alpha, report.drift_detected]
+        rates = hits / reps
+        flag = "" if all(low <= r <= high for r in rates[:4]) else "  <- outside"
+        print(f"{n:>7} {rates[0]:>9.3f} {rates[1]:>11.3f} {rates[2]:>11.3f} {rates[3]:>10.3f} {rates[4]:>8.3f}{flag}")
+
+
+if __name__ == "__main__":
+    print(machine())
+    bench_large()
+    if "--skip-calibration" not in sys.argv:
+        calibration()

@@ -1,0 +1,245 @@
+"""The reference fingerprint an estimator records at ``fit``: what a drift check compares new data to.
+
+Design: no training data is kept. A seeded subsample of at most ``max_rows`` rows is sorted once per
+feature; from it come the quantile bin edges (deduplicated, so a feature with ties gets fewer bins), the
+reference count of each cell, summary statistics, and the feature type: a feature with at most
+``max_categories`` distinct values is *discrete* and its cells are its categories (plus one cell for
+unseen categories). The model's own scores (``X @ coef.T + intercept`` of a linear model, a monotone
+function of its predictions) on the same subsample are fingerprinted the same way, so that prediction
+drift is tested like a feature. The cells are then counted over *all* training rows in one compiled
+pass (``n_reference`` rows), and counts are kept, not just frequencies: the tests treat the reference
+as the finite sample it is (see ``_check``).
+"""
+import json
+
+import numpy as np
+import scipy.sparse as sp
+
+N_BINS = 10
+MAX_CATEGORIES = 20
+MAX_ROWS = 20_000
+MAX_CELLS_PER_FIT = 4_000_000  # subsample rows x features: bounds the time and memory of the fingerprint
+FORMAT_VERSION = 1
+
+CONTINUOUS, DISCRETE = 0, 1
+
+
+class _Block:
+    """Cells, reference counts and statistics of a set of columns (the features, or the scores)."""
+
+    def __init__(self, values, n_values, discrete, counts, stats):
+        self.values = values  # (p, V) float64: interior edges or categories, NaN padded
+        self.n_values = n_values  # (p,) int64
+        self.discrete = discrete  # (p,) bool
+        self.counts = counts  # (p, V + 2) float64: cells, then unseen/top cell, then missing
+        self.stats = stats  # (p, 5) float64: mean, std, min, max, missing share
+
+    @property
+    def n_columns(self):
+        return self.values.shape[0]
+
+    @classmethod
+    def from_columns(cls, columns, n_bins=N_BINS, max_categories=MAX_CATEGORIES):
+        """Fingerprint the columns of the dense float64 array ``columns`` (rows = reference sample)."""
+        n_rows, p = columns.shape
+        missing = np.isnan(columns)
+        ordered = np.sort(columns, axis=0)  # NaN last
+        per_column = []
+        for j in range(p):
+            present = ordered[: n_rows - int(missing[:, j].sum()), j]
+            if present.size == 0:
+                per_column.append((np.empty(0), False))
+                continue
+            unique = present[np.concatenate(([True], present[1:] != present[:-1]))]
+            if unique.size <= max_categories:
+                per_column.append((unique, True))
+            else:
+                levels = np.arange(1, n_bins) / n_bins
+                edges = np.unique(np.quantile(present, levels, method="inverted_cdf"))
+                edges = edges[edges < present[-1]]  # an edge at the maximum would leave an empty top bin
+                per_column.append((edges, False))
+        width = max([1] + [v.size for v, _ in per_column])
+        values = np.full((p, width), np.nan)
+        n_values = np.zeros(p, dtype=np.int64)
+        discrete = np.zeros(p, dtype=bool)
+        counts = np.zeros((p, width + 2))
+        for j, (v, is_discrete) in enumerate(per_column):
+            values[j, : v.size] = v
+            n_values[j] = v.size
+            discrete[j] = is_discrete
+            n_missing = int(missing[:, j].sum())
+            present = ordered[: n_rows - n_missing, j]
+            if is_discrete:
+                left = np.searchsorted(present, v, side="left")
+                right = np.searchsorted(present, v, side="right")
+                counts[j, : v.size] = right - left
+            else:
+                below_or_equal = np.searchsorted(present, v, side="right")
+                cells = np.diff(np.concatenate(([0], below_or_equal, [present.size])))
+                counts[j, : v.size + 1] = cells
+            counts[j, width + 1] = n_missing
+        with np.errstate(invalid="ignore", divide="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                stats = np.column_stack([
+                    np.nanmean(columns, axis=0), np.nanstd(columns, axis=0), np.nanmin(columns, axis=0),
+                    np.nanmax(columns, axis=0), missing.mean(axis=0)])
+        return cls(values, n_values, discrete, counts, stats)
+
+    def arrays(self, prefix):
+        return {f"{prefix}values": self.values, f"{prefix}n_values": self.n_values,
+                f"{prefix}discrete": self.discrete.astype(np.int8), f"{prefix}counts": self.counts,
+                f"{prefix}stats": self.stats}
+
+    @classmethod
+    def from_arrays(cls, arrays, prefix):
+        values = np.asarray(arrays[f"{prefix}values"], dtype=np.float64)
+        n_values = np.asarray(arrays[f"{prefix}n_values"], dtype=np.int64)
+        discrete = np.asarray(arrays[f"{prefix}discrete"]).astype(bool)
+        counts = np.asarray(arrays[f"{prefix}counts"], dtype=np.float64)
+        stats = np.asarray(arrays[f"{prefix}stats"], dtype=np.float64)
+        p = values.shape[0]
+        if (values.ndim != 2 or n_values.shape != (p,) or discrete.shape != (p,)
+                or counts.shape != (p, values.shape[1] + 2) or stats.shape != (p, 5)
+                or np.any(n_values < 0) or np.any(n_values > values.shape[1])):
+            raise ValueError(f"inconsistent fingerprint arrays under prefix {prefix!r}")
+        return cls(values, n_values, discrete, counts, stats)
+
+
+def _count_all_rows(block, X):
+    from ._check import _batch_counts
+
+    counts, moments = _batch_counts(X, block)
+    n = X.shape[0]
+    present = np.maximum(n - counts[:, -1], 1)
+    mean = moments[:, 0] / present
+    block.counts = counts
+    block.stats = np.column_stack([mean, np.sqrt(np.maximum(moments[:, 1] / present - mean ** 2, 0.0)),
+                                   moments[:, 2], moments[:, 3], counts[:, -1] / n])
+
+
+class Fingerprint:
+    """A small summary of a model's training data and of its scores, enough to test new data for drift.
+
+    Build one with :meth:`from_data` (estimators do it at ``fit`` and keep it as ``fingerprint_``);
+    persist it with :meth:`to_state` / :meth:`from_state`.
+
+    Attributes
+    ----------
+    n_samples : int
+        Rows of the data it was built from.
+    n_reference : int
+        Rows counted in the reference cells (all training rows; the edges and feature types come from a
+        seeded subsample of at most ``max_rows`` rows): the reference sample size of the tests.
+    feature_names : list of str or None
+    features : per-feature block (``values``, ``n_values``, ``discrete``, ``counts``, ``stats``)
+    scores : block of the model's scores, or None
+    """
+
+    def __init__(self, *, n_samples, n_reference, feature_names, features, scores=None, n_features=None):
+        self.n_samples = int(n_samples)
+        self.n_reference = int(n_reference)
+        self.feature_names = None if feature_names is None else [str(name) for name in feature_names]
+        self.features = features
+        self.scores = scores
+        self.n_features = int(features.n_columns if n_features is None else n_features)
+
+    @classmethod
+    def from_data(cls, X, *, scorer=None, feature_names=None, max_rows=MAX_ROWS, random_state=0):
+        """Fingerprint dense or CSR ``X`` (float32 or float64); ``scorer(rows) -> scores`` is called on
+        the subsample (rows as ``X``'s type) when given."""
+        n_rows, n_features = X.shape
+        if n_rows < 1:
+            raise ValueError("cannot fingerprint an empty X")
+        max_rows = max(1, min(max_rows, max(1000, MAX_CELLS_PER_FIT // max(n_features, 1))))
+        if n_rows > max_rows:
+            rows = np.sort(np.random.default_rng(random_state).choice(n_rows, size=max_rows, replace=False))
+            sample = X[rows]
+        else:
+            sample = X
+        dense = sample.toarray() if sp.issparse(sample) else sample
+        features = _Block.from_columns(np.asarray(dense, dtype=np.float64))
+        scores = None
+        if scorer is not None:
+            raw = np.asarray(scorer(sample), dtype=np.float64)
+            scores = _Block.from_columns(raw.reshape(raw.shape[0], -1))
+        if n_rows > sample.shape[0]:
+            # 2) the cells are counted over every training row (one compiled pass): the edges come from
+            # the subsample, but the counts then estimate each cell's mass with n_rows rows, not max_rows
+            _count_all_rows(features, X)
+            if scores is not None:
+                _count_all_rows(scores, np.ascontiguousarray(
+                    np.asarray(scorer(X), dtype=np.float64).reshape(n_rows, -1)))
+        return cls(n_samples=n_rows, n_reference=n_rows, feature_names=feature_names, features=features,
+                   scores=scores)
+
+    # -- persistence --------------------------------------------------------------------------------
+    def to_state(self):
+        """``(json_dict, {name: ndarray})``: plain JSON values and numeric arrays only."""
+        meta = {"format_version": FORMAT_VERSION, "n_samples": self.n_samples, "n_reference": self.n_reference,
+                "n_features": self.n_features, "feature_names": self.feature_names,
+                "has_scores": self.scores is not None}
+        arrays = self.features.arrays("feature_")
+        if self.scores is not None:
+            arrays.update(self.scores.arrays("score_"))
+        json.dumps(meta)  # fail here, not in the writer, if something is not JSON
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta, arrays):
+        """Rebuild from :meth:`to_state`'s output; inconsistent input raises ``ValueError``."""
+        if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported fingerprint state (format_version {meta.get('format_version')!r})"
+                             if isinstance(meta, dict) else "fingerprint state must be a dict")
+        features = _Block.from_arrays(arrays, "feature_")
+        scores = _Block.from_arrays(arrays, "score_") if meta.get("has_scores") else None
+        names = meta.get("feature_names")
+        if names is not None and len(names) != features.n_columns:
+            raise ValueError("fingerprint feature_names do not match its arrays")
+        return cls(n_samples=meta["n_samples"], n_reference=meta["n_reference"], feature_names=names,
+                   features=features, scores=scores, n_features=meta.get("n_features"))
+
+    def nbytes(self):
+        _, arrays = self.to_state()
+        return sum(a.nbytes for a in arrays.values())
+
+    def __repr__(self):
+        kinds = self.features.discrete
+        return (f"Fingerprint(n_samples={self.n_samples}, n_reference={self.n_reference}, "
+                f"n_features={self.n_features} ({int((~kinds).sum())} continuous, {int(kinds.sum())} discrete), "
+                f"scores={'yes' if self.scores is not None else 'no'})")
+
+
+def linear_scorer(model):
+    """``rows -> rows @ coef.T + intercept`` of a fitted linear model, or None for other models."""
+    coef = getattr(model, "coef_", None)
+    if coef is None:
+        return None
+    coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+    intercept = np.ravel(np.asarray(getattr(model, "intercept_", 0.0), dtype=np.float64))
+
+    def score(rows):
+        # float32 rows: multiply in float32 (as the estimators' own predict) instead of copying X to float64
+        out = rows @ (coef.T.astype(np.float32) if rows.dtype == np.float32 else coef.T)
+        return np.asarray(out, dtype=np.float64) + intercept
+
+    return score
+
+
+def record_fingerprint(estimator, X):
+    """Set ``estimator.fingerprint_`` from the training ``X`` (called at the end of ``fit``); returns the
+    estimator so that ``fit`` can ``return record_fingerprint(self, X)``."""
+    if not sp.issparse(X):
+        X = np.asarray(X)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        if X.ndim == 1:
+            X = X.reshape(-1, 1)
+    else:
+        X = X.tocsr()
+    names = getattr(estimator, "feature_names_in_", None)
+    estimator.fingerprint_ = Fingerprint.from_data(
+        X, scorer=linear_scorer(estimator), feature_names=None if names is None else list(names))
+    return estimator

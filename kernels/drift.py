@@ -1,0 +1,308 @@
+"""Compiled loops of the drift checks: binned counts of a batch and the streaming detectors.
+
+Design: a batch check needs, per feature, only the counts of the new rows in the reference's cells
+(quantile bins or categories, plus an "unseen/top" cell and a "missing" cell) and four moments, so one
+pass over ``X`` (parallel over row chunks, each chunk with its own buffers, summed in chunk order:
+deterministic for a fixed thread count) is all the work. Cell of a value: for a continuous feature the
+number of interior edges strictly below it (a binary search), for a discrete one the index of the equal
+category or ``n_values`` when unseen; NaN goes to the last cell.
+
+The streaming detectors keep all their state in one float64 array (and ADWIN its bucket histogram in
+two more), so that ``update(x)`` (this kernel on one value) and ``update_many(values)`` continue each
+other exactly. Each kernel returns the number of detections written into ``detections``.
+"""
+import math
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit_inline, jit_kernel
+from ._parallel import chunk_count, row_chunk_bounds
+
+
+@jit_inline
+def _cell_of(value, values, n_values, discrete):
+    if value != value:  # NaN
+        return -1
+    lo = 0
+    hi = n_values
+    while lo < hi:  # first index with values[index] >= value
+        mid = (lo + hi) >> 1
+        if values[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    if discrete and (lo == n_values or values[lo] != value):
+        return n_values  # the unseen-category cell
+    return lo
+
+
+@jit_kernel(parallel=True)
+def bin_counts_dense(X, values, n_values, discrete, n_threads):
+    """Per-feature cell counts (n_features, n_cells) and moments (n_features, 4: sum, sum of squares,
+    min, max over non-missing values) of dense ``X``."""
+    n_rows, n_features = X.shape
+    n_cells = values.shape[1] + 2
+    n_chunks = chunk_count(n_rows, n_threads)
+    bounds = row_chunk_bounds(n_rows, n_chunks)
+    part_counts = np.zeros((n_chunks, n_features, n_cells))
+    part_moments = np.zeros((n_chunks, n_features, 4))
+    for chunk in prange(n_chunks):
+        counts = part_counts[chunk]
+        moments = part_moments[chunk]
+        for j in range(n_features):
+            moments[j, 2] = np.inf
+            moments[j, 3] = -np.inf
+        for i in range(bounds[chunk], bounds[chunk + 1]):
+            for j in range(n_features):
+                value = X[i, j]
+                cell = _cell_of(value, values[j], n_values[j], discrete[j])
+                if cell < 0:
+                    counts[j, n_cells - 1] += 1.0
+                    continue
+                counts[j, cell] += 1.0
+                v = float(value)
+                moments[j, 0] += v
+                moments[j, 1] += v * v
+                if v < moments[j, 2]:
+                    moments[j, 2] = v
+                if v > moments[j, 3]:
+                    moments[j, 3] = v
+    counts_out = np.zeros((n_features, n_cells))
+    moments_out = np.zeros((n_features, 4))
+    for j in range(n_features):
+        moments_out[j, 2] = np.inf
+        moments_out[j, 3] = -np.inf
+    for chunk in range(n_chunks):  # chunk order: deterministic
+        for j in range(n_features):
+            for c in range(n_cells):
+                counts_out[j, c] += part_counts[chunk, j, c]
+            moments_out[j, 0] += part_moments[chunk, j, 0]
+            moments_out[j, 1] += part_moments[chunk, j, 1]
+            moments_out[j, 2] = min(moments_out[j, 2], part_moments[chunk, j, 2])
+            moments_out[j, 3] = max(moments_out[j, 3], part_moments[chunk, j, 3])
+    return counts_out, moments_out
+
+
+@jit_kernel
+def bin_counts_csr(data, indices, indptr, n_features, values, n_values, discrete):
+    """As :func:`bin_counts_dense` for a CSR matrix; implicit zeros are counted in the cell of 0."""
+    n_rows = indptr.shape[0] - 1
+    n_cells = values.shape[1] + 2
+    counts = np.zeros((n_features, n_cells))
+    moments = np.zeros((n_features, 4))
+    explicit = np.zeros(n_features)
+    for j in range(n_features):
+        moments[j, 2] = np.inf
+        moments[j, 3] = -np.inf
+    for i in range(n_rows):
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            value = data[p]
+            explicit[j] += 1.0
+            cell = _cell_of(value, values[j], n_values[j], discrete[j])
+            if cell < 0:
+                counts[j, n_cells - 1] += 1.0
+                continue
+            counts[j, cell] += 1.0
+            v = float(value)
+            moments[j, 0] += v
+            moments[j, 1] += v * v
+            moments[j, 2] = min(moments[j, 2], v)
+            moments[j, 3] = max(moments[j, 3], v)
+    for j in range(n_features):
+        zeros = n_rows - explicit[j]
+        if zeros > 0:
+            counts[j, _cell_of(0.0, values[j], n_values[j], discrete[j])] += zeros
+            moments[j, 2] = min(moments[j, 2], 0.0)
+            moments[j, 3] = max(moments[j, 3], 0.0)
+    return counts, moments
+
+
+# -- Page-Hinkley on standardized values ------------------------------------------------------------
+# state: 0 n, 1 running mean, 2 running sum of squared deviations (Welford), 3 cumulative sum up,
+# 4 its minimum, 5 cumulative sum down, 6 its maximum, 7 samples seen in total
+@jit_kernel
+def page_hinkley_update_many(state, values, min_instances, delta, threshold, mode, detections):
+    """Two-sided Page-Hinkley test on ``z = (x - mean) / std`` of the running estimates, so that
+    ``delta`` and ``threshold`` are in units of the stream's own standard deviation (scale-free).
+    ``mode``: 0 both, 1 up, 2 down. The statistics restart after each detection."""
+    n_detections = 0
+    for t in range(values.shape[0]):
+        x = float(values[t])
+        state[7] += 1.0
+        n = state[0]
+        mean = state[1]
+        if n >= min_instances:
+            std = math.sqrt(state[2] / (n - 1.0))
+            floor = 1e-12 * max(abs(mean), 1e-300)
+            z = (x - mean) / max(std, floor)
+            state[3] += z - delta
+            state[4] = min(state[4], state[3])
+            state[5] += z + delta
+            state[6] = max(state[6], state[5])
+            up = state[3] - state[4] > threshold
+            down = state[6] - state[5] > threshold
+            if (mode != 2 and up) or (mode != 1 and down):
+                detections[n_detections] = t
+                n_detections += 1
+                for k in range(7):
+                    state[k] = 0.0
+                continue
+        # Welford update after the test: x is judged against the past only
+        n += 1.0
+        d = x - mean
+        mean += d / n
+        state[0] = n
+        state[1] = mean
+        state[2] += d * (x - mean)
+    return n_detections
+
+
+# -- DDM --------------------------------------------------------------------------------------------
+# state: 0 n, 1 errors, 2 p_min, 3 s_min, 4 (p + s)_min, 5 warning flag
+@jit_kernel
+def ddm_update_many(state, values, warm_start, warning_threshold, drift_threshold, detections):
+    """Drift Detection Method (Gama et al. 2004) on 0/1 error indicators. ``s`` uses the error count
+    plus two in four (Agresti-Coull) so that a nearly error-free start does not make ``s_min`` vanish."""
+    n_detections = 0
+    for t in range(values.shape[0]):
+        state[0] += 1.0
+        state[1] += float(values[t])
+        n = state[0]
+        p = state[1] / n
+        p_smooth = (state[1] + 2.0) / (n + 4.0)
+        s = math.sqrt(p_smooth * (1.0 - p_smooth) / n)
+        state[5] = 0.0
+        if n < warm_start:
+            continue
+        if p + s <= state[4]:
+            state[2] = p
+            state[3] = s
+            state[4] = p + s
+        if p + s > state[2] + drift_threshold * state[3]:
+            detections[n_detections] = t
+            n_detections += 1
+            state[0] = 0.0
+            state[1] = 0.0
+            state[2] = np.inf
+            state[3] = np.inf
+            state[4] = np.inf
+        elif p + s > state[2] + warning_threshold * state[3]:
+            state[5] = 1.0
+    return n_detections
+
+
+# -- ADWIN ------------------------------------------------------------------------------------------
+# state: 0 width, 1 total, 2 variance (sum of squared deviations), 3 number of levels, 4 tick
+# bucket_total / bucket_variance: (max_levels, max_buckets + 1), level k buckets hold 2**k values,
+# index 0 the oldest; bucket_count: (max_levels,)
+@jit_inline
+def _adwin_delete_oldest(state, bucket_total, bucket_variance, bucket_count):
+    level = int(state[3]) - 1
+    size = 2.0 ** level
+    total = bucket_total[level, 0]
+    state[0] -= size
+    state[1] -= total
+    if state[0] > 0:
+        mean_bucket = total / size
+        state[2] -= bucket_variance[level, 0] + size * state[0] * (mean_bucket - state[1] / state[0]) ** 2 / (
+            size + state[0])
+        state[2] = max(state[2], 0.0)
+    else:
+        state[1] = 0.0
+        state[2] = 0.0
+    count = bucket_count[level]
+    for k in range(count - 1):
+        bucket_total[level, k] = bucket_total[level, k + 1]
+        bucket_variance[level, k] = bucket_variance[level, k + 1]
+    bucket_count[level] = count - 1
+    while state[3] > 0 and bucket_count[int(state[3]) - 1] == 0:
+        state[3] -= 1.0
+
+
+@jit_kernel
+def adwin_update_many(state, bucket_total, bucket_variance, bucket_count, values, delta, clock, max_buckets,
+                      min_window_length, grace_period, detections):
+    """ADWIN (Bifet & Gavaldà 2007) over an exponential histogram. The Bernstein bound's range term is
+    taken as 3 standard deviations of the window (not the [0, 1] range of the original), so that the
+    test is scale-free; ``delta`` is the confidence of the cut."""
+    n_detections = 0
+    max_levels = bucket_total.shape[0]
+    for t in range(values.shape[0]):
+        x = float(values[t])
+        # 1) insert x as a level-0 bucket and update the window's total and variance
+        width = state[0]
+        if width > 0:
+            state[2] += width * (x - state[1] / width) ** 2 / (width + 1.0)
+        state[0] = width + 1.0
+        state[1] += x
+        if state[3] == 0:
+            state[3] = 1.0
+        c = bucket_count[0]
+        bucket_total[0, c] = x
+        bucket_variance[0, c] = 0.0
+        bucket_count[0] = c + 1
+        # 2) compress: two oldest buckets of a full level merge into one of the next level
+        for level in range(max_levels - 1):
+            if bucket_count[level] <= max_buckets:
+                break
+            size = 2.0 ** level
+            t1 = bucket_total[level, 0]
+            t2 = bucket_total[level, 1]
+            merged_variance = (bucket_variance[level, 0] + bucket_variance[level, 1]
+                               + size * size * (t1 / size - t2 / size) ** 2 / (2.0 * size))
+            for k in range(bucket_count[level] - 2):
+                bucket_total[level, k] = bucket_total[level, k + 2]
+                bucket_variance[level, k] = bucket_variance[level, k + 2]
+            bucket_count[level] -= 2
+            c = bucket_count[level + 1]
+            bucket_total[level + 1, c] = t1 + t2
+            bucket_variance[level + 1, c] = merged_variance
+            bucket_count[level + 1] = c + 1
+            if level + 2 > state[3]:
+                state[3] = level + 2.0
+        # 3) every `clock` values, look for a cut between an older and a newer sub-window
+        state[4] += 1.0
+        detected = False
+        if state[4] % clock == 0 and state[0] > grace_period:
+            reduce = True
+            while reduce:
+                reduce = False
+                width = state[0]
+                sigma = math.sqrt(state[2] / width)
+                delta_prime = math.log(2.0 * math.log(width) / delta)
+                n0 = 0.0
+                u0 = 0.0
+                n1 = width
+                u1 = state[1]
+                stop = False
+                for level in range(int(state[3]) - 1, -1, -1):
+                    size = 2.0 ** level
+                    for k in range(bucket_count[level]):
+                        n0 += size
+                        n1 -= size
+                        u0 += bucket_total[level, k]
+                        u1 -= bucket_total[level, k]
+                        if n1 <= min_window_length:
+                            stop = True
+                            break
+                        if n0 < min_window_length:
+                            continue
+                        m_recip = 1.0 / (n0 - min_window_length + 1.0) + 1.0 / (n1 - min_window_length + 1.0)
+                        epsilon = (math.sqrt(2.0 * m_recip * sigma * sigma * delta_prime)
+                                   + 2.0 / 3.0 * delta_prime * m_recip * 3.0 * sigma)
+                        if abs(u0 / n0 - u1 / n1) > epsilon:
+                            detected = True
+                            reduce = True
+                            _adwin_delete_oldest(state, bucket_total, bucket_variance, bucket_count)
+                            stop = True
+                            break
+                    if stop:
+                        break
+                if state[0] <= grace_period:
+                    reduce = False
+        if detected:
+            detections[n_detections] = t
+            n_detections += 1
+    return n_detections

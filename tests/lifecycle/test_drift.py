@@ -1,0 +1,197 @@
+"""Batch drift checks: fingerprint, calibration of the tests under no drift, power, categorical and
+prediction drift, report forms."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import stats
+
+import fastml
+from fastml.drift import DriftReport, Fingerprint, check_drift
+
+ALPHA = 0.05
+REPS = 1000
+CATEGORY_P = np.array([0.5, 0.3, 0.15, 0.05])
+
+
+def population(rng, n):
+    """Two features: N(0, 1) and a 4-category discrete feature."""
+    return np.column_stack([rng.standard_normal(n), rng.choice(4, size=n, p=CATEGORY_P).astype(np.float64)])
+
+
+def binomial_interval(reps, alpha=ALPHA, level=0.99):
+    tail = (1 - level) / 2
+    return stats.binom.ppf(tail, reps, alpha) / reps, stats.binom.isf(tail, reps, alpha) / reps
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return Fingerprint.from_data(population(np.random.default_rng(0), 50_000))
+
+
+def test_fingerprint_small_deterministic_and_typed():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30_000, 100))
+    X[:, :10] = rng.integers(0, 3, size=(30_000, 10))
+    a, b = Fingerprint.from_data(X), Fingerprint.from_data(X)
+    meta_a, arrays_a = a.to_state()
+    meta_b, arrays_b = b.to_state()
+    assert meta_a == meta_b and arrays_a.keys() == arrays_b.keys()
+    for name in arrays_a:
+        np.testing.assert_array_equal(arrays_a[name], arrays_b[name])
+    assert a.n_reference == 30_000 and a.n_samples == 30_000  # edges from 20 000 rows, counts from all
+    assert a.features.discrete[:10].all() and not a.features.discrete[10:].any()
+    assert (a.features.n_values[10:] == 9).all()  # deciles: 9 interior edges
+    assert a.nbytes() < 40_000, a.nbytes()
+    # round trip through the state, numeric arrays only
+    assert all(np.issubdtype(v.dtype, np.number) for v in arrays_a.values())
+    back = Fingerprint.from_state(meta_a, arrays_a)
+    X_new = rng.standard_normal((500, 100))
+    assert check_drift(back, X_new).to_dict() == check_drift(a, X_new).to_dict()
+    # the reference statistics match numpy on the subsample's population
+    assert np.allclose(a.features.stats[10:, 0], 0, atol=0.05) and np.allclose(a.features.stats[10:, 1], 1, atol=0.05)
+
+
+def test_estimators_record_fingerprint_with_scores():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((400, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    model = fastml.LogisticRegression().fit(X, y)
+    fp = model.fingerprint_
+    assert fp.n_features == 3 and fp.scores is not None and fp.scores.n_columns == 1
+    assert np.isclose(fp.scores.stats[0, 0], model.decision_function(X).mean(), rtol=1e-5)
+    sparse_model = fastml.Ridge().fit(sp.csr_matrix(X), X[:, 1])
+    assert sparse_model.fingerprint_.n_features == 3
+    assert not check_drift(sparse_model, sp.csr_matrix(X)).drift_detected
+
+
+def test_false_positive_rate_calibrated():
+    """Per-test and verdict FPR under no drift inside the 99 % binomial interval of alpha.
+
+    Each repetition draws a new training sample (its fingerprint) and a new window: the repetitions are
+    then independent, as the binomial interval assumes. (Against one fixed reference the rate over many
+    windows scatters around alpha by the reference's own sampling error, about sqrt(n / n_reference).)
+    1 000 repetitions at n = 100 and 1 000; 300 at n = 10 000 (1 000 in benchmarks/bench_drift.py).
+    """
+    rng = np.random.default_rng(3)
+    for n in (100, 1000, 10_000):
+        reps = REPS if n < 10_000 else 300
+        p = {"ks": [], "chi2": [], "discrete": [], "verdict": []}
+        for _ in range(reps):
+            reference = Fingerprint.from_data(population(rng, 20_000))
+            report = check_drift(reference, population(rng, n), alpha=ALPHA)
+            continuous, discrete = report.rows
+            p["ks"].append(continuous["ks_p_value"])
+            p["chi2"].append(continuous["chi2_p_value"])
+            p["discrete"].append(discrete["p_value"])
+            p["verdict"].append(report.drift_detected)
+        low_n, high_n = binomial_interval(reps)
+        rates = {name: float(np.mean(np.asarray(v) < ALPHA)) for name, v in p.items() if name != "verdict"}
+        rates["verdict"] = float(np.mean(p["verdict"]))
+        print(f"\nno-drift FPR at n={n} over {reps} reps (99% interval [{low_n:.3f}, {high_n:.3f}]): {rates}")
+        for name in ("ks", "chi2", "discrete"):
+            assert low_n <= rates[name] <= high_n, (n, name, rates[name])
+        assert rates["verdict"] <= high_n  # Holm over 2 tests: family-wise rate at most alpha
+
+
+def test_naive_reference_would_be_miscalibrated(reference):
+    """Why the two-sample form matters: treating the reference frequencies as exact over-rejects."""
+    rng = np.random.default_rng(4)
+    ref = reference.features.counts[0, :10]
+    rejections = 0
+    for _ in range(300):
+        counts = np.histogram(np.searchsorted(reference.features.values[0, :9], rng.standard_normal(10_000)),
+                              bins=np.arange(11))[0]
+        expected = ref / ref.sum() * counts.sum()
+        rejections += stats.chisquare(counts, expected).pvalue < ALPHA
+    assert rejections / 300 > binomial_interval(300)[1]
+
+
+def test_one_sigma_shift_detected_in_1000_row_windows():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((20_000, 20))
+    y = X @ rng.standard_normal(20) + rng.standard_normal(20_000)
+    model = fastml.Ridge().fit(X, y)
+    detected, shifted_flagged = 0, 0
+    for _ in range(200):
+        window = rng.standard_normal((1000, 20))
+        window[:, 7] += 1.0
+        report = check_drift(model, window)
+        detected += report.drift_detected
+        shifted_flagged += report.drifted_features == ["x7"] or "x7" in report.drifted_features
+    print(f"\n1 sigma shift in 1 of 20 features: detected in {detected}/200 windows of 1 000 rows")
+    assert detected / 200 >= 0.95 and shifted_flagged / 200 >= 0.95
+
+
+def test_categorical_drift_with_chi2(reference):
+    rng = np.random.default_rng(6)
+    X = population(rng, 1000)
+    X[:, 1] = rng.choice(4, size=1000, p=[0.35, 0.35, 0.2, 0.1])
+    report = check_drift(reference, X)
+    row = report.rows[1]
+    assert row["kind"] == "discrete" and row["test"] == "chi2" and row["drifted"] and report.drift_detected
+    assert not report.rows[0]["drifted"]
+    # an unseen category is drift too
+    X = population(rng, 1000)
+    X[:5, 1] = 7.0
+    assert check_drift(reference, X).rows[1]["drifted"]
+
+
+def test_chi2_statistic_matches_scipy_contingency(reference):
+    rng = np.random.default_rng(7)
+    X = population(rng, 2000)
+    row = check_drift(reference, X).rows[1]
+    ref_counts = reference.features.counts[1, :4]
+    new_counts = np.bincount(X[:, 1].astype(int), minlength=4)
+    chi2, p, df, _ = stats.chi2_contingency(np.vstack([ref_counts, new_counts]), correction=False)
+    assert np.isclose(row["chi2_statistic"], chi2) and np.isclose(row["chi2_p_value"], p) and row["chi2_df"] == df
+
+
+def test_prediction_drift():
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((5000, 5))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    model = fastml.LogisticRegression().fit(X, y)
+    same = check_drift(model, rng.standard_normal((2000, 5)))
+    assert same.prediction_drift is False
+    X_new = rng.standard_normal((2000, 5))
+    X_new[:, 0] += 0.5
+    X_new[:, 1] += 0.5
+    report = check_drift(model, X_new)
+    assert report.prediction_drift and report.drift_detected
+    assert check_drift(model.fingerprint_, X_new).prediction_drift is None  # no model: scores not checked
+    assert check_drift(model.fingerprint_, X_new, model=model).prediction_drift
+
+
+def test_report_forms_and_effect_sizes(reference):
+    rng = np.random.default_rng(9)
+    X = population(rng, 5000)
+    X[:, 0] = X[:, 0] * 1.0 + 0.5
+    report = check_drift(reference, X)
+    assert isinstance(report, DriftReport)
+    frame = report.to_frame()
+    assert list(frame.index) == ["x0", "x1"] and {"test", "p_value", "p_adjusted", "psi", "wasserstein"} <= set(frame)
+    row = report.rows[0]
+    # W1 of a 0.5 shift is 0.5; the binned estimate (linear CDFs through 9 edges and the range) is rough
+    assert 0.4 < row["wasserstein"] < 0.75
+    X[:, 0] += 0.5
+    assert check_drift(reference, X).rows[0]["wasserstein"] > row["wasserstein"] + 0.3
+    assert row["psi"] > 0.1 and row["js_distance"] > 0.05
+    assert report.to_dict()["drift_detected"] is True and "Holm" in report.to_dict()["rule"]
+    text = str(report)
+    assert "DETECTED" in text and "x0" in text
+
+
+def test_missing_values_and_bad_input(reference):
+    rng = np.random.default_rng(10)
+    X = population(rng, 500)
+    X[:50, 0] = np.nan
+    row = check_drift(reference, X).rows[0]
+    assert row["missing_new"] == pytest.approx(0.1) and row["drifted"] and row["test"] == "chi2"
+    with pytest.raises(ValueError, match="features"):
+        check_drift(reference, np.zeros((10, 3)))
+    with pytest.raises(ValueError, match="tests"):
+        check_drift(reference, X, tests="anderson")
+    with pytest.raises(TypeError, match="Fingerprint"):
+        check_drift(object(), X)
+    with pytest.raises(ValueError, match="alpha"):
+        check_drift(reference, X, alpha=1.5)
