@@ -6,9 +6,12 @@ reference count of each cell, summary statistics, and the feature type: a featur
 ``max_categories`` distinct values is *discrete* and its cells are its categories (plus one cell for
 unseen categories). The model's own scores (``X @ coef.T + intercept`` of a linear model, a monotone
 function of its predictions) on the same subsample are fingerprinted the same way, so that prediction
-drift is tested like a feature. The cells are then counted over *all* training rows in one compiled
-pass (``n_reference`` rows), and counts are kept, not just frequencies: the tests treat the reference
-as the finite sample it is (see ``_check``).
+drift is tested like a feature. Counts are kept, not just frequencies: the tests treat the reference
+as the finite sample it is (``n_reference`` rows, see ``_check``), so they stay calibrated whatever its
+size. By default the counts come from the subsample itself, which keeps ``fit`` cheap (a full pass of
+bin counting and scoring cost 2.3 s on 1e6 x 100, five times the least-squares solve); with
+``count_all_rows=True`` the cells are counted over every training row in one compiled pass, for more
+power against small shifts.
 """
 import json
 
@@ -147,9 +150,11 @@ class Fingerprint:
         self.n_features = int(features.n_columns if n_features is None else n_features)
 
     @classmethod
-    def from_data(cls, X, *, scorer=None, feature_names=None, max_rows=MAX_ROWS, random_state=0):
+    def from_data(cls, X, *, scorer=None, feature_names=None, max_rows=MAX_ROWS, random_state=0,
+                  count_all_rows=False):
         """Fingerprint dense or CSR ``X`` (float32 or float64); ``scorer(rows) -> scores`` is called on
-        the subsample (rows as ``X``'s type) when given."""
+        the subsample (rows as ``X``'s type) when given. ``count_all_rows`` counts the reference cells
+        over every row of ``X`` (one more pass over ``X``, and ``scorer`` on all of it)."""
         n_rows, n_features = X.shape
         if n_rows < 1:
             raise ValueError("cannot fingerprint an empty X")
@@ -165,14 +170,15 @@ class Fingerprint:
         if scorer is not None:
             raw = np.asarray(scorer(sample), dtype=np.float64)
             scores = _Block.from_columns(raw.reshape(raw.shape[0], -1))
-        if n_rows > sample.shape[0]:
+        if count_all_rows and n_rows > sample.shape[0]:
             # 2) the cells are counted over every training row (one compiled pass): the edges come from
             # the subsample, but the counts then estimate each cell's mass with n_rows rows, not max_rows
             _count_all_rows(features, X)
             if scores is not None:
                 _count_all_rows(scores, np.ascontiguousarray(
                     np.asarray(scorer(X), dtype=np.float64).reshape(n_rows, -1)))
-        return cls(n_samples=n_rows, n_reference=n_rows, feature_names=feature_names, features=features,
+        n_reference = n_rows if count_all_rows else sample.shape[0]
+        return cls(n_samples=n_rows, n_reference=n_reference, feature_names=feature_names, features=features,
                    scores=scores)
 
     # -- persistence --------------------------------------------------------------------------------

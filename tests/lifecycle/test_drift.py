@@ -32,13 +32,16 @@ def test_fingerprint_small_deterministic_and_typed():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((30_000, 100))
     X[:, :10] = rng.integers(0, 3, size=(30_000, 10))
-    a, b = Fingerprint.from_data(X), Fingerprint.from_data(X)
+    a, b = Fingerprint.from_data(X, count_all_rows=True), Fingerprint.from_data(X, count_all_rows=True)
     meta_a, arrays_a = a.to_state()
     meta_b, arrays_b = b.to_state()
     assert meta_a == meta_b and arrays_a.keys() == arrays_b.keys()
     for name in arrays_a:
         np.testing.assert_array_equal(arrays_a[name], arrays_b[name])
     assert a.n_reference == 30_000 and a.n_samples == 30_000  # edges from 20 000 rows, counts from all
+    quick = Fingerprint.from_data(X)  # the default at fit: counts from the 20 000-row subsample
+    assert quick.n_reference == 20_000 and quick.n_samples == 30_000
+    np.testing.assert_array_equal(quick.features.values, a.features.values)
     assert a.features.discrete[:10].all() and not a.features.discrete[10:].any()
     assert (a.features.n_values[10:] == 9).all()  # deciles: 9 interior edges
     assert a.nbytes() < 40_000, a.nbytes()
