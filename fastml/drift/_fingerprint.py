@@ -57,8 +57,10 @@ class _Block:
             if unique.size <= max_categories:
                 per_column.append((unique, True))
             else:
-                levels = np.arange(1, n_bins) / n_bins
-                edges = np.unique(np.quantile(present, levels, method="inverted_cdf"))
+                # np.quantile(present, levels, method="inverted_cdf") read off the sorted column directly
+                # (the same values; np.quantile per column dominated the cost of a small fingerprint)
+                positions = np.ceil(np.arange(1, n_bins) / n_bins * present.size).astype(np.int64) - 1
+                edges = np.unique(present[np.clip(positions, 0, present.size - 1)])
                 edges = edges[edges < present[-1]]  # an edge at the maximum would leave an empty top bin
                 per_column.append((edges, False))
         width = max([1] + [v.size for v, _ in per_column])
