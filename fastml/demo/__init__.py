@@ -45,11 +45,18 @@ def run_demo(case="tabular", out_dir=None, quick=False, progress=None):
         raise ValueError(f"case must be one of {CASES}, got {case!r}")
     out_dir = os.path.join(os.fspath(out_dir or DEFAULT_OUT_DIR), case)
     os.makedirs(out_dir, exist_ok=True)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
     say = progress if progress is not None else (lambda line: None)
-    if case == "tabular":
-        from ._tabular import run_tabular
+    with warnings.catch_warnings():
+        # the demo's stochastic fits run a fixed, small number of epochs on purpose
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if case == "tabular":
+            from ._tabular import run_tabular
 
-        return run_tabular(out_dir, quick=quick, say=say)
-    from ._spam import run_spam
+            return run_tabular(out_dir, quick=quick, say=say)
+        from ._spam import run_spam
 
-    return run_spam(out_dir, quick=quick, say=say)
+        return run_spam(out_dir, quick=quick, say=say)

@@ -21,6 +21,10 @@ import scipy.sparse as sp
 N_BINS = 10
 MAX_CATEGORIES = 20
 MAX_ROWS = 20_000
+# Wider data (hashed text: 2**18 columns) keeps the score fingerprint only. Per-feature cells there
+# would mean densifying the subsample (GBs) and thousands of mostly-empty tests; prediction drift is
+# what such a model can be checked for.
+MAX_FEATURES = 4096
 MAX_CELLS_PER_FIT = 4_000_000  # subsample rows x features: bounds the time and memory of the fingerprint
 FORMAT_VERSION = 1
 
@@ -40,6 +44,12 @@ class _Block:
     @property
     def n_columns(self):
         return self.values.shape[0]
+
+    @classmethod
+    def empty(cls):
+        """A block of no columns (see MAX_FEATURES)."""
+        return cls(np.empty((0, 1)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), np.zeros((0, 3)),
+                   np.zeros((0, 5)))
 
     @classmethod
     def from_columns(cls, columns, n_bins=N_BINS, max_categories=MAX_CATEGORIES):
@@ -166,8 +176,12 @@ class Fingerprint:
             sample = X[rows]
         else:
             sample = X
-        dense = sample.toarray() if sp.issparse(sample) else sample
-        features = _Block.from_columns(np.asarray(dense, dtype=np.float64))
+        if n_features > MAX_FEATURES:
+            features = _Block.empty()
+            count_all_rows = False
+        else:
+            dense = sample.toarray() if sp.issparse(sample) else sample
+            features = _Block.from_columns(np.asarray(dense, dtype=np.float64))
         scores = None
         if scorer is not None:
             raw = np.asarray(scorer(sample), dtype=np.float64)
@@ -181,7 +195,7 @@ class Fingerprint:
                     np.asarray(scorer(X), dtype=np.float64).reshape(n_rows, -1)))
         n_reference = n_rows if count_all_rows else sample.shape[0]
         return cls(n_samples=n_rows, n_reference=n_reference, feature_names=feature_names, features=features,
-                   scores=scores)
+                   scores=scores, n_features=n_features)
 
     # -- persistence --------------------------------------------------------------------------------
     def to_state(self):
