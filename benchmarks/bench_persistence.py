@@ -26,19 +26,7 @@ import warnings
 
 import numpy as np
 
-
-def machine():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count()
-    return f"{cpu}, {cores} cores available, {platform.system()} {platform.release()}"
+from _machine import describe_machine as machine  # benchmarks/ is on sys.path when run as a script
 
 
 def median_seconds(function, repeats):

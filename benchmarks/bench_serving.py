@@ -27,24 +27,15 @@ import tempfile
 import time
 
 import numpy as np
+from _machine import available_cores, cpu_model  # benchmarks/ is on sys.path when run as a script
 
 
 def machine():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count()
     import fastapi
     import uvicorn
 
-    return (f"{cpu}, {cores} cores usable; Python {platform.python_version()}, fastapi {fastapi.__version__}, "
-            f"uvicorn {uvicorn.__version__}")
+    return (f"{cpu_model()}, {available_cores()} cores usable; Python {platform.python_version()}, "
+            f"fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}")
 
 
 def free_port():

@@ -20,25 +20,12 @@ Every number comes from this run on this machine; the script prints the machine.
 import argparse
 import glob
 import os
-import platform
 import time
 import warnings
 
 import numpy as np
 
-
-def machine():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count()
-    return f"{cpu}, {cores} cores available, {platform.system()} {platform.release()}"
+from _machine import describe_machine as machine  # benchmarks/ is on sys.path when run as a script
 
 
 def timed(function, repeats):
