@@ -38,9 +38,9 @@ def test_fingerprint_small_deterministic_and_typed():
     assert meta_a == meta_b and arrays_a.keys() == arrays_b.keys()
     for name in arrays_a:
         np.testing.assert_array_equal(arrays_a[name], arrays_b[name])
-    assert a.n_reference == 30_000 and a.n_samples == 30_000  # edges from 20 000 rows, counts from all
-    quick = Fingerprint.from_data(X)  # the default at fit: counts from the 20 000-row subsample
-    assert quick.n_reference == 20_000 and quick.n_samples == 30_000
+    assert a.n_reference == 30_000 and a.n_samples == 30_000  # edges from 10 000 rows, counts from all
+    quick = Fingerprint.from_data(X)  # the default at fit: counts from the 10 000-row subsample
+    assert quick.n_reference == 10_000 and quick.n_samples == 30_000
     np.testing.assert_array_equal(quick.features.values, a.features.values)
     assert a.features.discrete[:10].all() and not a.features.discrete[10:].any()
     assert (a.features.n_values[10:] == 9).all()  # deciles: 9 interior edges
