@@ -20,6 +20,19 @@ from .._objective import LinearObjective
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
+def accepted_dtypes(X):
+    """The ``dtype`` argument of ``validate_data`` for ``X``: float32 and float64 arrays keep their dtype.
+
+    scikit-learn keeps float32 for arrays and pandas frames but converts a polars frame of Float32
+    columns to float64; asking for float32 explicitly keeps it (and its feature names).
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if (type(X).__module__.startswith("polars") and dtypes is not None and len(dtypes)
+            and all(str(dtype) == "Float32" for dtype in dtypes)):
+        return np.float32
+    return list(FLOAT_DTYPES)
+
+
 def check_scalar_param(value, name, *, minimum=None, maximum=None, include_minimum=True, integer=False,
                        allow_none=False):
     """Raise ``ValueError``/``TypeError`` naming ``name`` when a hyper-parameter is out of range."""
@@ -47,7 +60,7 @@ def check_choice(value, name, choices):
 
 def validate_fit_data(estimator, X, y, *, multi_output=False, y_numeric=True):
     """``validate_data`` for ``fit``: CSR or float32/float64 arrays, kept as they are when possible."""
-    X, y = validate_data(estimator, X, y, accept_sparse="csr", dtype=list(FLOAT_DTYPES), order=None,
+    X, y = validate_data(estimator, X, y, accept_sparse="csr", dtype=accepted_dtypes(X), order=None,
                          multi_output=multi_output, y_numeric=y_numeric, ensure_min_samples=1)
     if sp.issparse(X) and X.indices.dtype != X.indptr.dtype:
         # a new matrix sharing the data: the caller's matrix is never modified
@@ -117,7 +130,7 @@ class ObjectiveMixin:
 
     def objective(self, X, y, sample_weight=None):
         check_is_fitted(self)
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=list(FLOAT_DTYPES), reset=False,
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=accepted_dtypes(X), reset=False,
                              multi_output=True, y_numeric=False)
         objective = self._build_objective(X, self._encode_target(y), prepare_sample_weight(sample_weight, X))
         return float(objective.value(objective.pack(*self._solver_coef())))
@@ -140,7 +153,7 @@ def linear_scores(estimator, X, coef, intercept):
     """``X @ coef.T + intercept`` in ``X``'s dtype, with the validation of scikit-learn's contract."""
     rows = fast_dense_rows(estimator, X)
     if rows is None:
-        rows = validate_data(estimator, X, accept_sparse="csr", dtype=list(FLOAT_DTYPES), reset=False)
+        rows = validate_data(estimator, X, accept_sparse="csr", dtype=accepted_dtypes(X), reset=False)
     coef = coef.astype(rows.dtype, copy=False)
     scores = rows @ coef.T
     scores += intercept.astype(rows.dtype, copy=False)

@@ -45,7 +45,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..solvers._result import SolverResult, Trace
 from ._base import (
-    record_fingerprint, FLOAT_DTYPES, ObjectiveMixin, check_choice, check_scalar_param, kernel_threads, linear_scores, make_objective,
+    record_fingerprint, ObjectiveMixin, accepted_dtypes, check_choice, check_scalar_param, kernel_threads, linear_scores, make_objective,
     prepare_sample_weight, progress_callback, solver_info,
 )
 from ._solve import _seed
@@ -258,7 +258,7 @@ class _BaseSGD(ObjectiveMixin):
 
     # -- data ------------------------------------------------------------------------------------
     def _validate(self, X, y, reset, y_numeric):
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=list(FLOAT_DTYPES), order=None,
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=accepted_dtypes(X), order=None,
                              reset=reset, y_numeric=y_numeric)
         if sp.issparse(X):
             if X.indices.dtype != X.indptr.dtype:
