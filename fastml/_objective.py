@@ -96,7 +96,7 @@ class DesignMatrix:
         coef = np.ascontiguousarray(coef, dtype=np.float64)
         intercept = np.ascontiguousarray(intercept, dtype=np.float64)
         out = np.empty((self.n_samples, coef.shape[1]))
-        serial = self.kernel_threads(n_threads or 2) == 1
+        serial = self.kernel_threads(resolve_n_threads(n_threads)) == 1
         if self.is_sparse:
             call_parallel(objective_csr.raw_prediction_csr, *self.csr, coef, intercept, out, serial=serial)
         else:
