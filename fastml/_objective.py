@@ -88,6 +88,22 @@ class DesignMatrix:
         if not np.isfinite(values).all():
             raise ValueError("X contains NaN or infinity")
 
+    def every_nth_row(self, step):
+        """Rows ``0, step, 2 step, ...`` as a new DesignMatrix (a copy of those rows; same dtype and layout).
+
+        A systematic sample: cheap, deterministic, and unbiased unless the rows cycle with period ``step``.
+        """
+        if step == 1:
+            return self
+        if self.is_sparse:
+            data, indices, indptr = self.csr
+            sample = sp.csr_matrix((data, indices, indptr), shape=self.shape)[::step]
+            sample.indices = sample.indices.astype(indices.dtype, copy=False)  # scipy may narrow them:
+            sample.indptr = sample.indptr.astype(indptr.dtype, copy=False)  # keep the compiled variant
+            return DesignMatrix(sample)
+        fortran = self.dense.flags.f_contiguous and not self.dense.flags.c_contiguous
+        return DesignMatrix(self.dense[::step].copy(order="F" if fortran else "C"))
+
     def raw_prediction(self, coef, intercept, n_threads=None):
         """``X @ coef + intercept`` as float64 (n_samples, n_models), float64 accumulation."""
         from .kernels import objective_csr, objective_dense
@@ -306,40 +322,53 @@ class LinearObjective:
             result[self.n_features] = out_intercept * scale
         return result.ravel()
 
-    def hessian(self, w):
+    def hessian(self, w, row_step=1):
         """Full Hessian of the smooth part per model, shape (n_models, p, p), p = n_features + fit_intercept.
 
         For one-score losses only (the multinomial Hessian couples the classes: use :meth:`hessp`).
         Dense ``X``: BLAS ``syrk`` on row blocks; CSR: the Cython weighted Gram kernel.
+        ``row_step > 1`` estimates it from the rows ``0, row_step, 2 row_step, ...`` only (the
+        Hessian of their weighted-mean loss); a model whose sampled rows carry no weight gets NaN.
         """
         from .kernels import gram, pointwise
         from .kernels._jit import call_parallel
 
         if self.loss.is_multiclass:
             raise ValueError("hessian() is for one-score losses; use hessp() for the multinomial loss")
+        if isinstance(row_step, bool) or not isinstance(row_step, (int, np.integer)) or row_step < 1:
+            raise ValueError(f"row_step must be a positive integer, got {row_step!r}")
+        design, y, sample_weight, weight_sum = self.X, self.y, self.sample_weight, self.weight_sum
+        if row_step > 1:
+            design = self.X.every_nth_row(row_step)
+            y = np.ascontiguousarray(self.y[::row_step])
+            sample_weight = np.ascontiguousarray(self.sample_weight[::row_step])
+            weight_sum = np.broadcast_to(sample_weight.sum(axis=0), (self.n_models,))
+        n_threads = design.kernel_threads(self.n_threads)
         coef, intercept = self.unpack(w)
-        raw = self.X.raw_prediction(coef, intercept, self.n_threads)
+        raw = design.raw_prediction(coef, intercept, n_threads)
         curvature = np.empty_like(raw)
-        call_parallel(pointwise.hessian_pointwise, self.y, self.sample_weight, raw, self.loss.loss_id,
-                      self.loss.param, curvature, serial=self.n_threads == 1)
+        call_parallel(pointwise.hessian_pointwise, y, sample_weight, raw, self.loss.loss_id,
+                      self.loss.param, curvature, serial=n_threads == 1)
         p = self.coef_shape[0]
-        result = np.zeros((self.n_models, p, p))
-        ones = np.ones((self.X.n_samples, 1))
+        result = np.full((self.n_models, p, p), np.nan)
+        ones = np.ones((design.n_samples, 1))
         for k in range(self.n_models):
+            if not weight_sum[k] > 0:
+                continue
             h = np.ascontiguousarray(curvature[:, k])
             block = result[k]
             gram_out = np.empty((self.n_features, self.n_features))
-            if self.X.is_sparse:
-                gram.weighted_gram_csr(*self.X.csr, self.n_features, h, gram_out, self.n_threads)
-                column = _csr_rmatvec(self.X, h[:, None], self.n_threads)
+            if design.is_sparse:
+                gram.weighted_gram_csr(*design.csr, self.n_features, h, gram_out, n_threads)
+                column = _csr_rmatvec(design, h[:, None], n_threads)
             else:
                 column = np.empty((self.n_features, 1))
-                gram.weighted_gram_dense(self.X.dense, h, gram_out, rhs=ones, rhs_out=column)
-            block[: self.n_features, : self.n_features] = gram_out / self.weight_sum[k]
+                gram.weighted_gram_dense(design.dense, h, gram_out, rhs=ones, rhs_out=column)
+            block[: self.n_features, : self.n_features] = gram_out / weight_sum[k]
             block[np.arange(self.n_features), np.arange(self.n_features)] += self.l2[k]
             if self.fit_intercept:
-                block[: self.n_features, -1] = block[-1, : self.n_features] = column[:, 0] / self.weight_sum[k]
-                block[-1, -1] = h.sum() / self.weight_sum[k]
+                block[: self.n_features, -1] = block[-1, : self.n_features] = column[:, 0] / weight_sum[k]
+                block[-1, -1] = h.sum() / weight_sum[k]
         return result
 
 

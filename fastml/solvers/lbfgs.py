@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._line_search import ModelView, batched_wolfe_search, max_norms, relative_decrease, require_finite
+from ._preconditioner import HessianPreconditioner, wants_preconditioner
 from ._result import SolverResult, Trace, notify
 
 _EPS = np.finfo(np.float64).eps
@@ -37,6 +38,12 @@ class LBFGSOptions:
         Sufficient-decrease and curvature constants of the strong Wolfe line search.
     max_line_search : int
         Most trial steps per line search.
+    preconditioner : {"auto", "hessian", "none"}
+        ``"hessian"``: each model's Hessian at the start point, estimated on a systematic sample of
+        rows (all rows when there are few), is the initial inverse-Hessian estimate (scaled by the
+        latest curvature pair) instead of a multiple of the identity, and the first step is the
+        Newton step it gives. Fewer passes over ``X``, the same optimum. ``"auto"``: ``"hessian"``
+        for one-score losses with at most 512 parameters per model. ``"none"``: classic L-BFGS.
     """
 
     max_iter: int = 500
@@ -46,6 +53,7 @@ class LBFGSOptions:
     c1: float = 1e-4
     c2: float = 0.9
     max_line_search: int = 30
+    preconditioner: str = "auto"
 
     def __post_init__(self):
         _check_int(self.max_iter, "max_iter", 1)
@@ -54,6 +62,8 @@ class LBFGSOptions:
         for name in ("tol", "ftol"):
             if not (np.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be finite and non-negative, got {getattr(self, name)!r}")
+        if self.preconditioner not in ("auto", "hessian", "none"):
+            raise ValueError(f"preconditioner must be 'auto', 'hessian' or 'none', got {self.preconditioner!r}")
         if not 0 < self.c1 < self.c2 < 1:
             raise ValueError(f"line search constants must satisfy 0 < c1 < c2 < 1, got c1={self.c1}, c2={self.c2}")
 
@@ -72,16 +82,19 @@ def check_smooth_objective(objective, solver, alternatives):
         raise ValueError(f"{solver} does not handle an L1 penalty (l1 > 0); use {alternatives}")
 
 
-def _two_loop_direction(gradient, history):
-    """``-H gradient`` with H the L-BFGS inverse-Hessian estimate from ``history`` of (s, y, 1/(s.y))."""
+def _two_loop_direction(gradient, history, initial_inverse):
+    """``-H gradient`` with H the L-BFGS inverse-Hessian estimate from ``history`` of (s, y, 1/(s.y)).
+
+    ``initial_inverse(q)`` applies the initial estimate H0 (a multiple of the identity or of the
+    inverse preconditioner, see :func:`lbfgs`).
+    """
     q = gradient.copy()
     alphas = []
     for s, y, rho in reversed(history):
         alpha = rho * (s @ q)
         q -= alpha * y
         alphas.append(alpha)
-    s, y, _ = history[-1]
-    q *= (s @ y) / (y @ y)  # initial inverse Hessian gamma * I, the usual Shanno-Phua scaling
+    q = initial_inverse(q)
     for (s, y, rho), alpha in zip(history, reversed(alphas)):
         beta = rho * (y @ q)
         q += (alpha - beta) * s
@@ -107,7 +120,8 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     -------
     SolverResult
         ``n_iter`` and ``converged`` are per model (arrays) when ``n_models > 1``. ``info`` holds
-        ``n_evaluations`` (objective calls), ``objective_values`` and ``gradient_max_norms`` per model.
+        ``n_evaluations`` (objective calls), ``objective_values`` and ``gradient_max_norms`` per model,
+        and ``preconditioned`` (per model: whether the sampled-Hessian preconditioner was used to the end).
     """
     options = LBFGSOptions() if options is None else options
     if not isinstance(options, LBFGSOptions):
@@ -116,6 +130,14 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     view = ModelView(objective)
     models = view.start(w0)
     n_models = view.n_models
+    if options.preconditioner == "hessian" and objective.loss.is_multiclass:
+        raise ValueError("preconditioner='hessian' is for one-score losses (the multinomial Hessian couples "
+                         "the classes); use 'auto' or 'none'")
+    precondition = wants_preconditioner(options.preconditioner, objective, view.model_size)
+    if precondition:
+        from .newton import warm_second_order_kernels
+
+        warm_second_order_kernels(objective, use_cg=False)  # compile before the clock starts
 
     values, gradients = view.evaluate(models)
     require_finite(values, gradients, "at the start point")
@@ -123,8 +145,13 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     trace.start()  # after the first evaluation: compile time is not counted
     norms = max_norms(gradients)
     trace.record(0, values.sum(), norms.max(), np.nan)
+    # counted in the first iteration's time: the sample Hessian is part of the solver's work
+    preconditioner = (HessianPreconditioner.build(view, models, skip_well_conditioned=options.preconditioner == "auto")
+                      if precondition else None)
 
     histories = [deque(maxlen=options.memory) for _ in range(n_models)]
+    # H0 of each model is scales[k] * P_k^-1 (or scales[k] * I), scales[k] = s.y / y.P^-1 y of the newest pair
+    scales = np.ones(n_models)
     converged = norms <= options.tol
     stalled = np.zeros(n_models, dtype=bool)  # line search found no decrease from steepest descent
     n_iter = np.zeros(n_models, dtype=int)
@@ -137,14 +164,22 @@ def lbfgs(objective, w0=None, options=None, callback=None):
         iteration += 1
         n_iter[active] += 1
 
-        # 1) direction: two-loop recursion per model (steepest descent with a first step of unit length
-        #    until a curvature pair is known)
+        # 1) direction: two-loop recursion per model; until a curvature pair is known, the
+        #    preconditioner's Newton step, or steepest descent with a first step of unit length
         directions = np.zeros_like(models)
         first_steps = np.ones(n_models)
         for k in np.flatnonzero(active):
+            preconditioned = preconditioner is not None and preconditioner.available(k)
+            if preconditioned:
+                initial = (lambda q, k=k: scales[k] * preconditioner.solve(k, q))
+            else:
+                initial = (lambda q, k=k: scales[k] * q)
             if histories[k]:
-                directions[k] = _two_loop_direction(gradients[k], histories[k])
-            if not histories[k] or not directions[k] @ gradients[k] < 0:
+                directions[k] = _two_loop_direction(gradients[k], histories[k], initial)
+            elif preconditioned:  # the (sampled-Hessian) Newton step
+                scales[k] = 1.0
+                directions[k] = -initial(gradients[k])
+            if not directions[k] @ gradients[k] < 0:
                 histories[k].clear()
                 directions[k] = -gradients[k]
                 first_steps[k] = 1.0 / max(np.linalg.norm(gradients[k]), _EPS)  # unit move, as L-BFGS-B
@@ -161,6 +196,8 @@ def lbfgs(objective, w0=None, options=None, callback=None):
             if found[k] is None:
                 if histories[k]:
                     histories[k].clear()  # a stale history can give a poor direction: restart
+                elif preconditioner is not None and preconditioner.available(k):
+                    preconditioner.factors[k] = None  # a poor sample Hessian: go on unpreconditioned
                 else:
                     stalled[k] = True
                 continue
@@ -171,6 +208,9 @@ def lbfgs(objective, w0=None, options=None, callback=None):
             sy = s @ y
             if sy > _EPS * (y @ y):  # keeps the inverse-Hessian estimate positive definite
                 histories[k].append((s, y, 1.0 / sy))
+                # Shanno-Phua scaling of H0, in the preconditioner's metric when there is one
+                scaled_y = preconditioner.solve(k, y) if preconditioner is not None and preconditioner.available(k) else y
+                scales[k] = sy / (y @ scaled_y)
             models[k], values[k], gradients[k], steps[k] = new_point, value, gradient, step
         require_finite(values, gradients, f"at iteration {iteration}")
 
@@ -189,10 +229,11 @@ def lbfgs(objective, w0=None, options=None, callback=None):
         elif stalled.any():
             message = (f"line search found no decrease for model(s) {np.flatnonzero(stalled).tolist()} "
                        "(the objective may be at its rounding limit; loosen tol)")
-    return _result(view, models, values, gradients, n_iter, converged, trace, message)
+    preconditioned = np.array([preconditioner is not None and preconditioner.available(k) for k in range(n_models)])
+    return _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned)
 
 
-def _result(view, models, values, gradients, n_iter, converged, trace, message):
+def _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned):
     """The :class:`SolverResult` of a run, with per-model arrays only for batched runs."""
     single = view.n_models == 1
     return SolverResult(
@@ -202,5 +243,6 @@ def _result(view, models, values, gradients, n_iter, converged, trace, message):
         trace=trace,
         message=message,
         info={"n_evaluations": view.n_evaluations, "objective_values": values.copy(),
-              "gradient_max_norms": max_norms(gradients)},
+              "gradient_max_norms": max_norms(gradients),
+              "preconditioned": bool(preconditioned[0]) if single else preconditioned},
     )

@@ -148,7 +148,10 @@ def warm_second_order_kernels(objective, use_cg):
                                 shape=(rows, design.n_features))
     else:
         small_X = design.dense[:rows].copy(order="F" if not design.dense.flags.c_contiguous else "C")
-    small = LinearObjective(objective.loss, small_X, objective.y[:rows], objective.sample_weight[:rows],
+    # unit weights: only the compiled variants matter here, and the first rows may all weigh zero
+    # (a cross-validation fold), which the objective would reject
+    unit_weights = np.ones((rows, objective.sample_weight.shape[1]))
+    small = LinearObjective(objective.loss, small_X, objective.y[:rows], unit_weights,
                             l2=objective.l2, fit_intercept=objective.fit_intercept,
                             n_classes=getattr(objective, "n_classes", None), n_threads=objective.n_threads,
                             check_input=False)

@@ -266,14 +266,8 @@ def test_logistic_cv_parity_with_sklearn(dataset, scoring):
     assert ours.n_iter_.shape == reference.n_iter_.shape
 
 
-_NEWTON_WARMUP_BUG = pytest.mark.xfail(
-    raises=ValueError, strict=True,
-    reason="fastml.solvers.newton.warm_second_order_kernels builds a warm-up objective from the first rows; "
-           "a fold whose first rows all have zero weight makes it raise 'sample_weight sums to zero'")
-
-
 @pytest.mark.parametrize("layout", ["paths", "grid"])
-@pytest.mark.parametrize("solver", ["lbfgs", "gd", pytest.param("newton", marks=_NEWTON_WARMUP_BUG)])
+@pytest.mark.parametrize("solver", ["lbfgs", "gd", "newton"])
 def test_logistic_cv_batched_folds_equal_separate_fits(layout, solver, monkeypatch):
     """Each column of the batched binary objective is the fold's own problem (zero weights are exact)."""
     monkeypatch.setattr(LogisticRegressionCV, "_binary_layout", layout)

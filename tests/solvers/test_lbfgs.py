@@ -14,11 +14,15 @@ from solver_problems import (  # tests/solvers is on sys.path (pytest's default 
 TIGHT = LBFGSOptions(tol=1e-10)
 
 
-@pytest.mark.parametrize("loss", SMOOTH_LOSSES)
-def test_reaches_scipy_optimum(loss, storage, dtype):
+# the multinomial loss is never preconditioned (tested below)
+@pytest.mark.parametrize("loss, preconditioner", [(loss, preconditioner) for loss in SMOOTH_LOSSES
+                                                  for preconditioner in ("hessian", "none")
+                                                  if (loss, preconditioner) != ("multinomial", "hessian")])
+def test_reaches_scipy_optimum(loss, storage, dtype, preconditioner):
     objective = make_objective(loss, storage, dtype)
     _, reference = scipy_reference(objective)
-    result = lbfgs(objective, options=TIGHT)
+    result = lbfgs(objective, options=LBFGSOptions(tol=1e-10, preconditioner=preconditioner))
+    assert result.info["preconditioned"] == (preconditioner == "hessian")
     assert result.converged and result.message == "converged"
     assert relative_gap(objective.value(result.params), reference) <= 1e-8
     assert np.abs(objective.gradient(result.params)).max() <= 1e-7
@@ -144,7 +148,7 @@ def test_rejects_non_smooth_problems(loss, l1, match):
 
 
 def test_rejects_bad_options_and_start():
-    for bad in ({"memory": 0}, {"tol": -1.0}, {"max_iter": 1.5}, {"c1": 0.95}):
+    for bad in ({"memory": 0}, {"tol": -1.0}, {"max_iter": 1.5}, {"c1": 0.95}, {"preconditioner": "diag"}):
         with pytest.raises(ValueError):
             LBFGSOptions(**bad)
     objective = make_objective("squared_error")
@@ -154,3 +158,73 @@ def test_rejects_bad_options_and_start():
         lbfgs(objective, w0=np.zeros(3))
     with pytest.raises(ValueError, match="NaN"):
         lbfgs(objective, w0=np.full(objective.n_params, np.nan))
+
+
+# -- the sampled-Hessian preconditioner ------------------------------------------------------------------
+
+def _badly_scaled_logistic(n_samples, seed=0):
+    """Features spanning three orders of magnitude: plain L-BFGS needs hundreds of iterations."""
+    rng = np.random.default_rng(seed)
+    scales = 10.0 ** rng.uniform(-1.5, 1.5, 12)
+    X = rng.standard_normal((n_samples, 12)) * scales
+    y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-(X / scales) @ rng.standard_normal(12)))).astype(float)
+    return X, y
+
+
+@pytest.mark.parametrize("n_samples", [500, 30_000])  # all rows / a systematic sample of the rows
+def test_preconditioner_cuts_iterations_on_badly_scaled_data(n_samples):
+    X, y = _badly_scaled_logistic(n_samples)
+    objective = fastml.LinearObjective("log_loss", X, y, l2=1e-3)
+    _, reference = scipy_reference(objective)
+    plain = lbfgs(objective, options=LBFGSOptions(tol=1e-8, preconditioner="none", max_iter=5000))
+    auto = lbfgs(objective, options=LBFGSOptions(tol=1e-8, max_iter=5000))
+    assert auto.info["preconditioned"] and not plain.info["preconditioned"]
+    assert auto.converged and relative_gap(objective.value(auto.params), reference) <= 1e-10
+    assert auto.info["n_evaluations"] * 4 < plain.info["n_evaluations"]
+
+
+def test_auto_skips_well_conditioned_problems_and_multinomial():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((2000, 5))
+    y = (X[:, 0] + rng.standard_normal(2000) > 0).astype(float)
+    result = lbfgs(fastml.LinearObjective("log_loss", X, y, l2=1e-2), options=TIGHT)
+    assert result.converged and not result.info["preconditioned"]  # condition number < 100
+    multinomial = make_objective("multinomial", l2=1e-2)
+    assert not lbfgs(multinomial, options=TIGHT).info["preconditioned"]
+    with pytest.raises(ValueError, match="one-score losses"):
+        lbfgs(multinomial, options=LBFGSOptions(preconditioner="hessian"))
+
+
+def test_preconditioned_batch_equals_separate_runs_with_an_unweighted_sample():
+    """Model 1's weights vanish on the sampled rows: it runs unpreconditioned, to the same optimum."""
+    X, y = _badly_scaled_logistic(30_000, seed=2)
+    weights = np.ones((30_000, 2))
+    weights[::3, 1] = 0.0  # the sample of 10 000 rows is every third row
+    objective = fastml.LinearObjective("log_loss", X, np.c_[y, y], weights, l2=1e-3)
+    options = LBFGSOptions(tol=1e-9, max_iter=5000)
+    batched = lbfgs(objective, options=options)
+    assert batched.info["preconditioned"].tolist() == [True, False] and batched.converged.all()
+    for k in range(2):
+        single = model_objective(objective, k)
+        separate = lbfgs(single, options=options)
+        assert relative_gap(single.value(model_params(objective, batched.params, k)),
+                            single.value(separate.params)) <= 1e-10
+
+
+@pytest.mark.parametrize("row_step", [1, 3])
+def test_sampled_hessian_is_the_hessian_of_the_sampled_rows(row_step, storage, dtype):
+    objective = make_objective("log_loss", storage, dtype, l2=1e-2)
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal(objective.n_params) * 0.3
+    X = objective.X
+    dense = (sp.csr_matrix(X.csr, shape=X.shape).toarray() if X.is_sparse else np.asarray(X.dense)).astype(float)
+    rows = slice(None, None, row_step)
+    A = np.c_[dense[rows], np.ones(dense[rows].shape[0])]
+    weights = objective.sample_weight[rows, 0]
+    p = 1.0 / (1.0 + np.exp(-(A @ w)))
+    expected = (A * (weights * p * (1 - p))[:, None]).T @ A / weights.sum()
+    expected[np.arange(A.shape[1] - 1), np.arange(A.shape[1] - 1)] += 1e-2
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(objective.hessian(w, row_step=row_step)[0], expected, rtol=tolerance, atol=tolerance)
+    with pytest.raises(ValueError, match="row_step"):
+        objective.hessian(w, row_step=0)
