@@ -22,6 +22,7 @@ cached objects when any of them changed.
 """
 import os
 import threading
+import time
 import types
 
 os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp tbb workqueue")
@@ -126,6 +127,14 @@ def jit_inline(function=None, *, gather=False):
     """Compile ``function`` as a helper linked into (and inlined by LLVM into) the kernels calling it."""
     decorate = numba.njit(cache=CACHE, fastmath=FASTMATH_GATHER if gather else FASTMATH, nogil=True)
     return decorate if function is None else decorate(function)
+
+
+@numba.njit(cache=CACHE)
+def perf_counter():
+    """``time.perf_counter()`` for compiled solver loops (their traces); takes the GIL for a moment."""
+    with numba.objmode(now="float64"):
+        now = time.perf_counter()
+    return now
 
 
 def jit_point(function):

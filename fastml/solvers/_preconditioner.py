@@ -43,7 +43,8 @@ class HessianPreconditioner:
         objective = view.objective
         rows_wanted = max(MIN_SAMPLE_ROWS, SAMPLE_ROWS_PER_PARAM * view.model_size)
         step = max(1, objective.X.n_samples // rows_wanted)
-        hessians = objective.hessian(view.join(models), row_step=step)
+        with np.errstate(all="ignore"):  # a start where the loss overflows gives no preconditioner, and
+            hessians = objective.hessian(view.join(models), row_step=step)  # the solver says why
         factors = []
         for hessian in hessians:
             if skip_well_conditioned and _condition_number(hessian) < AUTO_MIN_CONDITION:
@@ -54,6 +55,10 @@ class HessianPreconditioner:
 
     def available(self, k):
         return self.factors[k] is not None
+
+    def inverse(self, k):
+        """``P_k^-1`` as a dense matrix (for the compiled loop, which applies it by a matrix-vector product)."""
+        return cho_solve(self.factors[k], np.eye(len(self.factors[k][0])), check_finite=False)
 
     def solve(self, k, vector):
         """``P_k^-1 vector``."""

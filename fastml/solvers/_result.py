@@ -43,6 +43,10 @@ class Trace:
     def record(self, iteration, objective, gradient_norm, step=np.nan):
         self._rows.append((int(iteration), self.elapsed, float(objective), float(gradient_norm), float(step)))
 
+    def add_row(self, iteration, seconds, objective, gradient_norm, step=np.nan):
+        """Append a row timed elsewhere (by a compiled solver loop)."""
+        self._rows.append((int(iteration), float(seconds), float(objective), float(gradient_norm), float(step)))
+
     def __len__(self):
         return len(self._rows)
 

@@ -6,6 +6,7 @@ strengths, K folds) the trial points of all models that are still searching are 
 objective call, i.e. one pass over ``X`` per line-search step; models that have converged keep their
 parameters. The path of each model is the path of a separate run.
 """
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -44,6 +45,11 @@ class LBFGSOptions:
         latest curvature pair) instead of a multiple of the identity, and the first step is the
         Newton step it gives. Fewer passes over ``X``, the same optimum. ``"auto"``: ``"hessian"``
         for one-score losses with at most 512 parameters per model. ``"none"``: classic L-BFGS.
+    driver : {"auto", "compiled", "python"}
+        ``"compiled"`` runs the whole loop of a single model in one Numba call
+        (``fastml.kernels.lbfgs_loop``; no callback possible): on small data the Python loop, not
+        the pass over ``X``, would set the time. ``"auto"``: compiled for one model without a
+        callback on a matrix small enough for one thread (see ``fastml._objective.SERIAL_WORK``).
     """
 
     max_iter: int = 500
@@ -54,6 +60,7 @@ class LBFGSOptions:
     c2: float = 0.9
     max_line_search: int = 30
     preconditioner: str = "auto"
+    driver: str = "auto"
 
     def __post_init__(self):
         _check_int(self.max_iter, "max_iter", 1)
@@ -62,6 +69,8 @@ class LBFGSOptions:
         for name in ("tol", "ftol"):
             if not (np.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be finite and non-negative, got {getattr(self, name)!r}")
+        if self.driver not in ("auto", "compiled", "python"):
+            raise ValueError(f"driver must be 'auto', 'compiled' or 'python', got {self.driver!r}")
         if self.preconditioner not in ("auto", "hessian", "none"):
             raise ValueError(f"preconditioner must be 'auto', 'hessian' or 'none', got {self.preconditioner!r}")
         if not 0 < self.c1 < self.c2 < 1:
@@ -138,6 +147,8 @@ def lbfgs(objective, w0=None, options=None, callback=None):
         from .newton import warm_second_order_kernels
 
         warm_second_order_kernels(objective, use_cg=False)  # compile before the clock starts
+    if _compiled_driver(options, objective, callback):
+        return _lbfgs_compiled(objective, view, models, options, precondition)
 
     values, gradients = view.evaluate(models)
     require_finite(values, gradients, "at the start point")
@@ -233,16 +244,69 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     return _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned)
 
 
-def _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned):
+def _compiled_driver(options, objective, callback):
+    """Whether to run the compiled single-model loop (see ``LBFGSOptions.driver``)."""
+    if options.driver == "python":
+        return False
+    if objective.n_models != 1 or callback is not None:
+        if options.driver == "compiled":
+            raise ValueError("driver='compiled' runs one model without a callback")
+        return False
+    return options.driver == "compiled" or objective.n_threads == 1
+
+
+def _lbfgs_compiled(objective, view, models, options, precondition):
+    """:func:`lbfgs` of one model by ``fastml.kernels.lbfgs_loop.lbfgs_single``."""
+    from ..kernels import lbfgs_loop
+
+    build_start = time.perf_counter()
+    inverse = np.empty((0, 0))
+    if precondition:
+        preconditioner = HessianPreconditioner.build(view, models,
+                                                     skip_well_conditioned=options.preconditioner == "auto")
+        if preconditioner.available(0):
+            inverse = preconditioner.inverse(0)
+    build_seconds = time.perf_counter() - build_start
+    design = objective.X.csr if objective.X.is_sparse else (objective.X.dense,)
+    w = view.join(models)
+    rows = np.full((options.max_iter + 1, 4), np.nan)
+    n_iter, status, n_evaluations, preconditioned = lbfgs_loop.lbfgs_single(
+        design, objective.n_features, objective.n_outputs, int(objective.fit_intercept), objective.y,
+        objective.sample_weight, objective.loss.loss_id, objective.loss.param, float(objective.l2[0]),
+        float(objective.weight_sum[0]), w, inverse, options.memory, options.max_iter, options.max_line_search,
+        options.tol, options.ftol, options.c1, options.c2, rows)
+    objective.n_evaluations += n_evaluations
+    view.n_evaluations += n_evaluations
+    if status == lbfgs_loop.NON_FINITE:
+        require_finite(np.array([np.nan]), np.zeros((1, 1)),
+                       "at the start point" if n_iter == 0 else f"at iteration {n_iter}")
+    trace = Trace()
+    for iteration in range(n_iter + 1):
+        value, gradient_norm, step, seconds = rows[iteration]
+        # the preconditioner was built before the compiled loop's clock started: count it
+        trace.add_row(iteration, seconds + (build_seconds if iteration else 0.0), value, gradient_norm, step)
+    message = {lbfgs_loop.CONVERGED: "converged",
+               lbfgs_loop.MAX_ITER: f"reached max_iter={options.max_iter}",
+               lbfgs_loop.STALLED: "line search found no decrease for model(s) [0] (the objective may be at "
+                                   "its rounding limit; loosen tol)"}[status]
+    values = rows[n_iter, :1].copy()
+    gradients = np.array([[rows[n_iter, 1]]])
+    return _result(view, view.split(w), values, gradients, np.array([n_iter]),
+                   np.array([status == lbfgs_loop.CONVERGED]), trace, message, np.array([preconditioned]))
+
+
+def _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned=None):
     """The :class:`SolverResult` of a run, with per-model arrays only for batched runs."""
     single = view.n_models == 1
+    info = {"n_evaluations": view.n_evaluations, "objective_values": values.copy(),
+            "gradient_max_norms": max_norms(gradients)}
+    if preconditioned is not None:
+        info["preconditioned"] = bool(preconditioned[0]) if single else preconditioned
     return SolverResult(
         params=view.join(models),
         n_iter=int(n_iter[0]) if single else n_iter,
         converged=bool(converged[0]) if single else converged.copy(),
         trace=trace,
         message=message,
-        info={"n_evaluations": view.n_evaluations, "objective_values": values.copy(),
-              "gradient_max_norms": max_norms(gradients),
-              "preconditioned": bool(preconditioned[0]) if single else preconditioned},
+        info=info,
     )

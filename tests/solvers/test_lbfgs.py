@@ -228,3 +228,45 @@ def test_sampled_hessian_is_the_hessian_of_the_sampled_rows(row_step, storage, d
     np.testing.assert_allclose(objective.hessian(w, row_step=row_step)[0], expected, rtol=tolerance, atol=tolerance)
     with pytest.raises(ValueError, match="row_step"):
         objective.hessian(w, row_step=0)
+
+
+# -- the compiled single-model loop --------------------------------------------------------------------
+
+@pytest.mark.parametrize("loss, preconditioner", [("log_loss", "hessian"), ("log_loss", "none"),
+                                                  ("poisson", "auto"), ("multinomial", "auto")])
+def test_compiled_loop_follows_the_python_loop(loss, preconditioner, storage, dtype):
+    """Same algorithm, same path (the two sum dot products in different orders: equal to rounding)."""
+    objective = make_objective(loss, storage, dtype, l2=1e-3)
+    runs = {driver: lbfgs(objective, options=LBFGSOptions(tol=1e-6, preconditioner=preconditioner, driver=driver))
+            for driver in ("compiled", "python")}
+    compiled, python = runs["compiled"], runs["python"]
+    assert compiled.converged and python.converged
+    assert compiled.n_iter == python.n_iter and compiled.info["n_evaluations"] == python.info["n_evaluations"]
+    assert compiled.info["preconditioned"] == python.info["preconditioned"]
+    np.testing.assert_allclose(compiled.trace["objective"], python.trace["objective"], rtol=1e-10)
+    np.testing.assert_allclose(compiled.params, python.params, rtol=0, atol=1e-7)
+    _, reference = scipy_reference(objective)
+    assert relative_gap(objective.value(compiled.params), reference) <= 1e-8
+    assert np.all(np.diff(compiled.trace["seconds"]) >= 0) and len(compiled.trace) == compiled.n_iter + 1
+
+
+def test_compiled_loop_reports_max_iter_and_non_finite_data():
+    objective = make_objective("log_loss")
+    result = lbfgs(objective, options=LBFGSOptions(max_iter=2, tol=1e-14, driver="compiled"))
+    assert not result.converged and result.n_iter == 2 and result.message == "reached max_iter=2"
+    X, y = make_data("poisson")
+    exploding = fastml.LinearObjective("poisson", X * 1e3, y)
+    with pytest.raises(ValueError, match="not finite"):
+        lbfgs(exploding, w0=np.full(exploding.n_params, 10.0), options=LBFGSOptions(driver="compiled"))
+
+
+def test_compiled_driver_needs_one_model_and_no_callback():
+    batched = make_objective("log_loss", l2=np.array([1e-2, 1e-3]))
+    with pytest.raises(ValueError, match="one model"):
+        lbfgs(batched, options=LBFGSOptions(driver="compiled"))
+    with pytest.raises(ValueError, match="driver"):
+        LBFGSOptions(driver="fortran")
+    # "auto" hands a callback run to the Python loop, which calls it
+    seen = []
+    lbfgs(make_objective("log_loss"), callback=lambda info: seen.append(info.iteration))
+    assert seen and seen[0] == 1
