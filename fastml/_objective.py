@@ -363,7 +363,7 @@ class LinearObjective:
                 column = _csr_rmatvec(design, h[:, None], n_threads)
             else:
                 column = np.empty((self.n_features, 1))
-                gram.weighted_gram_dense(design.dense, h, gram_out, rhs=ones, rhs_out=column)
+                gram.weighted_gram_dense(design.dense, h, gram_out, rhs=ones, rhs_out=column, n_threads=n_threads)
             block[: self.n_features, : self.n_features] = gram_out / weight_sum[k]
             block[np.arange(self.n_features), np.arange(self.n_features)] += self.l2[k]
             if self.fit_intercept:

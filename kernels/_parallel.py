@@ -3,7 +3,11 @@
 Design: a parallel kernel splits its rows into ``n_threads`` contiguous chunks, each chunk adds into
 its own float64 buffer, and the buffers are summed in chunk order. The result depends on the number
 of chunks only, so it is bitwise reproducible for a fixed ``n_threads`` whatever the scheduler does.
+:func:`map_row_chunks` does the same for Python code whose work is BLAS calls on row blocks.
 """
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numba import prange
 
@@ -63,3 +67,30 @@ def sum_parts_1d(parts, out):
         for chunk in range(n_chunks):
             total += parts[chunk, i]
         out[i] = total
+
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def map_row_chunks(work, n_rows, n_chunks):
+    """``[work(start, stop) for each of n_chunks contiguous row chunks]``, one Python thread per chunk.
+
+    For Python code whose time is spent in BLAS on row blocks (it releases the GIL): every BLAS call
+    runs single-threaded meanwhile. Measured on the 2-core machine of ``PEERS.md``: two threads of
+    one-threaded GEMMs on 2048-row blocks form ``X^T X`` of 1e6 x 100 in 0.19 s, where OpenBLAS's
+    own two threads take 0.37-0.41 s for that tall-skinny product. Results come back in chunk order.
+    """
+    global _pool
+    bounds = [n_rows * chunk // n_chunks for chunk in range(n_chunks + 1)]
+    if n_chunks == 1:
+        return [work(0, n_rows)]
+    from threadpoolctl import threadpool_limits
+
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < n_chunks:
+            _pool = ThreadPoolExecutor(max_workers=n_chunks, thread_name_prefix="fastml-rows")
+        pool = _pool
+    with threadpool_limits(limits=1, user_api="blas"):
+        futures = [pool.submit(work, bounds[c], bounds[c + 1]) for c in range(n_chunks)]
+        return [future.result() for future in futures]

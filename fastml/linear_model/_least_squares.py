@@ -460,9 +460,11 @@ class RidgeCV(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstima
         else:
             coef, intercept = self._fit_folds(X, y, sample_weight, alphas)
         self._set_coef(coef, intercept, X.dtype, y.ndim)
-        weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        objective = self._build_objective(X, np.asarray(y, dtype=np.float64), weights)
-        value = objective.value(objective.pack(*self._solver_coef()))
+        value = self.__dict__.pop("_path_objective", None)  # leave-one-out: known from Gram quantities
+        if value is None:
+            weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+            objective = self._build_objective(X, np.asarray(y, dtype=np.float64), weights)
+            value = objective.value(objective.pack(*self._solver_coef()))
         notify(None, trace, 1, value, np.nan, np.nan, None)
         self.loss_curve_ = trace["objective"]
         self.solver_info_ = {"solver": "ridge_path" if self.cv is None else "ridge_kfold", "n_iter": 1,
@@ -487,11 +489,13 @@ class RidgeCV(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstima
             self.best_score_ = scores[best, np.arange(n_targets)]
             coef = path.coef[best, :, np.arange(n_targets)].T
             intercept = path.intercept[best, np.arange(n_targets)]
+            self._path_objective = float(path.objectives[best, np.arange(n_targets)].sum())
         else:
             best = int(np.argmax(scores.mean(axis=1)))
             self.alpha_ = float(alphas[best])
             self.best_score_ = float(scores[best].mean())
             coef, intercept = path.coef[best], path.intercept[best]
+            self._path_objective = float(path.objectives[best].sum())
         if self.store_cv_results:
             weights = 1.0 if sample_weight is None else sample_weight[:, None, None]
             results = (path.cv_values * weights).astype(X.dtype)

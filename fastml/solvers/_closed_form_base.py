@@ -321,7 +321,7 @@ def gram_statistics(data, block_rows=None, fit_intercept=False, max_offset_ratio
             rhs_out = np.empty((n_features, data.n_targets + 1))
             rows = block_rows or BLOCK_ROWS
             weighted_gram_dense(design.dense, data.sample_weight, gram, rhs=_right_hand_side(data.y),
-                                rhs_out=rhs_out, block_rows=rows)
+                                rhs_out=rhs_out, block_rows=rows, n_threads=resolve_n_threads(data.n_threads))
             y_sums = data.y.sum(axis=0) if data.sample_weight is None else data.sample_weight @ data.y
             stats = _split_rhs(gram, rhs_out, data.weight_sum, y_sums)
         check_finite_gram(stats.gram, stats.xty)

@@ -186,7 +186,8 @@ class _Problem:
             rhs[:, :K] = y_c
             rhs[:, K] = 1.0
             rhs_out = np.empty((d, K + 1))
-            gram.weighted_gram_dense(design.dense, self.sample_weight, G, rhs=rhs, rhs_out=rhs_out)
+            gram.weighted_gram_dense(design.dense, self.sample_weight, G, rhs=rhs, rhs_out=rhs_out,
+                                     n_threads=self.n_threads)
             xty, x_weighted_sum = rhs_out[:, :K], rhs_out[:, K].copy()
         _require_finite(G, x_weighted_sum)
         raw_diag = np.diag(G).copy()

@@ -314,3 +314,13 @@ def test_negative_or_invalid_alpha_is_rejected():
         Ridge(solver="newton").fit(X, y)
     with pytest.raises(ValueError, match="tol"):
         LinearRegression(tol=-1.0).fit(X, y)
+
+
+@pytest.mark.parametrize("alpha_per_target", [False, True])
+def test_ridge_cv_loss_curve_is_the_objective_of_the_chosen_model(alpha_per_target):
+    """The leave-one-out path reports the objective from Gram quantities: it equals a pass over X."""
+    X, y = DATA["diabetes"]
+    targets = np.c_[y, np.log(y)]
+    weights = np.random.default_rng(9).uniform(0.5, 2.0, X.shape[0])
+    model = RidgeCV(alphas=ALPHAS, alpha_per_target=alpha_per_target).fit(X, targets, sample_weight=weights)
+    assert model.loss_curve_[-1] == pytest.approx(model.objective(X, targets, sample_weight=weights), rel=1e-9)

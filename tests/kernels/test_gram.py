@@ -96,3 +96,26 @@ def test_weighted_gram_csr_matches_numpy(weighted, dtype, index_dtype, n_threads
     gram.weighted_gram_csr(data, indices, indptr, X.shape[1], h if weighted else None, out, n_threads)
     _assert_close(out, X64.T @ (weights[:, None] * X64))
     np.testing.assert_array_equal(out, out.T)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["ones", "h"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_weighted_gram_dense_row_chunks_on_threads(dtype, weighted):
+    """Large enough for one thread per row chunk: equal to numpy, and bitwise reproducible."""
+    n_samples = 2 * gram.MIN_VALUES_PER_THREAD // 10 + 17
+    X, h, rhs = _problem(n_samples=n_samples, n_features=10)
+    X = X.astype(dtype)
+    X64 = X.astype(np.float64)
+    weights = h if weighted else np.ones(n_samples)
+    runs = []
+    for _ in range(2):
+        out, rhs_out = np.empty((10, 10)), np.empty((10, 2))
+        gram.weighted_gram_dense(X, h if weighted else None, out, rhs=rhs, rhs_out=rhs_out, n_threads=2)
+        runs.append((out, rhs_out))
+    _assert_close(runs[0][0], X64.T @ (weights[:, None] * X64), rtol=1e-11)
+    _assert_close(runs[0][1], X64.T @ (weights[:, None] * rhs), rtol=1e-11)
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    single = np.empty((10, 10))
+    gram.weighted_gram_dense(X, h if weighted else None, single, n_threads=1)
+    _assert_close(single, runs[0][0], rtol=1e-12)

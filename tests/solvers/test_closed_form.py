@@ -477,3 +477,15 @@ def test_bad_path_and_fold_arguments_raise():
         ridge_kfold(X, y, np.zeros(79), ALPHAS)
     with pytest.raises(ValueError, match="rcond"):
         ClosedFormOptions(rcond=-1.0)
+
+
+def test_leave_one_out_on_two_row_chunks_equals_one_chunk():
+    """At this size the Gram and the leave-one-out pass split the rows over two threads."""
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((40_000, 60))
+    y = X @ rng.standard_normal(60) + rng.standard_normal(40_000)
+    weights = rng.uniform(0.5, 2.0, 40_000)
+    alphas = np.logspace(-6, 0, 5)
+    one, two = (ridge_path(X, y, alphas, weights, cv="loo", n_threads=n) for n in (1, 2))
+    np.testing.assert_allclose(two.cv_scores, one.cv_scores, rtol=1e-10)
+    np.testing.assert_allclose(two.coef, one.coef, rtol=1e-9, atol=1e-12)
