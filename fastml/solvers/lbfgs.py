@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._line_search import ModelView, batched_wolfe_search, max_norms, relative_decrease, require_finite
-from ._preconditioner import HessianPreconditioner, wants_preconditioner
+from ._preconditioner import AUTO_PATIENCE, HessianPreconditioner, sample_step, wants_preconditioner
 from ._result import SolverResult, Trace, notify
 
 _EPS = np.finfo(np.float64).eps
@@ -44,7 +44,9 @@ class LBFGSOptions:
         rows (all rows when there are few), is the initial inverse-Hessian estimate (scaled by the
         latest curvature pair) instead of a multiple of the identity, and the first step is the
         Newton step it gives. Fewer passes over ``X``, the same optimum. ``"auto"``: ``"hessian"``
-        for one-score losses with at most 512 parameters per model. ``"none"``: classic L-BFGS.
+        for one-score losses with at most 512 parameters per model whose sampled Hessian has a
+        condition number of 100 or more; on data larger than the sample it is built only when
+        the problem is still unsolved after 10 iterations. ``"none"``: classic L-BFGS.
     driver : {"auto", "compiled", "python"}
         ``"compiled"`` runs the whole loop of a single model in one Numba call
         (``fastml.kernels.lbfgs_loop``; no callback possible): on small data the Python loop, not
@@ -156,9 +158,12 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     trace.start()  # after the first evaluation: compile time is not counted
     norms = max_norms(gradients)
     trace.record(0, values.sum(), norms.max(), np.nan)
-    # counted in the first iteration's time: the sample Hessian is part of the solver's work
-    preconditioner = (HessianPreconditioner.build(view, models, skip_well_conditioned=options.preconditioner == "auto")
-                      if precondition else None)
+    # counted in the iteration's time: the sample Hessian is part of the solver's work. "auto" on data
+    # larger than the sample builds it only for a problem still unsolved after AUTO_PATIENCE iterations
+    auto = options.preconditioner == "auto"
+    deferred = precondition and auto and sample_step(view) > 1
+    preconditioner = (HessianPreconditioner.build(view, models, skip_well_conditioned=auto)
+                      if precondition and not deferred else None)
 
     histories = [deque(maxlen=options.memory) for _ in range(n_models)]
     # H0 of each model is scales[k] * P_k^-1 (or scales[k] * I), scales[k] = s.y / y.P^-1 y of the newest pair
@@ -231,6 +236,13 @@ def lbfgs(objective, w0=None, options=None, callback=None):
         if options.ftol > 0:
             moved = active & (steps > 0)
             converged |= moved & (relative_decrease(old_values, values) <= options.ftol)
+        if deferred and iteration == AUTO_PATIENCE and not (converged | stalled).all():
+            deferred = False
+            preconditioner = HessianPreconditioner.build(view, models, skip_well_conditioned=True)
+            for k in range(n_models):
+                if histories[k] and preconditioner.available(k):  # rescale H0 in the new metric
+                    s, y, rho = histories[k][-1]
+                    scales[k] = (1.0 / rho) / (y @ preconditioner.solve(k, y))
         if notify(callback, trace, iteration, values.sum(), norms.max(), steps.max(), view.join(models)):
             message = "stopped by callback"
             break

@@ -270,3 +270,17 @@ def test_compiled_driver_needs_one_model_and_no_callback():
     seen = []
     lbfgs(make_objective("log_loss"), callback=lambda info: seen.append(info.iteration))
     assert seen and seen[0] == 1
+
+
+def test_auto_on_data_larger_than_the_sample_defers_the_preconditioner():
+    """Plain L-BFGS first: a problem solved within AUTO_PATIENCE iterations never builds it."""
+    from fastml.solvers._preconditioner import AUTO_PATIENCE, MIN_SAMPLE_ROWS
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((3 * MIN_SAMPLE_ROWS, 5))
+    y = (X[:, 0] + rng.standard_normal(len(X)) > 0).astype(float)
+    objective = fastml.LinearObjective("log_loss", X, y, l2=1e-2)
+    auto = lbfgs(objective, options=LBFGSOptions(tol=1e-8, driver="python"))
+    plain = lbfgs(objective, options=LBFGSOptions(tol=1e-8, driver="python", preconditioner="none"))
+    assert auto.n_iter < AUTO_PATIENCE and not auto.info["preconditioned"]
+    np.testing.assert_array_equal(auto.params, plain.params)
