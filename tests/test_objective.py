@@ -337,3 +337,19 @@ def test_per_model_l2_defines_the_number_of_models():
     values = objective.values(np.zeros(objective.n_params))
     huber = np.where(np.abs(y) <= 0.5, 0.5 * y**2, 0.5 * np.abs(y) - 0.125)  # delta = 0.5, raw = 0
     np.testing.assert_allclose(values, np.full(3, huber.mean()), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, "both infinities"])
+def test_non_finite_x_is_found_by_the_sum_shortcut_and_huge_finite_x_is_accepted(bad, dtype):
+    X, y = make_data("squared_error", 50)[:2]
+    X = X.astype(dtype)
+    if bad == "both infinities":  # +inf and -inf: the sum is NaN
+        X[3, 1], X[7, 2] = np.inf, -np.inf
+    else:
+        X[3, 1] = bad
+    for design in (X, sp.csr_matrix(X)):
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            LinearObjective("squared_error", design, y)
+    huge = np.full_like(X, np.finfo(dtype).max / 4)  # finite, but their sum overflows
+    LinearObjective("squared_error", huge, y)
