@@ -71,6 +71,21 @@ def sum_parts_1d(parts, out):
 
 _pool = None
 _pool_lock = threading.Lock()
+_blas_controller = None
+
+
+def limit_blas_threads(n_threads):
+    """Context manager: BLAS (OpenBLAS, MKL...) uses at most ``n_threads`` threads inside it.
+
+    One ``threadpoolctl.ThreadpoolController`` is kept: building one scans the loaded libraries
+    (about 3 ms, more than a whole fit on breast_cancer), limiting through it does not.
+    """
+    global _blas_controller
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=n_threads, user_api="blas")
 
 
 def map_row_chunks(work, n_rows, n_chunks):
@@ -85,12 +100,10 @@ def map_row_chunks(work, n_rows, n_chunks):
     bounds = [n_rows * chunk // n_chunks for chunk in range(n_chunks + 1)]
     if n_chunks == 1:
         return [work(0, n_rows)]
-    from threadpoolctl import threadpool_limits
-
     with _pool_lock:
         if _pool is None or _pool._max_workers < n_chunks:
             _pool = ThreadPoolExecutor(max_workers=n_chunks, thread_name_prefix="fastml-rows")
         pool = _pool
-    with threadpool_limits(limits=1, user_api="blas"):
+    with limit_blas_threads(1):
         futures = [pool.submit(work, bounds[c], bounds[c + 1]) for c in range(n_chunks)]
         return [future.result() for future in futures]

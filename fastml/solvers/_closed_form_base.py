@@ -208,9 +208,9 @@ def blas_threads(n_threads):
     if n_threads is None:
         yield
         return
-    from threadpoolctl import threadpool_limits
+    from ..kernels._parallel import limit_blas_threads
 
-    with threadpool_limits(limits=resolve_n_threads(n_threads), user_api="blas"):
+    with limit_blas_threads(resolve_n_threads(n_threads)):
         yield
 
 

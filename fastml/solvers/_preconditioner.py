@@ -48,12 +48,12 @@ class HessianPreconditioner:
         """
         objective = view.objective
         step = sample_step(view)
-        from threadpoolctl import threadpool_limits
+        from ..kernels._parallel import limit_blas_threads
 
-        # one BLAS thread: the sample is small, and OpenBLAS threads left spinning after a call slow
-        # the next pass of the objective's own (OpenMP) threads on a 2-core machine by ~40 ms.
+        # one BLAS thread: the sample is small, and OpenBLAS threads left spinning after a call can
+        # slow the next pass of the objective's own (OpenMP) threads on a 2-core machine.
         # A start where the loss overflows gives no preconditioner (the solver then says why).
-        with np.errstate(all="ignore"), threadpool_limits(limits=1, user_api="blas"):
+        with np.errstate(all="ignore"), limit_blas_threads(1):
             hessians = objective.hessian(view.join(models), row_step=step)
         factors = []
         for hessian in hessians:
