@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._line_search import ModelView, batched_wolfe_search, max_norms, relative_decrease, require_finite
-from ._preconditioner import AUTO_PATIENCE, HessianPreconditioner, sample_step, wants_preconditioner
+from ._preconditioner import AUTO_PATIENCE, HessianPreconditioner, wants_preconditioner
 from ._result import SolverResult, Trace, notify
 
 _EPS = np.finfo(np.float64).eps
@@ -45,8 +45,8 @@ class LBFGSOptions:
         latest curvature pair) instead of a multiple of the identity, and the first step is the
         Newton step it gives. Fewer passes over ``X``, the same optimum. ``"auto"``: ``"hessian"``
         for one-score losses with at most 512 parameters per model whose sampled Hessian has a
-        condition number of 100 or more; on data larger than the sample it is built only when
-        the problem is still unsolved after 10 iterations. ``"none"``: classic L-BFGS.
+        condition number of 100 or more, built only when the problem is still unsolved after 20
+        plain iterations (then L-BFGS restarts from there with it). ``"none"``: classic L-BFGS.
     driver : {"auto", "compiled", "python"}
         ``"compiled"`` runs the whole loop of a single model in one Numba call
         (``fastml.kernels.lbfgs_loop``; no callback possible): on small data the Python loop, not
@@ -158,10 +158,10 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     trace.start()  # after the first evaluation: compile time is not counted
     norms = max_norms(gradients)
     trace.record(0, values.sum(), norms.max(), np.nan)
-    # counted in the iteration's time: the sample Hessian is part of the solver's work. "auto" on data
-    # larger than the sample builds it only for a problem still unsolved after AUTO_PATIENCE iterations
+    # counted in the iteration's time: the sample Hessian is part of the solver's work. "auto" builds it
+    # only for a problem still unsolved after AUTO_PATIENCE iterations, and restarts from there
     auto = options.preconditioner == "auto"
-    deferred = precondition and auto and sample_step(view) > 1
+    deferred = precondition and auto
     preconditioner = (HessianPreconditioner.build(view, models, skip_well_conditioned=auto)
                       if precondition and not deferred else None)
 
@@ -240,9 +240,8 @@ def lbfgs(objective, w0=None, options=None, callback=None):
             deferred = False
             preconditioner = HessianPreconditioner.build(view, models, skip_well_conditioned=True)
             for k in range(n_models):
-                if histories[k] and preconditioner.available(k):  # rescale H0 in the new metric
-                    s, y, rho = histories[k][-1]
-                    scales[k] = (1.0 / rho) / (y @ preconditioner.solve(k, y))
+                if preconditioner.available(k):
+                    histories[k].clear()  # restart with the preconditioner's Newton-like step
         if notify(callback, trace, iteration, values.sum(), norms.max(), steps.max(), view.join(models)):
             message = "stopped by callback"
             break
@@ -268,43 +267,62 @@ def _compiled_driver(options, objective, callback):
 
 
 def _lbfgs_compiled(objective, view, models, options, precondition):
-    """:func:`lbfgs` of one model by ``fastml.kernels.lbfgs_loop.lbfgs_single``."""
+    """:func:`lbfgs` of one model by ``fastml.kernels.lbfgs_loop.lbfgs_single``.
+
+    With ``preconditioner="auto"`` it runs in two phases like the Python loop: plain L-BFGS for
+    ``AUTO_PATIENCE`` iterations, then, for a problem still unsolved, a preconditioned restart from
+    where the first phase stopped (its first evaluation repeats the last one: one extra pass).
+    """
     from ..kernels import lbfgs_loop
 
-    build_start = time.perf_counter()
-    inverse = np.empty((0, 0))
-    if precondition:
-        preconditioner = HessianPreconditioner.build(view, models,
-                                                     skip_well_conditioned=options.preconditioner == "auto")
-        if preconditioner.available(0):
-            inverse = preconditioner.inverse(0)
-    build_seconds = time.perf_counter() - build_start
+    auto = options.preconditioner == "auto"
     design = objective.X.csr if objective.X.is_sparse else (objective.X.dense,)
     w = view.join(models)
-    rows = np.full((options.max_iter + 1, 4), np.nan)
-    n_iter, status, n_evaluations, preconditioned = lbfgs_loop.lbfgs_single(
-        design, objective.n_features, objective.n_outputs, int(objective.fit_intercept), objective.y,
-        objective.sample_weight, objective.loss.loss_id, objective.loss.param, float(objective.l2[0]),
-        float(objective.weight_sum[0]), w, inverse, options.memory, options.max_iter, options.max_line_search,
-        options.tol, options.ftol, options.c1, options.c2, rows)
+    trace = Trace()
+    n_iter, n_evaluations, elapsed = 0, 0, 0.0
+    phases = [(min(AUTO_PATIENCE, options.max_iter), False), (options.max_iter - AUTO_PATIENCE, True)] \
+        if precondition and auto else [(options.max_iter, precondition)]
+    for phase, (max_iter, with_preconditioner) in enumerate(phases):
+        if max_iter <= 0:
+            break
+        build_start = time.perf_counter()
+        inverse = np.empty((0, 0))
+        if with_preconditioner:
+            preconditioner = HessianPreconditioner.build(view, view.split(w), skip_well_conditioned=auto)
+            if preconditioner.available(0):
+                inverse = preconditioner.inverse(0)
+        build_seconds = time.perf_counter() - build_start
+        rows = np.full((max_iter + 1, 4), np.nan)
+        phase_iter, status, phase_evaluations, preconditioned = lbfgs_loop.lbfgs_single(
+            design, objective.n_features, objective.n_outputs, int(objective.fit_intercept), objective.y,
+            objective.sample_weight, objective.loss.loss_id, objective.loss.param, float(objective.l2[0]),
+            float(objective.weight_sum[0]), w, inverse, options.memory, max_iter, options.max_line_search,
+            options.tol, options.ftol, options.c1, options.c2, rows)
+        n_evaluations += phase_evaluations
+        if status == lbfgs_loop.NON_FINITE:
+            objective.n_evaluations += n_evaluations
+            require_finite(np.array([np.nan]), np.zeros((1, 1)),
+                           "at the start point" if n_iter + phase_iter == 0 else f"at iteration {n_iter + phase_iter}")
+        # a later phase's start row repeats the previous phase's last one; the preconditioner was
+        # built before the compiled loop's clock started: count it
+        for row in range(0 if phase == 0 else 1, phase_iter + 1):
+            value, gradient_norm, step, seconds = rows[row]
+            trace.add_row(n_iter + row, elapsed + seconds + (build_seconds if row else 0.0), value, gradient_norm,
+                          step)
+        n_iter += phase_iter
+        elapsed = trace["seconds"][-1]
+        if status != lbfgs_loop.MAX_ITER:
+            break
     objective.n_evaluations += n_evaluations
     view.n_evaluations += n_evaluations
-    if status == lbfgs_loop.NON_FINITE:
-        require_finite(np.array([np.nan]), np.zeros((1, 1)),
-                       "at the start point" if n_iter == 0 else f"at iteration {n_iter}")
-    trace = Trace()
-    for iteration in range(n_iter + 1):
-        value, gradient_norm, step, seconds = rows[iteration]
-        # the preconditioner was built before the compiled loop's clock started: count it
-        trace.add_row(iteration, seconds + (build_seconds if iteration else 0.0), value, gradient_norm, step)
     message = {lbfgs_loop.CONVERGED: "converged",
                lbfgs_loop.MAX_ITER: f"reached max_iter={options.max_iter}",
                lbfgs_loop.STALLED: "line search found no decrease for model(s) [0] (the objective may be at "
                                    "its rounding limit; loosen tol)"}[status]
-    values = rows[n_iter, :1].copy()
-    gradients = np.array([[rows[n_iter, 1]]])
+    last = trace._rows[-1]
+    values, gradients = np.array([last[2]]), np.array([[last[3]]])
     return _result(view, view.split(w), values, gradients, np.array([n_iter]),
-                   np.array([status == lbfgs_loop.CONVERGED]), trace, message, np.array([preconditioned]))
+                   np.array([status == lbfgs_loop.CONVERGED]), trace, message, np.array([bool(preconditioned)]))
 
 
 def _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned=None):

@@ -5,6 +5,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
 
 import fastml
+from fastml.solvers._preconditioner import AUTO_PATIENCE
 from fastml.solvers.lbfgs import LBFGSOptions, lbfgs
 from solver_problems import (  # tests/solvers is on sys.path (pytest's default import mode)
     SMOOTH_LOSSES, check_trace, fold_weights, make_data, make_objective, model_objective,
@@ -241,7 +242,10 @@ def test_compiled_loop_follows_the_python_loop(loss, preconditioner, storage, dt
             for driver in ("compiled", "python")}
     compiled, python = runs["compiled"], runs["python"]
     assert compiled.converged and python.converged
-    assert compiled.n_iter == python.n_iter and compiled.info["n_evaluations"] == python.info["n_evaluations"]
+    # after AUTO_PATIENCE iterations "auto" restarts the compiled loop: one repeated evaluation
+    restarted = preconditioner == "auto" and python.n_iter > AUTO_PATIENCE
+    assert compiled.n_iter == python.n_iter
+    assert compiled.info["n_evaluations"] == python.info["n_evaluations"] + restarted
     assert compiled.info["preconditioned"] == python.info["preconditioned"]
     np.testing.assert_allclose(compiled.trace["objective"], python.trace["objective"], rtol=1e-10)
     np.testing.assert_allclose(compiled.params, python.params, rtol=0, atol=1e-7)
@@ -274,7 +278,7 @@ def test_compiled_driver_needs_one_model_and_no_callback():
 
 def test_auto_on_data_larger_than_the_sample_defers_the_preconditioner():
     """Plain L-BFGS first: a problem solved within AUTO_PATIENCE iterations never builds it."""
-    from fastml.solvers._preconditioner import AUTO_PATIENCE, MIN_SAMPLE_ROWS
+    from fastml.solvers._preconditioner import MIN_SAMPLE_ROWS
 
     rng = np.random.default_rng(4)
     X = rng.standard_normal((3 * MIN_SAMPLE_ROWS, 5))
@@ -284,3 +288,20 @@ def test_auto_on_data_larger_than_the_sample_defers_the_preconditioner():
     plain = lbfgs(objective, options=LBFGSOptions(tol=1e-8, driver="python", preconditioner="none"))
     assert auto.n_iter < AUTO_PATIENCE and not auto.info["preconditioned"]
     np.testing.assert_array_equal(auto.params, plain.params)
+
+
+def test_auto_switch_to_the_preconditioner_is_the_same_in_both_drivers():
+    """Badly scaled: both drivers run AUTO_PATIENCE plain iterations, then restart preconditioned."""
+    X, y = _badly_scaled_logistic(500)
+    objective = fastml.LinearObjective("log_loss", X, y, l2=1e-3)
+    runs = {driver: lbfgs(objective, options=LBFGSOptions(tol=1e-7, max_iter=5000, driver=driver))
+            for driver in ("compiled", "python")}
+    compiled, python = runs["compiled"], runs["python"]
+    assert compiled.info["preconditioned"] and python.info["preconditioned"]
+    assert AUTO_PATIENCE < compiled.n_iter == python.n_iter
+    assert compiled.info["n_evaluations"] == python.info["n_evaluations"] + 1
+    np.testing.assert_array_equal(compiled.trace["iteration"], np.arange(compiled.n_iter + 1))
+    assert np.all(np.diff(compiled.trace["seconds"]) >= 0)
+    np.testing.assert_allclose(compiled.trace["objective"], python.trace["objective"], rtol=1e-10)
+    _, reference = scipy_reference(objective)
+    assert relative_gap(objective.value(compiled.params), reference) <= 1e-10
