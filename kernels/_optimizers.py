@@ -77,9 +77,11 @@ MAX_DERIVATIVE = 1e12
 MIN_COEF_SCALE = 1e-9
 
 
-# rows prefetched ahead of the one being read: shuffled rows are random memory accesses, and asking
-# for a row a few rows early hides most of the latency (measured here: 1.4x faster epochs)
-PREFETCH_AHEAD = 4
+# rows prefetched ahead of the one being read (with their target and weight): shuffled rows are
+# random memory accesses, and asking for a row early hides most of the latency. Measured on the
+# 2-core machine (1e6 x 100 float64 shuffled SGD epoch): 0.41 s with 4 rows ahead and X only,
+# 0.37 s with 12 (32 is no better), 0.26 s with y and sample_weight prefetched too; 0.16 s in row order
+PREFETCH_AHEAD = 12
 CACHE_LINE_BYTES = 64
 
 

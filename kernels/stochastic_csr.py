@@ -20,7 +20,7 @@ from ._jit import jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, MAX_DERIVATIVE, POWER_T,
                           PREFETCH_AHEAD,
                           SCALE, SGD, add_l1_totals, clip_gradient, cumulative_l1, dense_step,
-                          finish_epoch, prefetch_element, shrink_scales, step_rates, update_average)
+                          finish_epoch, prefetch_element, prefetch_item, shrink_scales, step_rates, update_average)
 from .losses import row_loss_grad
 
 
@@ -58,6 +58,8 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
                 for q in range(indptr[upcoming], indptr[upcoming + 1], items_per_line):
                     prefetch_element(data, q)
                     prefetch_element(indices, q)
+                prefetch_item(y, upcoming, 0)  # the row's target and weight are random reads too
+                prefetch_item(sample_weight, upcoming, 0)
             if optimizer == SGD:  # first the L1 penalty these features still owe (as the dense kernel has it)
                 for k in range(n_columns):
                     if columns[ACTIVE, k] != 0.0 and l1_total[k] > 0.0:

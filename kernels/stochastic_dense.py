@@ -62,6 +62,8 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
                 upcoming = order[start + b + PREFETCH_AHEAD]
                 for j in range(0, n_features, items_per_line):
                     prefetch_item(X, upcoming, j)
+                prefetch_item(y, upcoming, 0)  # the row's target and weight are random reads too
+                prefetch_item(sample_weight, upcoming, 0)
             for k in range(n_columns):
                 total = 0.0
                 for j in range(n_features):
