@@ -84,6 +84,23 @@ def _evaluate(design, n_features, n_outputs, fit_intercept, y, sample_weight, lo
 
 
 @jit_inline
+def _try_step(design, n_features, n_outputs, fit_intercept, y, sample_weight, loss_id, param, l2,
+              inv_weight_sum, w, direction, step, trial, trial_gradient, loss_buffer, grad_coef, grad_intercept):
+    """Objective at ``trial = w + step direction`` (its gradient to ``trial_gradient``) and the slope
+    along ``direction`` there (NaN when the gradient is not finite)."""
+    for i in range(w.shape[0]):
+        trial[i] = w[i] + step * direction[i]
+    value = _evaluate(design, n_features, n_outputs, fit_intercept, y, sample_weight, loss_id, param, l2,
+                      inv_weight_sum, trial, trial_gradient, loss_buffer, grad_coef, grad_intercept)
+    if not _all_finite(0.0, trial_gradient):
+        return value, np.nan
+    slope = 0.0
+    for i in range(w.shape[0]):
+        slope += trial_gradient[i] * direction[i]
+    return value, slope
+
+
+@jit_inline
 def _max_abs(vector):
     largest = 0.0
     for value in vector:
@@ -228,17 +245,10 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
         done = False
         trials = 0
         while trials < max_line_search and not done:  # bracketing phase
-            for i in range(n_params):
-                trial[i] = w[i] + step * direction[i]
-            trial_value = _evaluate(design, n_features, n_outputs, fit_intercept, y, sample_weight, loss_id,
-                                    param, l2, inv_weight_sum, trial, trial_gradient, loss_buffer, grad_coef,
-                                    grad_intercept)
+            trial_value, trial_slope = _try_step(design, n_features, n_outputs, fit_intercept, y, sample_weight,
+                                                 loss_id, param, l2, inv_weight_sum, w, direction, step, trial,
+                                                 trial_gradient, loss_buffer, grad_coef, grad_intercept)
             n_evaluations += 1
-            trial_slope = np.nan
-            if _all_finite(0.0, trial_gradient):
-                trial_slope = 0.0
-                for i in range(n_params):
-                    trial_slope += trial_gradient[i] * direction[i]
             sufficient = np.isfinite(trial_value) and trial_value <= value - step * armijo_limit
             if not sufficient or (trials > 0 and trial_value >= prev_value):
                 lo_step, lo_value, lo_slope = prev_step, prev_value, prev_slope
@@ -277,17 +287,10 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
                 high = max(lo_step + 0.1 * width, hi_step - 0.1 * width)
                 if not np.isfinite(step) or not (low <= step <= high):
                     step = lo_step + 0.5 * width
-                for i in range(n_params):
-                    trial[i] = w[i] + step * direction[i]
-                trial_value = _evaluate(design, n_features, n_outputs, fit_intercept, y, sample_weight, loss_id,
-                                        param, l2, inv_weight_sum, trial, trial_gradient, loss_buffer,
-                                        grad_coef, grad_intercept)
+                trial_value, trial_slope = _try_step(design, n_features, n_outputs, fit_intercept, y, sample_weight,
+                                                     loss_id, param, l2, inv_weight_sum, w, direction, step, trial,
+                                                     trial_gradient, loss_buffer, grad_coef, grad_intercept)
                 n_evaluations += 1
-                trial_slope = np.nan
-                if _all_finite(0.0, trial_gradient):
-                    trial_slope = 0.0
-                    for i in range(n_params):
-                        trial_slope += trial_gradient[i] * direction[i]
                 sufficient = np.isfinite(trial_value) and trial_value <= value - step * armijo_limit
                 if not sufficient or trial_value >= lo_value:
                     hi_step, hi_value, hi_slope = step, trial_value, trial_slope
