@@ -7,10 +7,10 @@ block-sized buffer, never a copy of all of ``X``; unweighted float64 C-ordered b
 
 Threads: the rows are split into ``n_threads`` contiguous chunks, one Python thread each
 (``_parallel.map_row_chunks``; numpy releases the GIL in BLAS), every BLAS call single-threaded,
-and the chunk sums added in chunk order (bitwise reproducible for a fixed ``n_threads``). Measured on the 2-core machine of
-``PEERS.md`` (1e6 x 100 float64): 0.19 s, against 0.41 s for numpy's ``X.T @ X`` and 0.37 s for
-scipy's ``dsyrk`` on the same blocks, both with two BLAS threads: OpenBLAS's threading of a
-tall-skinny rank-k update, not the flop count, is what limits it there.
+and the chunk sums added in chunk order (bitwise reproducible for a fixed ``n_threads``).
+Measured on the 2-core machine of ``PEERS.md`` (1e6 x 100 float64): 0.19 s, against 0.41 s for
+numpy's ``X.T @ X`` and 0.37 s for scipy's ``dsyrk`` on the same blocks, both with two BLAS
+threads: OpenBLAS's threading of a tall-skinny rank-k update, not the flop count, limits it there.
 
 Contract: ``X`` (n_samples, n_features) float32/float64, C or F order; ``h`` (n_samples,) float64 and
 non-negative (the Hessian weights of a convex loss) or None for ones; ``out`` (n_features,

@@ -18,9 +18,9 @@ import numpy as np
 
 from ._jit import jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, MAX_DERIVATIVE, POWER_T,
-                          PREFETCH_AHEAD,
-                          SCALE, SGD, add_l1_totals, clip_gradient, cumulative_l1, dense_step,
-                          finish_epoch, prefetch_element, prefetch_item, shrink_scales, step_rates, update_average)
+                          PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, clip_gradient, cumulative_l1, dense_step,
+                          finish_epoch, prefetch_element, prefetch_item, shrink_scales, step_rates,
+                          update_average)
 from .losses import row_loss_grad
 
 

@@ -196,9 +196,10 @@ def _loo_pass(data, system, vectors, inverse, projected, fit_intercept, block_ro
                 projected_rows -= offset
             else:
                 block = block_buffer[:size]
-                block[...] = design.dense[start:stop]
-                if fit_intercept:
-                    block -= system.x_mean
+                if fit_intercept:  # copy and center in one pass over the rows
+                    np.subtract(design.dense[start:stop], system.x_mean, out=block)
+                else:
+                    block[...] = design.dense[start:stop]
                 np.matmul(block, vectors, out=projected_rows)
             # 2) hat diagonals of all penalties: one GEMM
             squares = np.multiply(projected_rows, projected_rows, out=squares_buffer[:size])

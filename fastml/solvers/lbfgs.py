@@ -225,7 +225,8 @@ def lbfgs(objective, w0=None, options=None, callback=None):
             if sy > _EPS * (y @ y):  # keeps the inverse-Hessian estimate positive definite
                 histories[k].append((s, y, 1.0 / sy))
                 # Shanno-Phua scaling of H0, in the preconditioner's metric when there is one
-                scaled_y = preconditioner.solve(k, y) if preconditioner is not None and preconditioner.available(k) else y
+                use_metric = preconditioner is not None and preconditioner.available(k)
+                scaled_y = preconditioner.solve(k, y) if use_metric else y
                 scales[k] = sy / (y @ scaled_y)
             models[k], values[k], gradients[k], steps[k] = new_point, value, gradient, step
         require_finite(values, gradients, f"at iteration {iteration}")
