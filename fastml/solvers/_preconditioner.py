@@ -1,12 +1,14 @@
-"""Preconditioner of L-BFGS: each model's Hessian at its start point, estimated on a sample of rows.
+"""Preconditioner of L-BFGS: each model's Hessian at the current point, estimated on a sample of rows.
 
-Why: L-BFGS starts from steepest descent and needs several iterations (each a full pass over ``X``)
-to learn the curvature, more when the features have very different scales. The Hessian of the
-mean loss is an average over rows, so a few thousand rows estimate it well; with it as the initial
-inverse-Hessian estimate ``H0 = gamma P^-1`` the first step is (nearly) a Newton step and the
-curvature pairs only have to correct ``P``. On 1e6 x 100 logistic data this removes about a third
-of the passes over ``X`` for the price of a 1 % row sample; on small, badly scaled data
-(breast_cancer) it cuts the iterations several-fold.
+Why: L-BFGS learns the curvature from its steps, and on badly scaled data (features over several
+orders of magnitude, raw breast_cancer) a scaled identity as initial inverse Hessian leaves it
+hundreds or thousands of iterations, each a full pass over ``X``. The Hessian of the mean loss is
+an average over rows, so a few thousand rows estimate it well; with it as the initial estimate
+``H0 = gamma P^-1`` a step is (nearly) a Newton step and the curvature pairs only correct ``P``.
+Measured: raw breast_cancer at C=1 converges in 34 iterations instead of not in 2 000; 200k x 50
+logistic data with feature scales over three decades in 31 instead of 574. On well-conditioned data
+it does not help (1e6 x 100 standardized logistic: 7 passes with or without, the Hessian at the
+start overestimating the curvature near the optimum), hence the "auto" rules below.
 
 The sample is systematic (every ``step``-th row: no random state, no bias unless the rows cycle with
 that period) and holds at least ``MIN_SAMPLE_ROWS`` and ``SAMPLE_ROWS_PER_PARAM`` rows per parameter.

@@ -5,6 +5,11 @@ Wolfe line search (``_line_search.wolfe_search``) picks the step. With ``n_model
 strengths, K folds) the trial points of all models that are still searching are evaluated in one
 objective call, i.e. one pass over ``X`` per line-search step; models that have converged keep their
 parameters. The path of each model is the path of a separate run.
+
+Two additions to textbook L-BFGS: an initial inverse Hessian from each model's Hessian sampled on a
+subset of rows (``_preconditioner``; "auto" brings it in only for problems still unsolved after 20
+iterations), and, for one model on a small ``X``, the whole loop compiled in one Numba call
+(``fastml.kernels.lbfgs_loop``), where Python per iteration would cost more than the pass over ``X``.
 """
 import time
 from collections import deque
