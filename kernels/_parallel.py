@@ -69,6 +69,9 @@ def sum_parts_1d(parts, out):
         out[i] = total
 
 
+# below this many stored values per thread, a thread team for BLAS-on-blocks work costs more than it saves
+MIN_VALUES_PER_THREAD = 1_000_000
+
 _pool = None
 _pool_lock = threading.Lock()
 _blas_controller = None
@@ -88,16 +91,18 @@ def limit_blas_threads(n_threads):
     return _blas_controller.limit(limits=n_threads, user_api="blas")
 
 
-def map_row_chunks(work, n_rows, n_chunks):
-    """``[work(start, stop) for each of n_chunks contiguous row chunks]``, one Python thread per chunk.
+def map_row_chunks(work, n_rows, n_threads, n_values):
+    """``[work(start, stop) for each contiguous row chunk]``, one Python thread per chunk, in chunk order.
 
     For Python code whose time is spent in BLAS on row blocks (it releases the GIL): every BLAS call
     runs single-threaded meanwhile. Measured on the 2-core machine of ``PEERS.md``: two threads of
     one-threaded GEMMs on 2048-row blocks form ``X^T X`` of 1e6 x 100 in 0.19 s, where OpenBLAS's
-    own two threads take 0.37-0.41 s for that tall-skinny product. Results come back in chunk order.
+    own two threads take 0.37-0.41 s for that tall-skinny product. There are ``n_threads`` chunks,
+    fewer when the ``n_values`` stored values give a thread less than ``MIN_VALUES_PER_THREAD``.
     """
     global _pool
-    bounds = [n_rows * chunk // n_chunks for chunk in range(n_chunks + 1)]
+    n_chunks = max(1, min(n_threads, n_values // MIN_VALUES_PER_THREAD))
+    bounds = row_chunk_bounds.py_func(n_rows, n_chunks)  # the kernels' split, in plain numpy
     if n_chunks == 1:
         return [work(0, n_rows)]
     with _pool_lock:

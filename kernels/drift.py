@@ -37,6 +37,22 @@ def _cell_of(value, values, n_values, discrete):
     return lo
 
 
+@jit_inline
+def _count_value(value, j, values, n_values, discrete, counts, moments):
+    """Add one value of feature ``j`` to its cell (NaN: the missing cell, last) and to the moments of
+    the non-missing values (sum, sum of squares, min, max)."""
+    cell = _cell_of(value, values[j], n_values[j], discrete[j])
+    if cell < 0:
+        counts[j, counts.shape[1] - 1] += 1.0
+        return
+    counts[j, cell] += 1.0
+    v = float(value)
+    moments[j, 0] += v
+    moments[j, 1] += v * v
+    moments[j, 2] = min(moments[j, 2], v)
+    moments[j, 3] = max(moments[j, 3], v)
+
+
 @jit_kernel(parallel=True)
 def bin_counts_dense(X, values, n_values, discrete, n_threads):
     """Per-feature cell counts (n_features, n_cells) and moments (n_features, 4: sum, sum of squares,
@@ -55,19 +71,7 @@ def bin_counts_dense(X, values, n_values, discrete, n_threads):
             moments[j, 3] = -np.inf
         for i in range(bounds[chunk], bounds[chunk + 1]):
             for j in range(n_features):
-                value = X[i, j]
-                cell = _cell_of(value, values[j], n_values[j], discrete[j])
-                if cell < 0:
-                    counts[j, n_cells - 1] += 1.0
-                    continue
-                counts[j, cell] += 1.0
-                v = float(value)
-                moments[j, 0] += v
-                moments[j, 1] += v * v
-                if v < moments[j, 2]:
-                    moments[j, 2] = v
-                if v > moments[j, 3]:
-                    moments[j, 3] = v
+                _count_value(X[i, j], j, values, n_values, discrete, counts, moments)
     counts_out = np.zeros((n_features, n_cells))
     moments_out = np.zeros((n_features, 4))
     for j in range(n_features):
@@ -100,16 +104,7 @@ def bin_counts_csr(data, indices, indptr, n_features, values, n_values, discrete
             j = indices[p]
             value = data[p]
             explicit[j] += 1.0
-            cell = _cell_of(value, values[j], n_values[j], discrete[j])
-            if cell < 0:
-                counts[j, n_cells - 1] += 1.0
-                continue
-            counts[j, cell] += 1.0
-            v = float(value)
-            moments[j, 0] += v
-            moments[j, 1] += v * v
-            moments[j, 2] = min(moments[j, 2], v)
-            moments[j, 3] = max(moments[j, 3], v)
+            _count_value(value, j, values, n_values, discrete, counts, moments)
     for j in range(n_features):
         zeros = n_rows - explicit[j]
         if zeros > 0:

@@ -22,8 +22,6 @@ import numpy as np
 from ._parallel import map_row_chunks
 
 BLOCK_ROWS = 2048
-# below this many stored values per thread a thread team costs more than it saves
-MIN_VALUES_PER_THREAD = 1_000_000
 
 
 def _chunk_sums(X, h, rhs, start, stop, block_rows):
@@ -63,8 +61,8 @@ def weighted_gram_dense(X, h, out, rhs=None, rhs_out=None, block_rows=BLOCK_ROWS
         if rhs is not None:
             rhs_out[...] = X.T @ rhs
         return out
-    n_chunks = max(1, min(n_threads, X.size // MIN_VALUES_PER_THREAD))
-    parts = map_row_chunks(lambda start, stop: _chunk_sums(X, h, rhs, start, stop, block_rows), n_samples, n_chunks)
+    parts = map_row_chunks(lambda start, stop: _chunk_sums(X, h, rhs, start, stop, block_rows), n_samples,
+                           n_threads, X.size)
     out[...] = parts[0][0]
     for gram, _ in parts[1:]:
         out += gram

@@ -26,7 +26,6 @@ import numpy as np
 
 from .._config import resolve_n_threads
 from ..kernels._parallel import map_row_chunks
-from ..kernels.gram import MIN_VALUES_PER_THREAD
 from ._closed_form_base import (
     LeastSquaresData, block_rows_for, blas_threads, center_statistics, centered_target_sums,
     check_options, csr_threads, fold_gram_statistics, gram_statistics, pack_params, penalized_inverse,
@@ -224,10 +223,9 @@ def _loo_pass(data, system, vectors, inverse, projected, fit_intercept, block_ro
 
     # dense: one Python thread per row chunk, one-threaded BLAS each (see kernels._parallel.map_row_chunks);
     # CSR: the Cython product has its own threads
-    n_chunks = 1 if design.is_sparse else max(1, min(resolve_n_threads(data.n_threads),
-                                                      n_samples * n_features // MIN_VALUES_PER_THREAD))
+    chunk_threads = 1 if design.is_sparse else resolve_n_threads(data.n_threads)
     sums = np.zeros((n_targets, n_alphas))
-    for part in map_row_chunks(chunk_sums, n_samples, n_chunks):
+    for part in map_row_chunks(chunk_sums, n_samples, chunk_threads, n_samples * n_features):
         sums += part
     return (sums / weight_sum).T, values
 

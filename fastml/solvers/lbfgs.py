@@ -325,8 +325,7 @@ def _lbfgs_compiled(objective, view, models, options, precondition):
                lbfgs_loop.MAX_ITER: f"reached max_iter={options.max_iter}",
                lbfgs_loop.STALLED: "line search found no decrease for model(s) [0] (the objective may be at "
                                    "its rounding limit; loosen tol)"}[status]
-    last = trace._rows[-1]
-    values, gradients = np.array([last[2]]), np.array([[last[3]]])
+    values, gradients = trace["objective"][-1:], trace["gradient_norm"][-1:, None]
     return _result(view, view.split(w), values, gradients, np.array([n_iter]),
                    np.array([status == lbfgs_loop.CONVERGED]), trace, message, np.array([bool(preconditioned)]))
 

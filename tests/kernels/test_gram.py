@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from fastml.kernels import gram
+from fastml.kernels import _parallel, gram
 
 RTOL = 1e-12
 
@@ -102,7 +102,7 @@ def test_weighted_gram_csr_matches_numpy(weighted, dtype, index_dtype, n_threads
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 def test_weighted_gram_dense_row_chunks_on_threads(dtype, weighted):
     """Large enough for one thread per row chunk: equal to numpy, and bitwise reproducible."""
-    n_samples = 2 * gram.MIN_VALUES_PER_THREAD // 10 + 17
+    n_samples = 2 * _parallel.MIN_VALUES_PER_THREAD // 10 + 17
     X, h, rhs = _problem(n_samples=n_samples, n_features=10)
     X = X.astype(dtype)
     X64 = X.astype(np.float64)
