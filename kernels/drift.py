@@ -114,6 +114,103 @@ def bin_counts_csr(data, indices, indptr, n_features, values, n_values, discrete
     return counts, moments
 
 
+@jit_kernel
+def reference_cells(columns, edge_sample, n_bins, max_categories):
+    """The reference fingerprint of each row of ``columns`` (n_columns, n_rows), float64: a column with
+    at most ``max_categories`` distinct present values is discrete (its cells: the sorted categories),
+    any other gets the ``n_bins`` quantile bins of its row of ``edge_sample`` (the same column on a
+    subset of the rows, sorted, NaN last): the inverted-CDF quantiles, deduplicated, those at or above
+    the column's maximum dropped. Returns ``values`` (n_columns, W) NaN padded, ``n_values``,
+    ``discrete``, ``counts`` (n_columns, W + 2: cells, unseen/top cell, missing cell, laid out as
+    :func:`bin_counts_dense` counts new rows) and ``stats`` (n_columns, 5: mean, std, min, max of the
+    present values, missing share), with W = max(n_bins - 1, max_categories).
+
+    No full sort: distinct values are tracked only until there are too many (a few dozen rows for a
+    continuous column), and every row is put in its cell by comparing it with all the edges, a
+    branch-free loop over the column per edge (a binary search per value mispredicts its branches:
+    four times slower here). A value's cell is the number of edges or categories below it, so one loop
+    serves both kinds: a present value of a discrete column is one of its categories.
+    """
+    n_columns, n_rows = columns.shape
+    width = max(n_bins - 1, max_categories)
+    values = np.full((n_columns, width), np.nan)
+    n_values = np.zeros(n_columns, dtype=np.int64)
+    discrete = np.zeros(n_columns, dtype=np.bool_)
+    counts = np.zeros((n_columns, width + 2))
+    stats = np.full((n_columns, 5), np.nan)
+    distinct = np.empty(max_categories + 1)
+    cells = np.empty(n_rows, dtype=np.int64)
+    for j in range(n_columns):
+        column = columns[j]
+        n_distinct = 0
+        n_missing = 0
+        total = 0.0
+        lowest = np.inf
+        highest = -np.inf
+        for i in range(n_rows):
+            v = column[i]
+            if v != v:
+                n_missing += 1
+                continue
+            total += v
+            lowest = min(lowest, v)
+            highest = max(highest, v)
+            if n_distinct <= max_categories:
+                seen = False
+                for k in range(n_distinct):
+                    if distinct[k] == v:
+                        seen = True
+                        break
+                if not seen:
+                    distinct[n_distinct] = v
+                    n_distinct += 1
+        n_present = n_rows - n_missing
+        counts[j, width + 1] = n_missing
+        stats[j, 4] = n_missing / max(n_rows, 1)
+        if n_present == 0:
+            continue
+        mean = total / n_present
+        squares = 0.0
+        for i in range(n_rows):
+            v = column[i]
+            if v == v:
+                squares += (v - mean) * (v - mean)
+        stats[j, 0] = mean
+        stats[j, 1] = math.sqrt(squares / n_present)
+        stats[j, 2] = lowest
+        stats[j, 3] = highest
+        n_cells = 0
+        if n_distinct <= max_categories:
+            discrete[j] = True
+            categories = np.sort(distinct[:n_distinct])
+            for k in range(n_distinct):
+                values[j, k] = categories[k]
+            n_cells = n_distinct
+        else:
+            sample = edge_sample[j]
+            n_sample = 0
+            while n_sample < sample.shape[0] and sample[n_sample] == sample[n_sample]:
+                n_sample += 1
+            for b in range(1, n_bins if n_sample > 0 else 1):
+                edge = sample[(b * n_sample + n_bins - 1) // n_bins - 1]  # ceil(b n / n_bins) - 1
+                if edge >= highest:  # an edge at the maximum: an empty top bin
+                    break
+                if n_cells == 0 or edge != values[j, n_cells - 1]:
+                    values[j, n_cells] = edge
+                    n_cells += 1
+        n_values[j] = n_cells
+        for i in range(n_rows):
+            cells[i] = 0
+        for k in range(n_cells):
+            edge = values[j, k]
+            for i in range(n_rows):
+                cells[i] += column[i] > edge  # NaN compares False; counted as missing below
+        for i in range(n_rows):
+            if column[i] == column[i]:
+                counts[j, cells[i]] += 1.0
+    return values, n_values, discrete, counts, stats
+
+
 # -- Page-Hinkley on standardized values ------------------------------------------------------------
 # state: 0 n, 1 running mean, 2 running sum of squared deviations (Welford), 3 cumulative sum up,
 # 4 its minimum, 5 cumulative sum down, 6 its maximum, 7 samples seen in total

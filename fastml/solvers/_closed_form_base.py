@@ -507,9 +507,12 @@ def symmetric_eigen(matrix):
     """Eigenvalues (ascending, clipped at 0: negative ones are rounding noise of a Gram) and vectors."""
     from scipy.linalg import eigh
 
+    from ..kernels._parallel import blas_threads_for_order
+
     if matrix.shape[0] == 0:
         return np.zeros(0), np.zeros((0, 0))
-    eigenvalues, vectors = eigh(matrix, check_finite=False)
+    with blas_threads_for_order(matrix.shape[0]):
+        eigenvalues, vectors = eigh(matrix, check_finite=False)
     return np.maximum(eigenvalues, 0.0), vectors
 
 

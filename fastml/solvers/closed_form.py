@@ -25,6 +25,7 @@ from ._closed_form_base import (
     check_options, check_penalties, gram_statistics, pack_params, penalized_inverse, symmetric_eigen,
     warn_rank_deficient,
 )
+from ..kernels._parallel import blas_threads_for_order
 from ._result import SolverResult, Trace, notify
 from ._ridge_path import RidgeKFoldResult, RidgePathResult, ridge_kfold, ridge_path
 
@@ -43,26 +44,27 @@ def _cholesky_solve(gram, rhs, penalties, rcond):
     n_features = gram.shape[0]
     coef = np.empty(rhs.shape)
     worst = np.inf
-    for penalty in np.unique(penalties):
-        targets = np.flatnonzero(penalties == penalty)
-        system = gram + penalty * np.eye(n_features)
-        diagonal = np.diag(system).copy()
-        if np.any(diagonal <= 0):  # a constant (or all-zero) column and no penalty: singular
-            return None, 0.0
-        scale = 1.0 / np.sqrt(diagonal)
-        system *= scale[:, None]
-        system *= scale[None, :]
-        norm_1 = float(np.abs(system).sum(axis=0).max())
-        try:
-            factor, lower = cho_factor(system, lower=False, overwrite_a=True, check_finite=False)
-        except LinAlgError:
-            return None, 0.0
-        estimate, info = lapack.dpocon(factor, norm_1, uplo="U")
-        worst = min(worst, float(estimate))
-        if info != 0 or not estimate > rcond:
-            return None, worst
-        coef[:, targets] = scale[:, None] * cho_solve((factor, lower), scale[:, None] * rhs[:, targets],
-                                                      check_finite=False)
+    with blas_threads_for_order(n_features):  # see its docstring: the next pass over X
+        for penalty in np.unique(penalties):
+            targets = np.flatnonzero(penalties == penalty)
+            system = gram + penalty * np.eye(n_features)
+            diagonal = np.diag(system).copy()
+            if np.any(diagonal <= 0):  # a constant (or all-zero) column and no penalty: singular
+                return None, 0.0
+            scale = 1.0 / np.sqrt(diagonal)
+            system *= scale[:, None]
+            system *= scale[None, :]
+            norm_1 = float(np.abs(system).sum(axis=0).max())
+            try:
+                factor, lower = cho_factor(system, lower=False, overwrite_a=True, check_finite=False)
+            except LinAlgError:
+                return None, 0.0
+            estimate, info = lapack.dpocon(factor, norm_1, uplo="U")
+            worst = min(worst, float(estimate))
+            if info != 0 or not estimate > rcond:
+                return None, worst
+            coef[:, targets] = scale[:, None] * cho_solve((factor, lower), scale[:, None] * rhs[:, targets],
+                                                          check_finite=False)
     return coef, worst
 
 

@@ -80,6 +80,13 @@ def solve_newton_system(hessian, gradient):
     if not np.all(np.isfinite(hessian)):
         raise ValueError("the Hessian is not finite: the data may hold NaN/inf or badly scaled features; "
                          "standardize X or increase the L2 penalty")
+    from ..kernels._parallel import blas_threads_for_order
+
+    with blas_threads_for_order(len(hessian)):  # spinning BLAS threads would slow the next pass over X
+        return _factor_and_solve(hessian, gradient)
+
+
+def _factor_and_solve(hessian, gradient):
     try:
         return -scipy.linalg.cho_solve(scipy.linalg.cho_factor(hessian), gradient), "cholesky"
     except np.linalg.LinAlgError:

@@ -54,6 +54,56 @@ def test_fingerprint_small_deterministic_and_typed():
     assert np.allclose(a.features.stats[10:, 0], 0, atol=0.05) and np.allclose(a.features.stats[10:, 1], 1, atol=0.05)
 
 
+def numpy_reference_block(columns, edge_rows, n_bins=10, max_categories=20):
+    """Feature types, cells and statistics of a fingerprint block, from numpy's unique/quantile."""
+    step = -(-columns.shape[0] // edge_rows)
+    cells, kinds = [], []
+    for j in range(columns.shape[1]):
+        present = columns[:, j][~np.isnan(columns[:, j])]
+        distinct = np.unique(present)
+        if 0 < distinct.size <= max_categories:
+            cells.append(distinct)
+            kinds.append(True)
+            continue
+        part = columns[::step, j]
+        part = part[~np.isnan(part)]
+        edges = (np.unique(np.quantile(part, np.arange(1, n_bins) / n_bins, method="inverted_cdf"))
+                 if part.size else np.empty(0))
+        cells.append(edges[edges < present.max()] if present.size else edges)
+        kinds.append(False)
+    return cells, np.array(kinds)
+
+
+@pytest.mark.parametrize("n_rows", [7, 3000, 10_000])
+def test_fingerprint_block_matches_numpy(n_rows):
+    from fastml.drift._check import _batch_counts
+    from fastml.drift._fingerprint import EDGE_ROWS, _Block
+
+    rng = np.random.default_rng(n_rows)
+    columns = np.column_stack([
+        rng.standard_normal(n_rows) * 1e3 + 5e6,  # large mean: the centered std
+        rng.integers(0, 20, n_rows).astype(float),  # discrete, at most 20 categories
+        rng.integers(0, 25, n_rows).astype(float),  # ties but continuous
+        np.where(rng.random(n_rows) < 0.3, np.nan, rng.exponential(size=n_rows)),  # missing values
+        np.full(n_rows, np.nan),  # nothing present
+        np.full(n_rows, 2.5),  # constant
+        np.sort(rng.standard_normal(n_rows)),  # rows ordered by value: a strided subset still spans it
+    ])
+    block = _Block.from_columns(columns)
+    cells, discrete = numpy_reference_block(columns, EDGE_ROWS)
+    np.testing.assert_array_equal(block.discrete, discrete)
+    for j, expected in enumerate(cells):
+        assert block.n_values[j] == expected.size
+        np.testing.assert_array_equal(block.values[j, : expected.size], expected)
+    # the counts are those the drift check's own kernel gives the reference rows in these cells
+    counts, _ = _batch_counts(np.ascontiguousarray(columns), block)
+    np.testing.assert_array_equal(block.counts, counts)
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):  # the all-NaN column
+        expected_stats = np.column_stack([np.nanmean(columns, 0), np.nanstd(columns, 0), np.nanmin(columns, 0),
+                                          np.nanmax(columns, 0), np.isnan(columns).mean(0)])
+    np.testing.assert_allclose(block.stats, expected_stats, rtol=1e-9, atol=1e-12)
+
+
 def test_estimators_record_fingerprint_with_scores():
     rng = np.random.default_rng(2)
     X = rng.standard_normal((400, 3)).astype(np.float32)

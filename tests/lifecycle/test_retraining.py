@@ -78,12 +78,15 @@ def test_refit_if_drift_only_when_drifted():
     X, y = classification(rng, 3000)
     model = fastml.LogisticRegression().fit(X, y)
     X_same, y_same = classification(rng, 1000)
-    same_model, report, retrained = fastml.refit_if_drift(model, X_same, y_same)
+    # a sample of the training distribution is flagged with probability ~alpha (the family-wise rate the
+    # Holm-corrected tests are calibrated to, checked in test_drift): alpha=0.01 makes this seed-fixed
+    # check fail for 1% of seeds instead of 5%; the shifted sample below is flagged at any alpha
+    same_model, report, retrained = fastml.refit_if_drift(model, X_same, y_same, alpha=0.01)
     assert not retrained and same_model is model and not report.drift_detected
     X_new, y_new = classification(rng, 1000, shift=1.0)
     new_model, report, retrained = fastml.refit_if_drift(model, X_new, y_new, random_state=0)
     assert retrained and new_model is not model and report.drift_detected and "x0" in report.drifted_features
-    monitor = DriftMonitor(model)
+    monitor = DriftMonitor(model, alpha=0.01)
     kept, _, retrained = fastml.refit_if_drift(monitor, X_same, y_same)
     assert not retrained and kept is model
     _, _, retrained = fastml.refit_if_drift(monitor, X_new, y_new, strategy="warm_start")
