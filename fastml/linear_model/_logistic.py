@@ -4,12 +4,11 @@ from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
-    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, kernel_threads, linear_scores, make_objective,
-    prepare_sample_weight, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
+    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, encode_labels, fit_classes, kernel_threads,
+    linear_scores, make_objective, prepare_sample_weight, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
 )
 from ._solve import STOCHASTIC_SOLVERS, run_solver
 
@@ -119,11 +118,7 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
     # -- data ------------------------------------------------------------------------------------
     def _encode_target(self, y):
         """Class labels -> 0/1 (two classes) or class indices (multinomial), as float64."""
-        indices = np.searchsorted(self.classes_, y)
-        unknown = (indices >= len(self.classes_)) | (self.classes_[np.minimum(indices, len(self.classes_) - 1)] != y)
-        if np.any(unknown):
-            raise ValueError(f"y contains labels not seen in fit: {np.unique(np.asarray(y)[unknown])[:5].tolist()}")
-        return indices.astype(np.float64)
+        return encode_labels(self.classes_, y)
 
     def _build_objective(self, X, y_encoded, sample_weight):
         weights = sample_weight
@@ -147,8 +142,7 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
         check_scalar_param(self.max_iter, "max_iter", minimum=1, integer=True)
         self._l1_share()
         X, y = validate_fit_data(self, X, y, y_numeric=False)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
+        self.classes_ = fit_classes(y)
         if len(self.classes_) < 2:
             raise ValueError(f"This solver needs samples of at least 2 classes in the data, but the data "
                              f"contains only one class: {self.classes_[0]!r}")

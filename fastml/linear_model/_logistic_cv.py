@@ -23,10 +23,10 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import (
-    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, kernel_threads, make_objective, prepare_sample_weight,
+    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, fit_classes, kernel_threads, make_objective,
+    prepare_sample_weight,
     progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
 )
 from ._logistic import LogisticRegression
@@ -151,8 +151,7 @@ class LogisticRegressionCV(LinearClassifierMixin, ObjectiveMixin, ClassifierMixi
         """Cross-validate every C, then refit the best one (``params`` may hold ``groups`` for ``cv``)."""
         Cs = self._check_params()
         X, y = validate_fit_data(self, X, y, y_numeric=False)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
+        self.classes_ = fit_classes(y)
         n_classes = len(self.classes_)
         if n_classes < 2:
             raise ValueError(f"This solver needs samples of at least 2 classes in the data, but the data "

@@ -40,12 +40,12 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._available_if import available_if
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..solvers._result import SolverResult, Trace
 from ._base import (
-    record_fingerprint, ObjectiveMixin, accepted_dtypes, check_choice, check_scalar_param, kernel_threads, linear_scores, make_objective,
+    record_fingerprint, ObjectiveMixin, accepted_dtypes, check_choice, check_scalar_param, encode_labels, fit_classes,
+    kernel_threads, linear_scores, make_objective,
     prepare_sample_weight, progress_callback, solver_info,
 )
 from ._solve import _seed
@@ -405,13 +405,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD, ClassifierMixin, BaseEstima
     # -- data ------------------------------------------------------------------------------------
     def _encode_target(self, y):
         """Class labels -> class indices (float64); unknown labels are an error."""
-        y = np.asarray(y)
-        indices = np.searchsorted(self.classes_, y)
-        clipped = np.minimum(indices, len(self.classes_) - 1)
-        unknown = (indices >= len(self.classes_)) | (self.classes_[clipped] != y)
-        if np.any(unknown):
-            raise ValueError(f"y contains labels not in classes_: {np.unique(y[unknown])[:5].tolist()}")
-        return indices.astype(np.float64)
+        return encode_labels(self.classes_, y)
 
     def _build_objective(self, X, y_encoded, sample_weight):
         """One 0/1 (or -1/+1) target column per binary model; class weights as scikit-learn's OvA."""
@@ -454,14 +448,14 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD, ClassifierMixin, BaseEstima
                              "'balanced' weights, use compute_class_weight('balanced', classes=classes, y=y) "
                              "and pass the resulting weights as the class_weight parameter.")
         X, y = self._validate(X, y, reset=first_call, y_numeric=False)
-        check_classification_targets(y)
+        observed = fit_classes(y)  # with scikit-learn's check of the target
         if first_call:
             if partial:
                 if classes is None:
                     raise ValueError("classes must be passed on the first call to partial_fit.")
                 self.classes_ = np.unique(np.asarray(classes))
             else:
-                self.classes_ = np.unique(y)
+                self.classes_ = observed
         elif classes is not None and not np.array_equal(self.classes_, np.unique(np.asarray(classes))):
             raise ValueError(f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
                              f"{self.classes_!r}")
