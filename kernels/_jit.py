@@ -129,6 +129,22 @@ def jit_inline(function=None, *, gather=False):
     return decorate if function is None else decorate(function)
 
 
+# Exactly the rewrites the elementary-function helpers tolerate: FMA contraction. Reassociation
+# would undo their error-free steps (Cody-Waite reduction, (1 + t) - 1 in log1p).
+FASTMATH_EXACT = {"contract"}
+
+
+def jit_vector_math(function):
+    """Compile a scalar elementary-function helper meant to vectorize inside its callers' loops.
+
+    Linked into (and LLVM-inlined by) the caller like :func:`jit_inline`, so its instructions keep
+    their own flags (:data:`FASTMATH_EXACT`) inside a caller compiled with "reassoc". Numpy's error
+    model: Python's checks every float division for zero, and that branch (an exception path) keeps
+    LLVM from vectorizing the caller's loop.
+    """
+    return numba.njit(cache=CACHE, fastmath=FASTMATH_EXACT, error_model="numpy", nogil=True)(function)
+
+
 @numba.njit(cache=CACHE)
 def perf_counter():
     """``time.perf_counter()`` for compiled solver loops (their traces); takes the GIL for a moment."""

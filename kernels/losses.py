@@ -18,13 +18,16 @@ Conventions (the Python registry in ``fastml._loss`` states them to users):
 
 Numerical stability: logistic and softmax terms use the forms ``log1p(exp(-|z|))`` and
 ``log1p(sum of the non-maximal exponentials)``, so margins of +-1e4 give finite values with full
-relative precision; the sigmoid is evaluated on the side of zero that does not cancel.
+relative precision (down to where ``exp(-|z|)`` leaves the normal range, |z| > 708); the sigmoid is
+evaluated on the side of zero that does not cancel. The logistic loss takes its ``exp`` and ``log1p``
+from ``_vector_math``, so that the block loop over rows vectorizes.
 """
 import math
 
 import numpy as np
 
-from ._jit import jit_inline, jit_point
+from ._jit import jit_inline, jit_point, jit_vector_math
+from ._vector_math import exp_nonpositive, log1p_unit
 
 SQUARED_ERROR = 0
 HUBER = 1
@@ -50,6 +53,51 @@ def log1pexp(z):
     return math.log1p(math.exp(z))
 
 
+# The logistic loss ``softplus(raw) - y raw`` and its derivative ``sigmoid(raw) - y``, from
+# ``t = exp(-|raw|)``: raw >= 0: ``(1 - y) raw + log1p(t)`` and ``(1 - y) - t / (1 + t)``; raw < 0:
+# ``-y raw + log1p(t)`` and ``t / (1 + t) - y``. Neither side cancels, and without reassociation (see
+# ``jit_vector_math``) ``(1 - y) - tail`` is computed as written, so the common label y = 1 keeps the
+# tail exactly. Three scalar functions, not one returning a pair: a loop calling a tuple-returning
+# helper was not vectorized by LLVM.
+@jit_vector_math
+def logistic_tail(raw):
+    """``exp(-|raw|)``."""
+    return exp_nonpositive(-abs(raw))
+
+
+@jit_vector_math
+def logistic_loss_from_tail(y, raw, tail):
+    """Loss of one sample, given ``tail = exp(-|raw|)``."""
+    return ((1.0 - y) * raw if raw >= 0.0 else -y * raw) + log1p_unit(tail)
+
+
+@jit_vector_math
+def logistic_grad_from_tail(y, raw, tail):
+    """Derivative of the loss with respect to ``raw``, given ``tail = exp(-|raw|)``."""
+    share = tail / (1.0 + tail)  # sigmoid(-|raw|)
+    return (1.0 - y) - share if raw >= 0.0 else share - y
+
+
+@jit_inline
+def logistic_block(targets, weights, margins, grad_out, n_rows):
+    """Weighted logistic loss sum of ``n_rows`` samples held in contiguous 1-d arrays; writes each
+    weighted derivative into ``grad_out``. LLVM vectorizes this loop (8 rows per AVX-512 instruction)."""
+    total = 0.0
+    for b in range(n_rows):
+        raw = margins[b]
+        tail = logistic_tail(raw)
+        total += weights[b] * logistic_loss_from_tail(targets[b], raw, tail)
+        grad_out[b] = weights[b] * logistic_grad_from_tail(targets[b], raw, tail)
+    return total
+
+
+@jit_vector_math
+def logistic_hessian(raw):
+    """``sigmoid(raw) (1 - sigmoid(raw)) = t / (1 + t)^2`` with ``t = exp(-|raw|)``."""
+    t = logistic_tail(raw)
+    return t / ((1.0 + t) * (1.0 + t))
+
+
 @jit_point
 def loss_grad_point(loss_id, y, raw, param):
     """Loss value and its derivative with respect to ``raw``, for one sample of a one-score loss.
@@ -61,17 +109,8 @@ def loss_grad_point(loss_id, y, raw, param):
         residual = raw - y
         return 0.5 * residual * residual, residual
     if loss_id == LOGISTIC:
-        # softplus(raw) - y raw, split at zero so that neither branch cancels:
-        #   raw >= 0: (1 - y) raw + log1p(exp(-raw));  raw < 0: -y raw + log1p(exp(raw))
-        if raw >= 0.0:
-            e = math.exp(-raw)
-            tail = e / (1.0 + e)  # = 1 - sigmoid(raw), exact for large raw
-            # y == 1 is spelled out: under fastmath "reassoc" LLVM may rewrite (1 - y) - tail as
-            # 1 - (y + tail), which cancels to zero for the most common label
-            grad = -tail if y == 1.0 else (1.0 - y) - tail
-            return (1.0 - y) * raw + math.log1p(e), grad
-        e = math.exp(raw)
-        return math.log1p(e) - y * raw, e / (1.0 + e) - y
+        tail = logistic_tail(raw)
+        return logistic_loss_from_tail(y, raw, tail), logistic_grad_from_tail(y, raw, tail)
     if loss_id == HUBER:
         residual = raw - y
         if abs(residual) <= param:
@@ -143,8 +182,7 @@ def hess_point(loss_id, y, raw, param):
     if loss_id == SQUARED_ERROR:
         return 1.0
     if loss_id == LOGISTIC:
-        e = math.exp(-abs(raw))
-        return e / ((1.0 + e) * (1.0 + e))
+        return logistic_hessian(raw)
     if loss_id == HUBER:
         return 1.0 if abs(raw - y) <= param else 0.0
     if loss_id == SQUARED_EPSILON_INSENSITIVE:
@@ -249,13 +287,13 @@ def row_hess_times(loss_id, y, sample_weight, row, raw, direction, param, probab
 
 
 @jit_inline
-def block_loss_grad(loss_id, y, sample_weight, start, n_rows, raw, param, loss_acc, grad_out):
+def block_loss_grad(loss_id, y, sample_weight, start, n_rows, raw, param, loss_acc, grad_out, scratch):
     """:func:`row_loss_grad` over the ``n_rows`` samples from ``start``, in one call.
 
     ``raw`` and ``grad_out`` are (block_rows, n_models) with the block's rows first; the weighted
-    losses are *added* to ``loss_acc`` and the weighted gradients written to ``grad_out``. Working
-    on a block keeps the loss switch out of the per-row path: measured on 1e6 x 100, a call per row
-    cost as much as reading ``X``.
+    losses are *added* to ``loss_acc`` and the weighted gradients written to ``grad_out``;
+    ``scratch`` is (4, block_rows) float64. Working on a block keeps the loss switch out of the
+    per-row path: measured on 1e6 x 100, a call per row cost as much as reading ``X``.
     """
     n_models = raw.shape[1]
     if loss_id == MULTINOMIAL:
@@ -268,6 +306,20 @@ def block_loss_grad(loss_id, y, sample_weight, start, n_rows, raw, param, loss_a
         return
     y_stride = 1 if y.shape[1] > 1 else 0
     w_stride = 1 if sample_weight.shape[1] > 1 else 0
+    if loss_id == LOGISTIC:
+        # each model's rows copied to contiguous scratch first: over strided 2-d indexing LLVM keeps
+        # the loop scalar; over 1-d arrays it vectorizes it, exp and log1p included (_vector_math).
+        # Measured: 4.2 ms instead of 21 ms per 1e6 rows on one core, copies included.
+        targets, weights, margins, derivatives = scratch[0], scratch[1], scratch[2], scratch[3]
+        for k in range(n_models):
+            for b in range(n_rows):
+                targets[b] = y[start + b, k * y_stride]
+                weights[b] = sample_weight[start + b, k * w_stride]
+                margins[b] = raw[b, k]
+            loss_acc[k] += logistic_block(targets, weights, margins, derivatives, n_rows)
+            for b in range(n_rows):
+                grad_out[b, k] = derivatives[b]
+        return
     for k in range(n_models):
         y_column = k * y_stride
         w_column = k * w_stride

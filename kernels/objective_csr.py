@@ -94,13 +94,15 @@ def loss_grad_csr(data, indices, indptr, n_features, y, sample_weight, coef, int
     for chunk in prange(n_chunks):
         raw = np.empty((BLOCK_ROWS, n_models))
         grad_rows = np.empty((BLOCK_ROWS, n_models))
+        scratch = np.empty((4, BLOCK_ROWS))
         loss_acc = loss_parts[chunk]
         grad_acc = grad_parts[chunk]
         for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
             for row in range(start, stop):
                 row_raw_csr(data, indices, indptr, row, coef, intercept, raw[row - start])
-            block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows)
+            block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows,
+                            scratch)
             for row in range(start, stop):
                 for k in range(n_models):
                     intercept_parts[chunk, k] += grad_rows[row - start, k]

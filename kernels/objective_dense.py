@@ -112,12 +112,14 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
     for chunk in prange(n_chunks):
         raw = np.empty((BLOCK_ROWS, n_models))
         grad_rows = np.empty((BLOCK_ROWS, n_models))
+        scratch = np.empty((4, BLOCK_ROWS))
         loss_acc = loss_parts[chunk]
         grad_acc = grad_parts[chunk]
         for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
             block_raw_dense(X, start, stop, coef_t, intercept, raw)
-            block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows)
+            block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows,
+                            scratch)
             for b in range(stop - start):
                 for k in range(n_models):
                     intercept_parts[chunk, k] += grad_rows[b, k]
