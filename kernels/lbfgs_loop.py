@@ -306,6 +306,12 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
 
         # 3) move and update the curvature history
         if not found:
+            if -0.5 * slope <= ftol * max(abs(value), 1.0):
+                # the decrease the quadratic model predicted is below what the objective's rounding
+                # resolves: no line search can show it, and the point is as good as f can tell
+                _record(trace_out, iteration, value, _max_abs(gradient), 0.0, start)
+                status = CONVERGED
+                break
             if n_pairs > 0:
                 n_pairs = 0  # a stale history can give a poor direction: restart
             elif preconditioned:

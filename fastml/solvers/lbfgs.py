@@ -37,7 +37,9 @@ class LBFGSOptions:
         test does not depend on ``n_samples``) is at most ``tol``.
     ftol : float
         Also converged when an iteration decreases the objective by at most ``ftol`` relative to
-        ``max(|f|, 1)`` (scikit-learn's ``lbfgs`` uses ``64 * eps``); 0 disables the test.
+        ``max(|f|, 1)`` (scikit-learn's ``lbfgs`` uses ``64 * eps``), or when a line search finds no
+        decrease where the quadratic model predicts one of at most that much (the objective's rounding
+        hides it); 0 disables both tests.
     memory : int
         Number of curvature pairs kept per model.
     c1, c2 : float
@@ -215,6 +217,11 @@ def lbfgs(objective, w0=None, options=None, callback=None):
         steps = np.zeros(n_models)
         for k in np.flatnonzero(active):
             if found[k] is None:
+                if -0.5 * slopes[k] <= options.ftol * max(abs(values[k]), 1.0):
+                    # the decrease the quadratic model predicted is below what the objective's
+                    # rounding resolves: no line search can show it, the point is as good as f can tell
+                    converged[k] = True
+                    continue
                 if histories[k]:
                     histories[k].clear()  # a stale history can give a poor direction: restart
                 elif preconditioner is not None and preconditioner.available(k):

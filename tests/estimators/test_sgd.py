@@ -171,9 +171,13 @@ def test_sparse_data_parity_and_dense_equivalence():
     rng = np.random.default_rng(0)
     X[rng.random(X.shape) < 0.7] = 0.0
     X_csr = sp.csr_matrix(X)
-    ours = _quiet_fit(SGDClassifier(loss="log_loss", random_state=0, max_iter=20), X_csr, y)
-    theirs = _quiet_fit(sklearn_linear.SGDClassifier(loss="log_loss", random_state=0, max_iter=20), X_csr, y)
-    assert ours.score(X_csr, y) >= theirs.score(X_csr, y) - 0.03
+    # "optimal" steps start near 10 and 20 epochs do not converge: a single run's accuracy moves by
+    # +-0.03 with the seed (and with last-bit differences in exp/log1p), so the band is on the mean of 5
+    ours = np.mean([_quiet_fit(SGDClassifier(loss="log_loss", random_state=seed, max_iter=20), X_csr, y)
+                    .score(X_csr, y) for seed in range(5)])
+    theirs = np.mean([_quiet_fit(sklearn_linear.SGDClassifier(loss="log_loss", random_state=seed, max_iter=20),
+                                 X_csr, y).score(X_csr, y) for seed in range(5)])
+    assert ours >= theirs - 0.03
     # the CSR epochs are the dense epochs up to rounding (L2 only: the lazy shrink is exact). A tame rate:
     # with "optimal" (first steps near 10) the run is chaotic and rounding differences grow to O(1).
     settings = dict(loss="log_loss", learning_rate="constant", eta0=0.01, max_iter=10, tol=None, random_state=0)

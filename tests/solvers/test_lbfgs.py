@@ -84,8 +84,11 @@ def test_batched_equals_separate_runs(loss, batch, storage):
         # the same path: iteration counts agree up to rounding-level differences at the end
         assert abs(batched.n_iter[k] - separate.n_iter) <= 2
     # one objective call serves every model's line-search step: about as many calls as the longest
-    # separate run, far fewer than all separate runs together
-    assert batched.info["n_evaluations"] <= 1.2 * max(separate_evaluations) + 2
+    # separate run, fewer than all separate runs together. At tol=1e-10 a model can reach the rounding
+    # floor of its objective (|g| ~ 1e-8 here) where one line search finds no decrease before the
+    # model is declared converged: that search's evaluations are allowed for on top
+    allowance = 1.2 * max(separate_evaluations) + 2 + TIGHT.max_line_search
+    assert batched.info["n_evaluations"] <= min(allowance, sum(separate_evaluations) + TIGHT.max_line_search)
 
 
 def test_converged_models_keep_their_parameters():
