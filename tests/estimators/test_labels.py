@@ -30,7 +30,7 @@ def test_classes_and_indices_match_numpy(labels):
 @pytest.mark.parametrize("unseen", [9, -1, 4])
 def test_unseen_label_is_named(unseen):
     classes = fit_classes(np.array([0, 3, 8, 3]))
-    with pytest.raises(ValueError, match=rf"labels not seen in fit: \[{unseen}\]"):
+    with pytest.raises(ValueError, match=rf"labels not in classes_ \[0, 3, 8\]: \[{unseen}\]"):
         encode_labels(classes, np.array([0, unseen, 8]))
 
 
