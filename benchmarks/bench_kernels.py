@@ -90,7 +90,8 @@ def fused_method(X, y, coef, intercept, loss, n_threads):
     coef2 = np.ascontiguousarray(coef, dtype=np.float64).reshape(-1, 1)
     intercept1 = np.array([float(intercept)])
     loss_out, grad_coef, grad_intercept = np.empty(1), np.empty((X.shape[1], 1)), np.empty(1)
-    tail = (y2, weight, coef2, intercept1, loss_id, 0.0, n_threads, loss_out, grad_coef, grad_intercept)
+    tail = (y2, weight, coef2, intercept1, loss_id, 0.0, n_threads, loss_out, grad_coef, grad_intercept,
+            np.zeros(1, dtype=np.int64))
     if sp.issparse(X):
         arrays = tuple(frozen_view(a) for a in (X.data, X.indices, X.indptr))
 

@@ -5,6 +5,7 @@ its own float64 buffer, and the buffers are summed in chunk order. The result de
 of chunks only, so it is bitwise reproducible for a fixed ``n_threads`` whatever the scheduler does.
 :func:`map_row_chunks` does the same for Python code whose work is BLAS calls on row blocks.
 """
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -67,6 +68,16 @@ def sum_parts_1d(parts, out):
         for chunk in range(n_chunks):
             total += parts[chunk, i]
         out[i] = total
+
+
+@jit_inline
+def count_nonfinite(values, n_rows):
+    """Number of entries of ``values[:n_rows]`` (2-d) that are NaN or infinite."""
+    count = 0
+    for b in range(n_rows):
+        for k in range(values.shape[1]):
+            count += 0 if math.isfinite(values[b, k]) else 1
+    return count
 
 
 # below this many stored values per thread, a thread team for BLAS-on-blocks work costs more than it saves

@@ -48,13 +48,14 @@ def _fused_loss_grad(design, n_features, y, sample_weight, coef, intercept, loss
         def dense(design, n_features, y, sample_weight, coef, intercept, loss_id, param, loss_out,
                   grad_coef_out, grad_intercept_out):
             _loss_grad_dense_serial(design[0], y, sample_weight, coef, intercept, loss_id, param, 1,
-                                   loss_out, grad_coef_out, grad_intercept_out)
+                                   loss_out, grad_coef_out, grad_intercept_out, np.zeros(1, dtype=np.int64))
         return dense
 
     def csr(design, n_features, y, sample_weight, coef, intercept, loss_id, param, loss_out,
             grad_coef_out, grad_intercept_out):
         _loss_grad_csr_serial(design[0], design[1], design[2], n_features, y, sample_weight, coef, intercept,
-                             loss_id, param, 1, loss_out, grad_coef_out, grad_intercept_out)
+                             loss_id, param, 1, loss_out, grad_coef_out, grad_intercept_out,
+                             np.zeros(1, dtype=np.int64))
     return csr
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit_inline, jit_kernel
-from ._parallel import chunk_count, nnz_chunk_bounds, sum_parts, sum_parts_1d
+from ._parallel import chunk_count, count_nonfinite, nnz_chunk_bounds, sum_parts, sum_parts_1d
 
 BLOCK_ROWS = 128  # rows whose raw predictions are computed before their losses (see block_loss_grad)
 from .losses import block_hess_times, block_loss_grad
@@ -78,10 +78,11 @@ def row_add_rmatvec_csr(data, indices, indptr, row, row_values, out):
 
 @jit_kernel(parallel=True, gather=True)
 def loss_grad_csr(data, indices, indptr, n_features, y, sample_weight, coef, intercept, loss_id,
-                  param, n_threads, loss_out, grad_coef_out, grad_intercept_out):
+                  param, n_threads, loss_out, grad_coef_out, grad_intercept_out, nonfinite_raw_out):
     """Weighted loss sums and gradients for K models in one pass over a CSR matrix.
 
-    Same outputs as :func:`fastml.kernels.objective_dense.loss_grad_dense`.
+    Same outputs as :func:`fastml.kernels.objective_dense.loss_grad_dense` (at zero coefficients a
+    raw prediction is NaN exactly when its row stores a NaN or an infinity, as there).
     """
     n_samples = indptr.shape[0] - 1
     n_models = coef.shape[1]
@@ -90,6 +91,7 @@ def loss_grad_csr(data, indices, indptr, n_features, y, sample_weight, coef, int
     bounds = nnz_chunk_bounds(indptr, n_chunks)
     loss_parts = np.zeros((n_chunks, n_loss))
     intercept_parts = np.zeros((n_chunks, n_models))
+    nonfinite_parts = np.zeros(n_chunks, dtype=np.int64)
     grad_parts = np.zeros((n_chunks, n_features, n_models))
     for chunk in prange(n_chunks):
         raw = np.empty((BLOCK_ROWS, n_models))
@@ -101,6 +103,7 @@ def loss_grad_csr(data, indices, indptr, n_features, y, sample_weight, coef, int
             stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
             for row in range(start, stop):
                 row_raw_csr(data, indices, indptr, row, coef, intercept, raw[row - start])
+            nonfinite_parts[chunk] += count_nonfinite(raw, stop - start)
             block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows,
                             scratch)
             for row in range(start, stop):
@@ -110,6 +113,7 @@ def loss_grad_csr(data, indices, indptr, n_features, y, sample_weight, coef, int
     sum_parts_1d(loss_parts, loss_out)
     sum_parts_1d(intercept_parts, grad_intercept_out)
     sum_parts(grad_parts, grad_coef_out)
+    nonfinite_raw_out[0] = nonfinite_parts.sum()
 
 
 @jit_kernel(parallel=True, gather=True)

@@ -16,12 +16,19 @@ Contract shared by the kernels (no validation happens here):
 * ``y``, ``sample_weight``: float64, shape (n_samples, 1) shared by all models or (n_samples, n_models);
 * ``coef``: (n_features, n_models) float64; ``intercept``: (n_models,) float64 (zeros without one);
 * outputs are overwritten; losses and gradients are weighted *sums* over samples, not means.
+
+The fused loss kernels also count the raw predictions that are not finite (``nonfinite_raw_out``).
+At zero coefficients and a finite intercept a raw prediction is ``intercept + sum_j X[i, j] * 0``,
+which IEEE arithmetic makes NaN exactly when row ``i`` holds a NaN or an infinity (no fast-math flag
+set here lets LLVM fold ``x * 0``): a zero count from a solver's first evaluation proves ``X``
+finite, so that the separate finiteness pass of input validation can be skipped
+(``fastml._objective.DesignMatrix``).
 """
 import numpy as np
 from numba import prange
 
 from ._jit import jit_inline, jit_kernel
-from ._parallel import chunk_count, row_chunk_bounds, sum_parts_1d
+from ._parallel import chunk_count, count_nonfinite, row_chunk_bounds, sum_parts_1d
 from .losses import block_hess_times, block_loss_grad
 
 BLOCK_ROWS = 128
@@ -93,12 +100,13 @@ def sum_parts_transposed(parts, out):
 
 @jit_kernel(parallel=True)
 def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_threads,
-                    loss_out, grad_coef_out, grad_intercept_out):
+                    loss_out, grad_coef_out, grad_intercept_out, nonfinite_raw_out):
     """Weighted loss sums and their gradients for K models in one pass over dense ``X``.
 
     Writes ``loss_out`` (n_models,) — or (1,) for the multinomial loss, whose K columns are the
-    classes of one model — ``grad_coef_out`` (n_features, n_models) and ``grad_intercept_out``
-    (n_models,). See the module docstring for the contract.
+    classes of one model — ``grad_coef_out`` (n_features, n_models), ``grad_intercept_out``
+    (n_models,) and ``nonfinite_raw_out[0]`` (int64): the number of raw predictions that are not
+    finite. See the module docstring for the contract.
     """
     n_samples, n_features = X.shape
     n_models = coef.shape[1]
@@ -107,6 +115,7 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
     bounds = row_chunk_bounds(n_samples, n_chunks)
     loss_parts = np.zeros((n_chunks, n_loss))
     intercept_parts = np.zeros((n_chunks, n_models))
+    nonfinite_parts = np.zeros(n_chunks, dtype=np.int64)
     coef_t = np.ascontiguousarray(coef.T)
     grad_parts = np.zeros((n_chunks, n_models, n_features))
     for chunk in prange(n_chunks):
@@ -118,6 +127,7 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
         for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
             block_raw_dense(X, start, stop, coef_t, intercept, raw)
+            nonfinite_parts[chunk] += count_nonfinite(raw, stop - start)
             block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows,
                             scratch)
             for b in range(stop - start):
@@ -127,6 +137,7 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
     sum_parts_1d(loss_parts, loss_out)
     sum_parts_1d(intercept_parts, grad_intercept_out)
     sum_parts_transposed(grad_parts, grad_coef_out)
+    nonfinite_raw_out[0] = nonfinite_parts.sum()
 
 
 @jit_kernel(parallel=True)

@@ -320,7 +320,8 @@ def _with_nan(array, index):
 ])
 def test_bad_input_raises_a_clear_error(changes, error, match):
     with pytest.raises(error, match=match):
-        _bad(**changes)
+        objective = _bad(**changes)
+        objective.value(objective.initial_parameters())  # the owed check of X is settled here
 
 
 def test_unknown_loss_lists_the_choices():
@@ -349,7 +350,90 @@ def test_non_finite_x_is_found_by_the_sum_shortcut_and_huge_finite_x_is_accepted
     else:
         X[3, 1] = bad
     for design in (X, sp.csr_matrix(X)):
-        with pytest.raises(ValueError, match="X contains NaN or infinity"):
-            LinearObjective("squared_error", design, y)
+        objective = LinearObjective("squared_error", design, y)
+        away_from_zero = np.full(objective.n_params, 0.1)  # not the settling pass: the full check runs
+        with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+            objective.values(away_from_zero)
     huge = np.full_like(X, np.finfo(dtype).max / 4)  # finite, but their sum overflows
-    LinearObjective("squared_error", huge, y)
+    objective = LinearObjective("squared_error", huge, y)
+    objective.X.check_finite()
+    assert not objective.X.finite_check_owed
+
+
+def _layouts(X):
+    return {"C": np.ascontiguousarray(X), "F": np.asfortranarray(X), "csr": sp.csr_matrix(X)}
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("layout", ["C", "F", "csr"])
+def test_owed_finiteness_check_is_settled_by_the_zero_start_pass(name, bad, layout, monkeypatch):
+    """The first evaluation at zero coefficients proves X finite (every loss, dense and CSR) and
+    finds a NaN/inf by itself, including in a row of weight zero and a row whose loss would be flat."""
+    X, y, _ = make_data(name, 60)
+    X = X.astype(np.float32) if layout == "F" else X
+    weights = np.ones(len(y))
+    weights[7] = 0.0
+    clean = LinearObjective(name, _layouts(X)[layout], y, weights)
+    assert clean.X.finite_check_owed
+    full_checks = []
+    original = type(clean.X).check_finite
+    monkeypatch.setattr(type(clean.X), "check_finite", lambda self: full_checks.append(1) or original(self))
+    start = clean.initial_parameters()
+    value = clean.value(start)
+    assert np.isfinite(value) and not clean.X.finite_check_owed and not full_checks
+    for row in (7, 11):  # weight zero, weight one
+        dirty = X.copy()
+        dirty[row, 2] = bad
+        objective = LinearObjective(name, _layouts(dirty)[layout], y, weights)
+        with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+            objective.value(objective.initial_parameters())
+    assert full_checks  # the error message comes from the full check
+
+
+@pytest.mark.parametrize("layout", ["C", "csr"])
+def test_owed_finiteness_check_runs_before_any_other_read_of_X(layout):
+    X, y, _ = make_data("log_loss", 40)
+    X[5, 1] = np.nan
+    reads = {
+        "nonzero start": lambda objective: objective.value(np.full(objective.n_params, 0.1)),
+        "hessp": lambda objective: objective.hessp(np.zeros(objective.n_params), np.ones(objective.n_params)),
+        "hessian": lambda objective: objective.hessian(np.zeros(objective.n_params)),
+        "raw prediction": lambda objective: objective.X.raw_prediction(np.zeros((X.shape[1], 1)), np.zeros(1)),
+    }
+    for name, read in reads.items():
+        objective = LinearObjective("log_loss", _layouts(X)[layout], y)
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            read(objective)
+    unchecked = LinearObjective("log_loss", _layouts(X)[layout], y, check_X=False)
+    assert not unchecked.X.finite_check_owed and np.isnan(unchecked.value(np.zeros(unchecked.n_params)))
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernels_count_nonfinite_raw_predictions(layout, dtype):
+    from fastml.kernels import objective_csr, objective_dense
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((700, 6)).astype(dtype)
+    bad_rows = [0, 129, 130, 699]  # across block and chunk boundaries
+    X[0, 0], X[129, 5], X[130, 2], X[699, 3] = np.nan, np.inf, -np.inf, np.nan
+    X[130, 4] = np.nan  # two bad values in one row still make one bad raw prediction per model
+    y = np.zeros((700, 1))
+    weights = np.ones((700, 1))
+    for n_models, coef_value in ((1, 0.0), (3, 0.0), (1, 0.5)):
+        coef = np.full((6, n_models), coef_value)
+        outputs = (np.empty(n_models), np.empty((6, n_models)), np.empty(n_models), np.zeros(1, dtype=np.int64))
+        args = (y, weights, coef, np.zeros(n_models), 0, 0.0, 2, *outputs)
+        design = _layouts(X)[layout]
+        if layout == "csr":
+            objective_csr.loss_grad_csr(design.data, design.indices.astype(np.int64), design.indptr.astype(np.int64),
+                                        6, *args)
+        else:
+            objective_dense.loss_grad_dense(design, *args)
+        raw = np.where(np.isfinite(X).all(axis=1), 0.0, np.nan)  # 0 * x is NaN for x = NaN or +-inf
+        expected = len(bad_rows) * n_models
+        if coef_value:
+            raw = X.astype(np.float64) @ coef[:, 0]
+            expected = int((~np.isfinite(raw)).sum())
+        assert outputs[3][0] == expected

@@ -59,10 +59,15 @@ def check_choice(value, name, choices):
     return value
 
 
-def validate_fit_data(estimator, X, y, *, multi_output=False, y_numeric=True):
-    """``validate_data`` for ``fit``: CSR or float32/float64 arrays, kept as they are when possible."""
+def validate_fit_data(estimator, X, y, *, multi_output=False, y_numeric=True, check_X_finite=True):
+    """``validate_data`` for ``fit``: CSR or float32/float64 arrays, kept as they are when possible.
+
+    ``check_X_finite=False`` skips the finiteness pass over ``X`` (``y`` is still checked): only for an
+    estimator that hands ``X`` to an objective built with ``check_X=True``, whose first pass settles it.
+    """
     X, y = validate_data(estimator, X, y, accept_sparse="csr", dtype=accepted_dtypes(X), order=None,
-                         multi_output=multi_output, y_numeric=y_numeric, ensure_min_samples=1)
+                         multi_output=multi_output, y_numeric=y_numeric, ensure_min_samples=1,
+                         ensure_all_finite=check_X_finite)
     if sp.issparse(X) and X.indices.dtype != X.indptr.dtype:
         # a new matrix sharing the data: the caller's matrix is never modified
         X = type(X)((X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64)), shape=X.shape)
@@ -228,10 +233,20 @@ def kernel_threads(n_jobs):
     return max(1, _available_cpus() + 1 + int(n_jobs))
 
 
-def make_objective(loss, X, y, sample_weight, *, l2, l1, fit_intercept, n_classes=None, n_threads=None):
-    """A LinearObjective on already validated data (no second finiteness pass over ``X``)."""
+def make_objective(loss, X, y, sample_weight, *, l2, l1, fit_intercept, n_classes=None, n_threads=None,
+                   check_X=False):
+    """A LinearObjective on already validated data. ``check_X=True`` when validation skipped ``X``'s
+    finiteness (``validate_fit_data(check_X_finite=False)``): the objective then owes that check and
+    its first pass at zero coefficients settles it (see ``fastml._objective.DesignMatrix``)."""
     return LinearObjective(loss, X, y, sample_weight, l2=l2, l1=l1, fit_intercept=fit_intercept,
-                           n_classes=n_classes, n_threads=n_threads, check_input=False)
+                           n_classes=n_classes, n_threads=n_threads, check_input=False, check_X=check_X)
+
+
+def settle_finite_check(objective):
+    """Run the owed finiteness check of the objective's ``X`` if the solver never read ``X`` (a no-op
+    once its first pass settled it); called before anything else reads the training ``X``."""
+    if objective.X.finite_check_owed:
+        objective.X.check_finite()
 
 
 def record_fingerprint(estimator, X):

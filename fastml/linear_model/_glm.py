@@ -6,7 +6,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import (
     record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, linear_scores, make_objective,
-    prepare_sample_weight, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
+    prepare_sample_weight, progress_callback, settle_finite_check, solver_info, validate_fit_data,
+    warn_if_not_converged,
 )
 from ._solve import run_solver
 
@@ -81,9 +82,9 @@ class PoissonRegressor(ObjectiveMixin, RegressorMixin, BaseEstimator):
                              f"min(y) = {y.min()!r}")
         return y
 
-    def _build_objective(self, X, y, sample_weight):
+    def _build_objective(self, X, y, sample_weight, check_X=False):
         return make_objective("poisson", X, y, sample_weight, l2=float(self.alpha), l1=0.0,
-                              fit_intercept=self.fit_intercept)
+                              fit_intercept=self.fit_intercept, check_X=check_X)
 
     def _solver_coef(self):
         return self.coef_.astype(np.float64)[:, None], np.array([float(self.intercept_)])
@@ -95,10 +96,11 @@ class PoissonRegressor(ObjectiveMixin, RegressorMixin, BaseEstimator):
         check_scalar_param(self.tol, "tol", minimum=0.0, include_minimum=False)
         check_scalar_param(self.max_iter, "max_iter", minimum=1, integer=True)
         check_choice(self.solver, "solver", tuple(SOLVERS))
-        X, y = validate_fit_data(self, X, y, y_numeric=True)
+        # X's finiteness is settled by the solver's first pass (one read of X fewer; see make_objective)
+        X, y = validate_fit_data(self, X, y, y_numeric=True, check_X_finite=False)
         y = self._encode_target(y)
         sample_weight = prepare_sample_weight(sample_weight, X)
-        objective = self._build_objective(X, y, sample_weight)
+        objective = self._build_objective(X, y, sample_weight, check_X=True)
         solver = SOLVERS[self.solver]
 
         w0 = objective.initial_parameters()
@@ -110,6 +112,7 @@ class PoissonRegressor(ObjectiveMixin, RegressorMixin, BaseEstimator):
         finally:
             if bar is not None:
                 bar.close()
+        settle_finite_check(objective)
         warn_if_not_converged(self, result, self.solver)
         coef, intercept = objective.unpack(result.params)
         self.coef_ = np.ascontiguousarray(coef[:, 0], dtype=X.dtype)

@@ -8,7 +8,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
     record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, encode_labels, fit_classes, kernel_threads,
-    linear_scores, make_objective, prepare_sample_weight, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
+    linear_scores, make_objective, prepare_sample_weight, progress_callback, settle_finite_check, solver_info,
+    validate_fit_data, warn_if_not_converged,
 )
 from ._solve import STOCHASTIC_SOLVERS, run_solver
 
@@ -120,7 +121,7 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
         """Class labels -> 0/1 (two classes) or class indices (multinomial), as float64."""
         return encode_labels(self.classes_, y)
 
-    def _build_objective(self, X, y_encoded, sample_weight):
+    def _build_objective(self, X, y_encoded, sample_weight, check_X=False):
         weights = sample_weight
         if self.class_weight is not None:
             weights = weights * self._class_weights[y_encoded.astype(np.intp)]
@@ -128,7 +129,7 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
         loss = "multinomial" if len(self.classes_) > 2 else "log_loss"
         return make_objective(loss, X, y_encoded, weights, l2=l2, l1=l1, fit_intercept=self.fit_intercept,
                               n_classes=len(self.classes_) if loss == "multinomial" else None,
-                              n_threads=kernel_threads(self.n_jobs))
+                              n_threads=kernel_threads(self.n_jobs), check_X=check_X)
 
     def _solver_coef(self):
         """Fitted parameters in the objective's layout: coef (n_features, n_outputs), intercept."""
@@ -141,7 +142,8 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
         check_scalar_param(self.tol, "tol", minimum=0.0)
         check_scalar_param(self.max_iter, "max_iter", minimum=1, integer=True)
         self._l1_share()
-        X, y = validate_fit_data(self, X, y, y_numeric=False)
+        # X's finiteness is settled by the solver's first pass (one read of X fewer; see make_objective)
+        X, y = validate_fit_data(self, X, y, y_numeric=False, check_X_finite=False)
         self.classes_ = fit_classes(y)
         if len(self.classes_) < 2:
             raise ValueError(f"This solver needs samples of at least 2 classes in the data, but the data "
@@ -151,7 +153,7 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
         if self.class_weight is not None:  # "balanced" counts weighted samples, as scikit-learn 1.9 does
             self._class_weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
                                                        sample_weight=sample_weight)
-        objective = self._build_objective(X, y_encoded, sample_weight)
+        objective = self._build_objective(X, y_encoded, sample_weight, check_X=True)
         solver = self._choose_solver(X.shape[1], objective.n_outputs)
 
         w0 = objective.initial_parameters()
@@ -164,6 +166,7 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
         finally:
             if bar is not None:
                 bar.close()
+        settle_finite_check(objective)
         if solver not in STOCHASTIC_SOLVERS:
             warn_if_not_converged(self, result, solver)
         coef, intercept = objective.unpack(result.params)

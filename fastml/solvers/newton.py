@@ -150,21 +150,24 @@ def warm_second_order_kernels(objective, use_cg):
     from .._objective import LinearObjective
 
     design = objective.X
+    # layout and two rows only: an owed finiteness check of X is left to the solver's first pass
+    # (a NaN in these rows only makes the throw-away warm-up NaN)
+    arrays = design.unchecked_arrays()
     # the compiled variants depend on these only: warm each once per process (a warm-up costs
     # ~0.3 ms, a tenth of a whole breast_cancer fit)
-    key = (use_cg, design.is_sparse, design.dtype.str, design.csr[1].dtype.str if design.is_sparse else
-           design.dense.flags.c_contiguous, objective.y.shape[1] > 1, objective.sample_weight.shape[1] > 1,
+    key = (use_cg, design.is_sparse, design.dtype.str, arrays[1].dtype.str if design.is_sparse else
+           arrays[0].flags.c_contiguous, objective.y.shape[1] > 1, objective.sample_weight.shape[1] > 1,
            objective.loss.is_multiclass)
     if key in _WARMED:
         return
     rows = min(2, design.n_samples)
     if design.is_sparse:
-        data, indices, indptr = design.csr
+        data, indices, indptr = arrays
         stop = indptr[rows]
         small_X = sp.csr_matrix((np.array(data[:stop]), np.array(indices[:stop]), np.array(indptr[: rows + 1])),
                                 shape=(rows, design.n_features))
     else:
-        small_X = design.dense[:rows].copy(order="F" if not design.dense.flags.c_contiguous else "C")
+        small_X = arrays[0][:rows].copy(order="F" if not arrays[0].flags.c_contiguous else "C")
     # unit weights: only the compiled variants matter here, and the first rows may all weigh zero
     # (a cross-validation fold), which the objective would reject
     unit_weights = np.ones((rows, objective.sample_weight.shape[1]))

@@ -225,6 +225,40 @@ def test_bad_input(params, X, y, message):
         LogisticRegression(**params).fit(X, y)
 
 
+@pytest.mark.parametrize("layout", ["C", "F32", "csr"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("solver", ["lbfgs", "newton", "gd", "sgd", "adam"])
+def test_non_finite_X_is_rejected_by_every_solver(solver, bad, layout):
+    """fit skips validate_data's finiteness pass over X: the solver's first pass settles it, or the
+    full check runs before anything else reads X (warm start, stochastic solvers)."""
+    X, y = _generated(sparse=False)
+    X = X.copy()
+    X[17, 3] = bad
+    design = {"C": X, "F32": np.asfortranarray(X, dtype=np.float32), "csr": sp.csr_matrix(X)}[layout]
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        LogisticRegression(solver=solver).fit(design, y)
+    warm = LogisticRegression(solver=solver, warm_start=True, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warm.fit(np.nan_to_num(X, posinf=0.0), y)
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        warm.fit(design, y)
+
+
+def test_finite_X_is_read_once_for_its_check(monkeypatch):
+    """On finite dense data the L-BFGS fit never runs the separate finiteness pass."""
+    from fastml._objective import DesignMatrix
+
+    calls = []
+    original = DesignMatrix.check_finite
+    monkeypatch.setattr(DesignMatrix, "check_finite", lambda self: calls.append(1) or original(self))
+    X, y = _generated(sparse=False)
+    X = np.tile(X, (600, 1))  # 240 000 rows: the objective runs the parallel kernel
+    y = np.tile(y, 600)
+    model = LogisticRegression(solver="lbfgs").fit(X, y)
+    assert not calls and model.n_iter_[0] > 0
+
+
 def test_all_zero_and_negative_weights():
     X, y = np.eye(4), np.array([0, 1, 0, 1])
     with pytest.raises(ValueError, match="non-zero|sums to zero"):

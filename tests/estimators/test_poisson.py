@@ -136,6 +136,18 @@ def test_bad_input(params, y, message):
         PoissonRegressor(**params).fit(np.eye(4), y)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("bad", [np.nan, -np.inf])
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cholesky"])
+def test_non_finite_X_is_rejected(solver, bad, sparse):
+    """fit leaves X's finiteness to the solver's first pass (or the full check before other reads)."""
+    X, y = _counts()
+    X = X.copy()
+    X[5, 2] = bad
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        PoissonRegressor(solver=solver).fit(sp.csr_matrix(X) if sparse else X, y)
+
+
 def test_all_zero_weights_and_bad_predict_input():
     with pytest.raises(ValueError, match="non-zero|sums to zero"):
         PoissonRegressor().fit(np.eye(4), np.ones(4), sample_weight=np.zeros(4))

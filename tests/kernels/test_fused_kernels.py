@@ -141,7 +141,7 @@ def run_loss_grad(X, loss_id, param, y, weight, coef, intercept, n_threads=2):
     grad_coef = np.full((n_features, n_columns), np.nan)
     grad_intercept = np.full(n_columns, np.nan)
     args = (frozen_view(y), frozen_view(weight), coef, intercept, loss_id, param, n_threads,
-            loss_out, grad_coef, grad_intercept)
+            loss_out, grad_coef, grad_intercept, np.zeros(1, dtype=np.int64))
     if isinstance(X, CSR):
         objective_csr.loss_grad_csr(*X.arrays, n_features, *args)
     else:
@@ -242,7 +242,8 @@ def test_writable_inputs_give_the_same_result():
     for Xw in (X, sp.csr_matrix(X)):
         n_features = coef.shape[0]
         loss_out, grad_coef, grad_intercept = np.empty(1), np.empty((n_features, 1)), np.empty(1)
-        args = (y, weight, coef, intercept, losses.LOGISTIC, 0.0, 2, loss_out, grad_coef, grad_intercept)
+        args = (y, weight, coef, intercept, losses.LOGISTIC, 0.0, 2, loss_out, grad_coef, grad_intercept,
+                np.zeros(1, dtype=np.int64))
         if sp.issparse(Xw):
             objective_csr.loss_grad_csr(Xw.data, Xw.indices, Xw.indptr, n_features, *args)
         else:
