@@ -79,12 +79,29 @@ def validate_fit_data(estimator, X, y, *, multi_output=False, y_numeric=True, ch
 SMALL_LABEL_RANGE = 1 << 20
 
 
+def _integral_floats(values):
+    """``values`` (float) as int64 when every one is a whole number that int64 holds exactly, else None
+    (a NaN, an infinity, a fraction or a huge value fails the round trip)."""
+    with np.errstate(invalid="ignore"):
+        as_int = values.astype(np.int64)
+    return as_int if np.array_equal(as_int, values) else None
+
+
 def _small_integer_range(y):
-    """``(values, lowest, highest)`` when ``y`` is a 1-d integer or bool array whose labels span fewer
-    than ``SMALL_LABEL_RANGE`` values (``values`` is ``y`` itself, bool viewed as uint8), else None."""
-    if y.ndim != 1 or y.size == 0 or not (y.dtype.kind in "iu" or y.dtype == np.bool_):
+    """``(values, lowest, highest)`` when ``y`` is a 1-d vector of integer labels — an integer or bool
+    array, or floats that are all whole numbers (0.0/1.0 targets) — spanning fewer than
+    ``SMALL_LABEL_RANGE`` values; ``values`` is an integer array (``y`` itself, bool viewed as uint8,
+    floats converted). Else None."""
+    if y.ndim != 1 or y.size == 0:
         return None
-    values = y.view(np.uint8) if y.dtype == np.bool_ else y
+    if y.dtype.kind == "f":
+        values = _integral_floats(y)
+        if values is None:
+            return None
+    elif y.dtype.kind in "iu" or y.dtype == np.bool_:
+        values = y.view(np.uint8) if y.dtype == np.bool_ else y
+    else:
+        return None
     lowest, highest = int(values.min()), int(values.max())
     return (values, lowest, highest) if highest - lowest < SMALL_LABEL_RANGE else None
 
@@ -93,8 +110,9 @@ def fit_classes(y):
     """The sorted distinct labels of a classifier's training target, checked as scikit-learn's
     ``check_classification_targets`` does (a continuous or multi-output target is an error).
 
-    A 1-d integer or bool vector can only be "binary" or "multiclass" for that check, so it is not
-    run there (it hashes every label), and its classes come from counting.
+    A 1-d vector of integer labels (integer, bool, or whole-number floats) can only be "binary" or
+    "multiclass" for that check, so it is not run there (it hashes every label), and its classes
+    come from counting, in ``y``'s dtype as ``np.unique`` gives them.
     """
     y = np.asarray(y)
     small = _small_integer_range(y)
@@ -110,12 +128,14 @@ def encode_labels(classes, y):
     """Each label's index into the sorted ``classes`` (float64); a label not among them is an error."""
     y = np.asarray(y)
     small = _small_integer_range(y)
-    if small is not None and classes.dtype.kind in "iub":
+    class_values = _integral_floats(classes) if classes.dtype.kind == "f" else (
+        classes.astype(np.int64) if classes.dtype.kind in "iub" else None)
+    if small is not None and class_values is not None and len(classes):
         values, lowest, highest = small
-        first, last = int(classes[0]), int(classes[-1])
+        first, last = int(class_values[0]), int(class_values[-1])
         if lowest >= first and highest <= last and last - first < SMALL_LABEL_RANGE:
             table = np.full(last - first + 1, -1.0)
-            table[(classes.astype(np.int64) - first)] = np.arange(len(classes))
+            table[class_values - first] = np.arange(len(classes))
             indices = table[(values - first).astype(np.intp, copy=False)]
             if not np.any(indices < 0):
                 return indices

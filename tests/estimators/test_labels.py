@@ -2,6 +2,7 @@
 unique/searchsorted, and the checks scikit-learn applies to classification targets still apply."""
 import numpy as np
 import pytest
+from sklearn.utils.multiclass import check_classification_targets
 
 from fastml.linear_model._base import SMALL_LABEL_RANGE, encode_labels, fit_classes
 
@@ -15,10 +16,23 @@ from fastml.linear_model._base import SMALL_LABEL_RANGE, encode_labels, fit_clas
     np.array([2**62, -(2**62), 0]),
     np.array(["spam", "ham", "spam"]),
     np.array([0.0, 1.0, 1.0]),
+    np.array([-3.0, 2.0, 7.0], dtype=np.float32),
+    np.array([-0.0, 1.0, 4.0]),
+    np.array([0.0, 1.0, 2.0**60]),  # whole numbers, too wide a range
+    np.array([0.0, 1.0, 1e30]),  # beyond int64: scikit-learn calls it continuous
+    np.array([0.0, 0.5, 1.0]),  # continuous
 ])
 def test_classes_and_indices_match_numpy(labels):
     rng = np.random.default_rng(0)
     y = rng.choice(labels, size=500)
+    try:
+        check_classification_targets(y)  # the reference: scikit-learn's own check
+    except ValueError:
+        with pytest.raises(ValueError, match="Unknown label type"):
+            fit_classes(y)
+        classes = np.unique(y)  # classes given by the caller (SGD partial_fit): indices still match
+        np.testing.assert_array_equal(encode_labels(classes, y), np.searchsorted(classes, y).astype(np.float64))
+        return
     classes = fit_classes(y)
     np.testing.assert_array_equal(classes, np.unique(y))
     assert classes.dtype == np.unique(y).dtype
@@ -32,6 +46,15 @@ def test_unseen_label_is_named(unseen):
     classes = fit_classes(np.array([0, 3, 8, 3]))
     with pytest.raises(ValueError, match=rf"labels not in classes_ \[0, 3, 8\]: \[{unseen}\]"):
         encode_labels(classes, np.array([0, unseen, 8]))
+
+
+def test_float_labels_against_integral_or_fractional_classes():
+    y = np.array([0.0, 2.0, 2.0, 5.0])
+    np.testing.assert_array_equal(encode_labels(np.array([0.0, 2.0, 5.0]), y), [0, 1, 1, 2])
+    np.testing.assert_array_equal(encode_labels(np.array([0, 2, 5]), y), [0, 1, 1, 2])
+    np.testing.assert_array_equal(encode_labels(np.array([0.0, 1.5, 2.0, 5.0]), y), [0, 2, 2, 3])
+    with pytest.raises(ValueError, match="labels not in classes_"):
+        encode_labels(np.array([0.0, 2.0]), y)
 
 
 def test_continuous_or_multioutput_target_is_refused():
