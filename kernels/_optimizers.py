@@ -84,6 +84,10 @@ MIN_COEF_SCALE = 1e-9
 PREFETCH_AHEAD = 12
 CACHE_LINE_BYTES = 64
 
+# a minibatch's rows are split over threads only when each thread gets at least this many values of X
+# (rows x features): a parallel region costs a few microseconds per step (see stochastic_dense)
+MIN_BATCH_VALUES_PER_THREAD = 8192
+
 
 def _prefetch_codegen(context, builder, sig, args):
     """LLVM ``prefetch(read, keep in every cache level, data)`` of the array element at ``args[1:]``."""

@@ -9,20 +9,29 @@ batch-size-1 epoch one dot product and one axpy per row; the other optimizers fo
 minibatch gradient and update every coordinate. Rows are visited in the order given by ``order``
 (a permutation drawn by the driver), one at a time, so ``X`` must be C-contiguous: F-ordered
 ``X`` would be read with a stride of n_samples per element (the driver rejects it). float32 rows
-are widened on load; parameters, moments and sums are float64. The loop is serial: its result is
-bitwise reproducible.
+are widened on load; parameters, moments and sums are float64.
+
+Threads: the steps are sequential, but the rows of one minibatch are independent. For the optimizers
+that form the dense minibatch gradient, a step with ``n_threads > 1`` splits its rows into that many
+contiguous chunks, each thread sums its chunk's gradient into its own buffer, and the buffers are
+added in chunk order: bitwise reproducible for a fixed ``n_threads`` (one chunk reproduces the serial
+sums exactly). A parallel region costs a few microseconds per step, so the driver asks for threads
+only when a chunk holds enough values (``_optimizers.MIN_BATCH_VALUES_PER_THREAD``). Plain SGD's
+sparse updates stay serial.
 
 Contract (no validation here): ``X`` (n_samples, n_features) float32/float64, C order, may be
 read-only; ``y``/``sample_weight`` float64 (n_samples, 1) or (n_samples, n_columns); ``order`` int64
 row indices (any length: a 1-row call compiles the kernel cheaply); ``params`` (n_columns,
 n_features + 1) and the state arrays as described in ``_optimizers`` (updated in place);
 ``loss_sum_out`` (1 for the multinomial loss, else n_columns) receives the epoch's weighted loss
-sum taken before each step (scikit-learn's running loss); ``eta_out`` the last step's rates.
+sum taken before each step (scikit-learn's running loss); ``eta_out`` the last step's rates;
+``n_threads`` >= 1 (see above).
 Returns ``_optimizers.OK`` or ``_optimizers.NON_FINITE``.
 """
 import numpy as np
+from numba import prange
 
-from ._jit import jit_kernel
+from ._jit import jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, MAX_DERIVATIVE, POWER_T,
                           PREFETCH_AHEAD,
                           SCALE, SGD, add_l1_totals, clip_gradient, cumulative_l1, dense_step,
@@ -30,10 +39,52 @@ from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, MA
 from .losses import row_loss_grad
 
 
-@jit_kernel
+@jit_inline
+def batch_rows_derivatives(X, y, sample_weight, order, first, stop, n_steps_rows, loss_id, loss_param, params,
+                           coef_scale, columns, n_rows, raw, loss_row, loss_sum, derivative, grad):
+    """Loss derivatives of the batch rows ``order[first:stop]`` at the current parameters, into
+    ``derivative[b]`` (``b`` counted from ``first``), their loss added into ``loss_sum`` and their loss
+    gradient into ``grad`` (n_columns, n_features + 1), in row order.
+
+    Each derivative is clipped as scikit-learn's MAX_DLOSS (early huge steps stay finite) and scaled
+    by the column's ``SCALE / n_rows`` (a mean over the batch of ``n_rows`` rows).
+    """
+    n_features = X.shape[1]
+    n_columns = params.shape[0]
+    n_loss = loss_row.shape[0]
+    items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
+    for b in range(stop - first):
+        position = first + b
+        row = order[position]
+        if position + PREFETCH_AHEAD < n_steps_rows:
+            upcoming = order[position + PREFETCH_AHEAD]
+            for j in range(0, n_features, items_per_line):
+                prefetch_item(X, upcoming, j)
+            prefetch_item(y, upcoming, 0)  # the row's target and weight are random reads too
+            prefetch_item(sample_weight, upcoming, 0)
+        for k in range(n_columns):
+            total = 0.0
+            for j in range(n_features):
+                total += X[row, j] * params[k, j]
+            raw[k] = coef_scale[k] * total + params[k, n_features]
+        row_loss_grad(loss_id, y, sample_weight, row, raw, loss_param, loss_row, derivative[b])
+        for m in range(n_loss):
+            loss_sum[m] += loss_row[m]
+        for k in range(n_columns):
+            value = min(max(derivative[b, k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
+            value *= columns[SCALE, k] / n_rows
+            derivative[b, k] = value
+            if value != 0.0:
+                for j in range(n_features):
+                    grad[k, j] += X[row, j] * value
+                grad[k, n_features] += value
+
+
+@jit_kernel(parallel=True)
 def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, optimizer, schedule,
                            batch_size, fit_intercept, joint_clip, hyper, columns, params, coef_scale,
-                           moments, average, l1_total, l1_applied, step_count, loss_sum_out, eta_out):
+                           moments, average, l1_total, l1_applied, step_count, loss_sum_out, eta_out,
+                           n_threads):
     """Run one epoch over the rows ``order`` of dense ``X``; see the module docstring."""
     n_features = X.shape[1]
     n_columns = params.shape[0]
@@ -42,11 +93,15 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     clip_norm = hyper[CLIP_NORM]
     average_start = hyper[AVERAGE_START]
     sparse_updates = optimizer == SGD and clip_norm <= 0.0
-    raw = np.empty(n_columns)
-    loss_row = np.empty(n_loss)
+    n_chunks = 1 if sparse_updates else max(1, min(n_threads, batch_size))
+    raw_row = np.empty(n_columns)
+    loss_one = np.empty(n_loss)
+    raw = np.empty((n_chunks, n_columns))
+    loss_row = np.empty((n_chunks, n_loss))
+    loss_parts = np.zeros((n_chunks, n_loss))
     derivative = np.empty((batch_size, n_columns))
     grad = np.zeros((0 if sparse_updates else n_columns, n_features + 1))
-    items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
+    grad_parts = np.zeros((0 if sparse_updates else n_chunks, n_columns, n_features + 1))
     for m in range(n_loss):
         loss_sum_out[m] = 0.0
     t = step_count[0]
@@ -55,26 +110,44 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
         n_rows = stop - start
         t += 1
         step_rates(schedule, columns, hyper[POWER_T], float(t), eta_out)
-        # 1) loss derivatives of the batch rows at the current parameters (mean over the batch)
-        for b in range(n_rows):
-            row = order[start + b]
-            if start + b + PREFETCH_AHEAD < n_steps_rows:
-                upcoming = order[start + b + PREFETCH_AHEAD]
-                for j in range(0, n_features, items_per_line):
-                    prefetch_item(X, upcoming, j)
-                prefetch_item(y, upcoming, 0)  # the row's target and weight are random reads too
-                prefetch_item(sample_weight, upcoming, 0)
-            for k in range(n_columns):
-                total = 0.0
-                for j in range(n_features):
-                    total += X[row, j] * params[k, j]
-                raw[k] = coef_scale[k] * total + params[k, n_features]
-            row_loss_grad(loss_id, y, sample_weight, row, raw, loss_param, loss_row, derivative[b])
-            for m in range(n_loss):
-                loss_sum_out[m] += loss_row[m]
-            for k in range(n_columns):  # clipped as scikit-learn's MAX_DLOSS, so early huge steps stay finite
-                value = min(max(derivative[b, k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
-                derivative[b, k] = value * (columns[SCALE, k] / n_rows)
+        # 1) loss derivatives of the batch rows at the current parameters (and, for the dense-gradient
+        #    optimizers, the minibatch gradient), chunk by chunk
+        if sparse_updates:
+            # the same per-row work as batch_rows_derivatives without the gradient, written out: called
+            # once per row at batch size 1, that helper (not inlined by LLVM) made a 1e6 x 100 epoch
+            # 0.47 s instead of 0.40 s
+            items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
+            for b in range(n_rows):
+                row = order[start + b]
+                if start + b + PREFETCH_AHEAD < n_steps_rows:
+                    upcoming = order[start + b + PREFETCH_AHEAD]
+                    for j in range(0, n_features, items_per_line):
+                        prefetch_item(X, upcoming, j)
+                    prefetch_item(y, upcoming, 0)  # the row's target and weight are random reads too
+                    prefetch_item(sample_weight, upcoming, 0)
+                for k in range(n_columns):
+                    total = 0.0
+                    for j in range(n_features):
+                        total += X[row, j] * params[k, j]
+                    raw_row[k] = coef_scale[k] * total + params[k, n_features]
+                row_loss_grad(loss_id, y, sample_weight, row, raw_row, loss_param, loss_one, derivative[b])
+                for m in range(n_loss):
+                    loss_sum_out[m] += loss_one[m]
+                for k in range(n_columns):
+                    value = min(max(derivative[b, k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
+                    derivative[b, k] = value * (columns[SCALE, k] / n_rows)
+        else:
+            for chunk in prange(n_chunks):
+                first = start + (n_rows * chunk) // n_chunks
+                last = start + (n_rows * (chunk + 1)) // n_chunks
+                part = grad_parts[chunk]
+                part[:, :] = 0.0
+                batch_rows_derivatives(X, y, sample_weight, order, first, last, n_steps_rows, loss_id,
+                                       loss_param, params, coef_scale, columns, n_rows, raw[chunk],
+                                       loss_row[chunk], loss_parts[chunk], derivative[first - start:], part)
+            grad[:, :] = grad_parts[0]
+            for chunk in range(1, n_chunks):
+                grad += grad_parts[chunk]
         # 2) step
         if sparse_updates:
             shrink_scales(params, coef_scale, columns, eta_out)
@@ -90,15 +163,6 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
                     if fit_intercept:
                         params[k, n_features] += step
         else:
-            grad[:, :] = 0.0
-            for b in range(n_rows):
-                row = order[start + b]
-                for k in range(n_columns):
-                    value = derivative[b, k]
-                    if value != 0.0:
-                        for j in range(n_features):
-                            grad[k, j] += X[row, j] * value
-                        grad[k, n_features] += value
             if clip_norm > 0.0:
                 clip_gradient(grad, clip_norm, joint_clip)
             dense_step(optimizer, params, grad, eta_out, columns, hyper, float(t), fit_intercept, moments)
@@ -111,7 +175,14 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
         # 4) averaged iterate
         update_average(params, coef_scale, columns, average, float(t), average_start)
     step_count[0] = t
+    # the epoch's running loss: chunk sums in chunk order (plain SGD summed into loss_sum_out directly)
+    if not sparse_updates:
+        for m in range(n_loss):
+            total = 0.0
+            for chunk in range(n_chunks):
+                total += loss_parts[chunk, m]
+            loss_sum_out[m] = total
     return finish_epoch(params, coef_scale, loss_sum_out)
 
 
-__all__ = ["stochastic_epoch_dense"]
+__all__ = ["batch_rows_derivatives", "stochastic_epoch_dense"]

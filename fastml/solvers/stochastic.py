@@ -249,6 +249,20 @@ def _running_values(objective, state, loss_sum, w):
     return loss_sum / objective.weight_sum + 0.5 * objective.l2 * l2_norms + objective.l1 * l1_norms
 
 
+def _minibatch_threads(objective, options):
+    """Threads for the rows of one dense minibatch: the objective's threads when the optimizer forms
+    the dense minibatch gradient and each thread's share of a batch holds enough values to pay for a
+    parallel region per step (see ``kernels.stochastic_dense``), else 1."""
+    from ..kernels._optimizers import MIN_BATCH_VALUES_PER_THREAD
+
+    threads = objective.n_threads
+    sparse_updates = options.optimizer == "sgd" and not options.clip_norm
+    if sparse_updates or threads <= 1:
+        return 1
+    rows_per_thread = options.batch_size // threads
+    return threads if rows_per_thread * objective.n_features >= MIN_BATCH_VALUES_PER_THREAD else 1
+
+
 def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=None, callback=None):
     """Minimize a :class:`fastml.LinearObjective` with minibatch SGD, momentum, Nesterov, Adam or AdamW.
 
@@ -277,6 +291,7 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
         (a FloatingPointError and a ValueError) when the loss or a weight stops being finite.
     """
     from ..kernels import _optimizers as ids
+    from ..kernels._jit import call_parallel
     from ..kernels.stochastic_csr import stochastic_epoch_csr
     from ..kernels.stochastic_dense import stochastic_epoch_dense
 
@@ -324,8 +339,11 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
         def run_epoch(order, *arrays):
             return stochastic_epoch_csr(*design.csr, objective.n_features, *common, order, *fixed, *arrays)
     else:
+        threads = _minibatch_threads(objective, options)
+
         def run_epoch(order, *arrays):
-            return stochastic_epoch_dense(design.dense, *common, order, *fixed, *arrays)
+            return call_parallel(stochastic_epoch_dense, design.dense, *common, order, *fixed, *arrays, threads,
+                                 serial=threads == 1)
     common = (objective.y, objective.sample_weight)
     fixed = (objective.loss.loss_id, objective.loss.param, optimizer_id, schedule_id, options.batch_size,
              objective.fit_intercept, objective.loss.is_multiclass, hyper)

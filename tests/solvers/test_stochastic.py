@@ -115,6 +115,39 @@ def test_batched_models_equal_separate_fits(optimizer):
         assert_allclose(matrix[:, k], single.params, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("settings", [
+    dict(optimizer="adam", amsgrad=True, average=True),
+    dict(optimizer="adamw", learning_rate=0.01),
+    dict(optimizer="nesterov", learning_rate=0.01, clip_norm=0.5),
+    dict(optimizer="sgd", learning_rate=0.01, clip_norm=0.5),
+])
+@pytest.mark.parametrize("loss, n_models", [("log_loss", 2), ("multinomial", 1)])
+def test_threaded_minibatches_match_one_thread(settings, loss, n_models):
+    """A minibatch split over two threads (its chunk gradients added in chunk order) gives the serial
+    result up to rounding, and is bitwise reproducible for the same thread count."""
+    from fastml.kernels._optimizers import MIN_BATCH_VALUES_PER_THREAD
+    from fastml.solvers.stochastic import _minibatch_threads
+
+    rng = np.random.default_rng(8)
+    n_features = 40
+    X = rng.standard_normal((6000, n_features))  # 240 000 values: the objective may use threads
+    raw = X @ rng.standard_normal(n_features) / np.sqrt(n_features)
+    y = (rng.random(6000) < 1 / (1 + np.exp(-raw))).astype(float) if loss == "log_loss" \
+        else np.digitize(raw, [-0.5, 0.5]).astype(float)
+    l2 = [1e-3, 1e-2][:n_models] if loss == "log_loss" else 1e-3
+    batch = 2 * -(-MIN_BATCH_VALUES_PER_THREAD // n_features)  # just enough rows for two threads
+    options = StochasticOptions(batch_size=batch, max_epochs=2, tol=None, random_state=4, **settings)
+
+    def fit(n_threads):
+        objective = LinearObjective(loss, X, y, l2=l2, n_threads=n_threads)
+        assert _minibatch_threads(objective, options) == n_threads
+        return stochastic_gradient(objective, options=options).params
+
+    two = fit(2)
+    assert_array_equal(two, fit(2))
+    assert_allclose(two, fit(1), rtol=1e-10, atol=1e-13)
+
+
 def test_converged_models_freeze_while_others_go_on():
     X, raw, _ = _data()
     objective = LinearObjective("squared_error", X, np.c_[raw, raw], l2=[1e-2, 1e-2])
@@ -237,3 +270,15 @@ def test_bad_inputs_are_named():
         stochastic_gradient(objective, options=StochasticOptions(optimizer="adam"), state=state)
     with pytest.raises(ValueError, match="either w0 or state"):
         stochastic_gradient(objective, w0=np.zeros(objective.n_params), state=state)
+
+
+def test_small_minibatches_and_plain_sgd_stay_on_one_thread():
+    from fastml.solvers.stochastic import _minibatch_threads
+
+    X = np.zeros((6000, 40))
+    objective = LinearObjective("squared_error", X, np.zeros(6000), n_threads=2)
+    assert _minibatch_threads(objective, StochasticOptions(optimizer="adam", batch_size=512)) == 2
+    assert _minibatch_threads(objective, StochasticOptions(optimizer="adam", batch_size=32)) == 1
+    assert _minibatch_threads(objective, StochasticOptions(optimizer="sgd", batch_size=512)) == 1
+    small = LinearObjective("squared_error", X[:100], np.zeros(100), n_threads=2)  # a serial objective
+    assert _minibatch_threads(small, StochasticOptions(optimizer="adam", batch_size=512)) == 1
