@@ -12,6 +12,12 @@ Usage::
   ``torch.optim.Adam`` stepping over index slices of ``torch.randperm`` (float64 tensors, as fastml's
   data; PyTorch's own threads). Skipped with a message when torch is not installed.
 
+* Floor: a compiled loop that only reads the rows of ``X`` in a shuffled order (the same prefetching as
+  the epoch kernels) and sums them, on one thread (per-sample SGD is sequential) and on two (a
+  minibatch's rows split over threads, as fastml's minibatch optimizers do). No epoch can beat its
+  floor, so ``peer / floor`` is the largest ratio this machine allows: the issue's 10x (SGD) and 30x
+  (Adam) are judged against it.
+
 "cold" is the first call in this process (Numba compile, or a load from its on-disk cache — the
 script says which; scikit-learn and PyTorch pay their own first-call costs); "warm" is the best of
 ``--repeats`` later calls. Times are wall-clock seconds of the whole call, permutation included.
@@ -120,6 +126,37 @@ def bench_adam(X, y, repeats, batch_size=256, learning_rate=1e-3):
     return ours, peer, ours_loss, objective.value(peer_params), note
 
 
+def shuffled_read_floor(X, repeats):
+    """Seconds to read every row of ``X`` once in a random order: (one thread, two threads)."""
+    import numba
+
+    from fastml.kernels._optimizers import CACHE_LINE_BYTES, PREFETCH_AHEAD, prefetch_item
+
+    @numba.njit(nogil=True, fastmath={"reassoc", "contract"})
+    def read_rows(X, order, first, stop, total):
+        items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
+        for position in range(first, stop):
+            if position + PREFETCH_AHEAD < stop:
+                upcoming = order[position + PREFETCH_AHEAD]
+                for j in range(0, X.shape[1], items_per_line):
+                    prefetch_item(X, upcoming, j)
+            row = order[position]
+            for j in range(X.shape[1]):
+                total[j] += X[row, j]
+
+    @numba.njit(nogil=True, parallel=True)
+    def read_rows_two_threads(X, order, totals):
+        n = order.shape[0]
+        for chunk in numba.prange(2):
+            read_rows(X, order, (n * chunk) // 2, (n * (chunk + 1)) // 2, totals[chunk])
+
+    order = np.random.default_rng(0).permutation(X.shape[0])
+    totals = np.zeros((2, X.shape[1]))
+    one = timed(lambda: read_rows(X, order, 0, X.shape[0], totals[0]), repeats)[1]
+    two = timed(lambda: read_rows_two_threads(X, order, totals), repeats)[1]
+    return one, two
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1e5 rows instead of 1e6, one warm repeat")
@@ -151,6 +188,7 @@ def main():
     rows.append(("Adam epoch, batch 256", f"PyTorch loop ({note})" if peer else note, ours, peer,
                  ours_loss, peer_loss))
 
+    floor_one, floor_two = shuffled_read_floor(X, repeats)
     print(f"{'task':24s} {'fastml cold':>12s} {'fastml warm':>12s} {'peer cold':>10s} {'peer warm':>10s} "
           f"{'warm ratio':>10s}  objective fastml / peer   peer")
     for task, peer_name, ours, peer, ours_loss, peer_loss in rows:
@@ -160,6 +198,11 @@ def main():
             continue
         print(f"{task:24s} {ours[0]:12.3f} {ours[1]:12.3f} {peer[0]:10.3f} {peer[1]:10.3f} "
               f"{peer[1] / ours[1]:9.1f}x  {ours_loss:.6f} / {peer_loss:.6f}   {peer_name}")
+    sgd_peer, adam_peer = rows[0][3], rows[1][3]
+    print(f"\nfloor: one shuffled read of X, 1 thread {floor_one:.3f} s"
+          + (f" (SGD's peer / floor = {sgd_peer[1] / floor_one:.1f}x at most)" if sgd_peer else "")
+          + f"; 2 threads {floor_two:.3f} s"
+          + (f" (Adam's peer / floor = {adam_peer[1] / floor_two:.1f}x at most)" if adam_peer else ""))
 
 
 if __name__ == "__main__":
