@@ -77,7 +77,7 @@ def save(model, path, *, compress=True, **limits):
         "format_version": FORMAT_VERSION,
         "created_by": versions(),
         "estimator": description["class"],
-        "fitted": _is_fitted(description),
+        "fitted": _is_fitted(model),
         **summary(model, _plain_state(fingerprint)),
         "fingerprint": fingerprint,
         "dropped": encoder.dropped,
@@ -146,8 +146,17 @@ def inspect(path, **limits):
             raise ModelFileError(f"{description} is invalid: {type(exc).__name__}: {exc}") from exc
 
 
-def _is_fitted(description):
-    return bool(description["fitted"])
+def _is_fitted(model):
+    """scikit-learn's notion of fitted: a Pipeline is fitted when its last step is (it has no fitted
+    attributes of its own), an estimator when it holds fitted attributes."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        return False
+    return True
 
 
 def _plain_state(encoded_state):

@@ -197,10 +197,11 @@ def _pipelines():
 @pytest.mark.parametrize("name", sorted(_pipelines()))
 def test_pipeline_round_trip_is_bitwise(name, tmp_path):
     model, data, target, test_data = _pipelines()[name]
-    fastml.save(model, tmp_path / "unfitted.fml")
+    assert fastml.save(model, tmp_path / "unfitted.fml")["fitted"] is False
     assert_same_params(model, fastml.load(tmp_path / "unfitted.fml"))
     model.fit(data, target)
     manifest = fastml.save(model, tmp_path / "pipeline.fml")
+    assert manifest["fitted"] is True  # a Pipeline is fitted through its last step
     loaded = fastml.load(tmp_path / "pipeline.fml")
     assert_same_outputs(model, loaded, test_data)
     if hasattr(model, "steps"):
