@@ -45,14 +45,6 @@ POISSON = 11
 N_LOSSES = 12
 
 
-@jit_point
-def log1pexp(z):
-    """``log(1 + exp(z))`` without overflow and with full precision for very negative ``z``."""
-    if z > 0.0:
-        return z + math.log1p(math.exp(-z))
-    return math.log1p(math.exp(z))
-
-
 # The logistic loss ``softplus(raw) - y raw`` and its derivative ``sigmoid(raw) - y``, from
 # ``t = exp(-|raw|)``: raw >= 0: ``(1 - y) raw + log1p(t)`` and ``(1 - y) - t / (1 + t)``; raw < 0:
 # ``-y raw + log1p(t)`` and ``t / (1 + t) - y``. Neither side cancels, and without reassociation (see

@@ -104,6 +104,44 @@ def test_fingerprint_block_matches_numpy(n_rows):
     np.testing.assert_allclose(block.stats, expected_stats, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("layout", ["C64", "C32", "csr"])
+@pytest.mark.parametrize("n_rows", [7, 1500])  # one block; several 256-row blocks in two chunks
+def test_batch_counts_match_a_numpy_reference(layout, n_rows):
+    """The check's counting (dense: branch-free sweeps over transposed blocks; CSR: per value) against
+    searchsorted: values equal to an edge, unseen categories, NaN, infinities, empty columns."""
+    from fastml.drift._check import _batch_counts
+    from fastml.drift._fingerprint import _Block
+
+    rng = np.random.default_rng(n_rows)
+    reference = np.column_stack([rng.standard_normal(3000), rng.integers(0, 6, 3000).astype(float),
+                                 rng.exponential(size=3000), np.full(3000, np.nan)])
+    block = _Block.from_columns(reference)
+    new = np.column_stack([rng.standard_normal(n_rows) * 2, rng.integers(-1, 8, n_rows).astype(float),
+                           rng.exponential(size=n_rows), rng.standard_normal(n_rows)])
+    new[rng.random(new.shape) < 0.1] = np.nan
+    new[::5, 0] = block.values[0, rng.integers(0, block.n_values[0], len(new[::5, 0]))]  # ties with edges
+    new[1, 0], new[2, 2] = np.inf, -np.inf
+    new[rng.random(new.shape) < 0.2] = 0.0  # implicit zeros in CSR
+    data = {"C64": new, "C32": new.astype(np.float32), "csr": sp.csr_matrix(new)}[layout]
+    values_seen = data.toarray() if sp.issparse(data) else data.astype(np.float64)
+    counts, moments = _batch_counts(data, block)
+    for j in range(new.shape[1]):
+        column = values_seen[:, j]
+        n = block.n_values[j]
+        edges = block.values[j, :n]
+        present = column[~np.isnan(column)]
+        cells = np.searchsorted(edges, present, side="left")
+        if block.discrete[j]:
+            known = (cells < n) & (edges[np.minimum(cells, max(n - 1, 0))] == present) if n else np.zeros_like(cells, bool)
+            cells = np.where(known, cells, n)
+        expected = np.bincount(cells, minlength=counts.shape[1] - 1).astype(float)
+        np.testing.assert_array_equal(counts[j, :-1], expected)
+        assert counts[j, -1] == np.isnan(column).sum()
+        if present.size:
+            np.testing.assert_allclose(moments[j, :2], [present.sum(), (present ** 2).sum()], rtol=1e-12)
+            assert moments[j, 2] == present.min() and moments[j, 3] == present.max()
+
+
 def test_estimators_record_fingerprint_with_scores():
     rng = np.random.default_rng(2)
     X = rng.standard_normal((400, 3)).astype(np.float32)
