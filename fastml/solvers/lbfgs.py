@@ -1,7 +1,7 @@
 """L-BFGS on the fused objective, for one model or many independent models at once.
 
-Each model keeps its own curvature history (the two-loop recursion is written here), and a strong
-Wolfe line search (``_line_search.wolfe_search``) picks the step. With ``n_models > 1`` (K penalty
+Each model keeps its own curvature history (``_curvature_memory``: the pairs of all models in
+arrays, the two-loop recursion vectorized over them), and a strong Wolfe line search (``_line_search.wolfe_search``) picks the step. With ``n_models > 1`` (K penalty
 strengths, K folds) the trial points of all models that are still searching are evaluated in one
 objective call, i.e. one pass over ``X`` per line-search step; models that have converged keep their
 parameters. The path of each model is the path of a separate run.
@@ -12,11 +12,11 @@ iterations), and, for one model on a small ``X``, the whole loop compiled in one
 (``fastml.kernels.lbfgs_loop``), where Python per iteration would cost more than the pass over ``X``.
 """
 import time
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._curvature_memory import CurvatureMemory
 from ._line_search import ModelView, batched_wolfe_search, max_norms, relative_decrease, require_finite
 from ._preconditioner import AUTO_PATIENCE, HessianPreconditioner, wants_preconditioner
 from ._result import SolverResult, Trace, notify
@@ -100,25 +100,6 @@ def check_smooth_objective(objective, solver, alternatives):
         raise ValueError(f"{solver} does not handle an L1 penalty (l1 > 0); use {alternatives}")
 
 
-def _two_loop_direction(gradient, history, initial_inverse):
-    """``-H gradient`` with H the L-BFGS inverse-Hessian estimate from ``history`` of (s, y, 1/(s.y)).
-
-    ``initial_inverse(q)`` applies the initial estimate H0 (a multiple of the identity or of the
-    inverse preconditioner, see :func:`lbfgs`).
-    """
-    q = gradient.copy()
-    alphas = []
-    for s, y, rho in reversed(history):
-        alpha = rho * (s @ q)
-        q -= alpha * y
-        alphas.append(alpha)
-    q = initial_inverse(q)
-    for (s, y, rho), alpha in zip(history, reversed(alphas)):
-        beta = rho * (y @ q)
-        q += (alpha - beta) * s
-    return -q
-
-
 def lbfgs(objective, w0=None, options=None, callback=None):
     """Minimize a smooth :class:`fastml.LinearObjective` with L-BFGS (all its models at once).
 
@@ -172,7 +153,7 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     preconditioner = (HessianPreconditioner.build(view, models, skip_well_conditioned=auto)
                       if precondition and not deferred else None)
 
-    histories = [deque(maxlen=options.memory) for _ in range(n_models)]
+    memory = CurvatureMemory(n_models, view.model_size, options.memory)
     # H0 of each model is scales[k] * P_k^-1 (or scales[k] * I), scales[k] = s.y / y.P^-1 y of the newest pair
     scales = np.ones(n_models)
     converged = norms <= options.tol
@@ -187,25 +168,31 @@ def lbfgs(objective, w0=None, options=None, callback=None):
         iteration += 1
         n_iter[active] += 1
 
-        # 1) direction: two-loop recursion per model; until a curvature pair is known, the
-        #    preconditioner's Newton step, or steepest descent with a first step of unit length
+        # 1) direction: two-loop recursion of every active model; until a curvature pair is known,
+        #    the preconditioner's Newton step, or steepest descent with a first step of unit length
         directions = np.zeros_like(models)
         first_steps = np.ones(n_models)
-        for k in np.flatnonzero(active):
-            preconditioned = preconditioner is not None and preconditioner.available(k)
-            if preconditioned:
-                initial = (lambda q, k=k: scales[k] * preconditioner.solve(k, q))
-            else:
-                initial = (lambda q, k=k: scales[k] * q)
-            if histories[k]:
-                directions[k] = _two_loop_direction(gradients[k], histories[k], initial)
-            elif preconditioned:  # the (sampled-Hessian) Newton step
-                scales[k] = 1.0
-                directions[k] = -initial(gradients[k])
-            if not directions[k] @ gradients[k] < 0:
-                histories[k].clear()
-                directions[k] = -gradients[k]
-                first_steps[k] = 1.0 / max(np.linalg.norm(gradients[k]), _EPS)  # unit move, as L-BFGS-B
+        moving = np.flatnonzero(active)
+        available = _preconditioned_models(preconditioner, n_models)
+        uses_preconditioner = available[moving]
+        scales[moving[uses_preconditioner & (memory.count[moving] == 0)]] = 1.0  # the sampled-Hessian Newton step
+
+        def initial_inverse(q, rows):  # H0 = scales[k] * P_k^-1, or scales[k] * I
+            q = scales[rows, None] * q
+            for i in np.flatnonzero(available[rows]):
+                q[i] = preconditioner.solve(rows[i], q[i])
+            return q
+
+        with_direction = moving[(memory.count[moving] > 0) | uses_preconditioner]
+        if with_direction.size:
+            directions[with_direction] = memory.directions(with_direction, gradients[with_direction],
+                                                           initial_inverse)
+        not_descent = moving[~(np.einsum("km,km->k", directions[moving], gradients[moving]) < 0)]
+        if not_descent.size:
+            memory.clear(not_descent)
+            directions[not_descent] = -gradients[not_descent]
+            # unit move, as L-BFGS-B
+            first_steps[not_descent] = 1.0 / np.maximum(np.linalg.norm(gradients[not_descent], axis=1), _EPS)
         slopes = np.einsum("km,km->k", gradients, directions)
 
         # 2) line search: all searching models share each objective call
@@ -215,32 +202,39 @@ def lbfgs(objective, w0=None, options=None, callback=None):
         # 3) update points and curvature histories
         old_values = values.copy()
         steps = np.zeros(n_models)
+        moved = []
         for k in np.flatnonzero(active):
-            if found[k] is None:
-                if -0.5 * slopes[k] <= options.ftol * max(abs(values[k]), 1.0):
-                    # the decrease the quadratic model predicted is below what the objective's
-                    # rounding resolves: no line search can show it, the point is as good as f can tell
-                    converged[k] = True
-                    continue
-                if histories[k]:
-                    histories[k].clear()  # a stale history can give a poor direction: restart
-                elif preconditioner is not None and preconditioner.available(k):
-                    preconditioner.factors[k] = None  # a poor sample Hessian: go on unpreconditioned
-                else:
-                    stalled[k] = True
-                continue
-            step, value, gradient = found[k]
-            s = step * directions[k]
-            new_point = models[k] + s
-            y = gradient - gradients[k]
-            sy = s @ y
-            if sy > _EPS * (y @ y):  # keeps the inverse-Hessian estimate positive definite
-                histories[k].append((s, y, 1.0 / sy))
+            if found[k] is not None:
+                moved.append(k)
+            elif -0.5 * slopes[k] <= options.ftol * max(abs(values[k]), 1.0):
+                # the decrease the quadratic model predicted is below what the objective's rounding
+                # resolves: no line search can show it, the point is as good as f can tell
+                converged[k] = True
+            elif memory.count[k]:
+                memory.clear([k])  # a stale history can give a poor direction: restart
+            elif preconditioner is not None and preconditioner.available(k):
+                preconditioner.factors[k] = None  # a poor sample Hessian: go on unpreconditioned
+            else:
+                stalled[k] = True
+        if moved:
+            moved = np.array(moved, dtype=np.int64)
+            steps[moved] = [found[k][0] for k in moved]
+            new_gradients = np.array([found[k][2] for k in moved])
+            s_pairs = steps[moved, None] * directions[moved]
+            y_pairs = new_gradients - gradients[moved]
+            sy = np.einsum("kn,kn->k", s_pairs, y_pairs)
+            curved = sy > _EPS * np.einsum("kn,kn->k", y_pairs, y_pairs)  # keeps H positive definite
+            kept = moved[curved]
+            if kept.size:
+                memory.add(kept, s_pairs[curved], y_pairs[curved], 1.0 / sy[curved])
                 # Shanno-Phua scaling of H0, in the preconditioner's metric when there is one
-                use_metric = preconditioner is not None and preconditioner.available(k)
-                scaled_y = preconditioner.solve(k, y) if use_metric else y
-                scales[k] = sy / (y @ scaled_y)
-            models[k], values[k], gradients[k], steps[k] = new_point, value, gradient, step
+                scaled_y = y_pairs[curved].copy()
+                for i in np.flatnonzero(available[kept]):
+                    scaled_y[i] = preconditioner.solve(kept[i], scaled_y[i])
+                scales[kept] = sy[curved] / np.einsum("kn,kn->k", y_pairs[curved], scaled_y)
+            models[moved] += s_pairs
+            values[moved] = [found[k][1] for k in moved]
+            gradients[moved] = new_gradients
         require_finite(values, gradients, f"at iteration {iteration}")
 
         # 4) convergence: gradient max-norm, or a relative decrease lost in rounding
@@ -252,9 +246,8 @@ def lbfgs(objective, w0=None, options=None, callback=None):
         if deferred and iteration == AUTO_PATIENCE and not (converged | stalled).all():
             deferred = False
             preconditioner = HessianPreconditioner.build(view, models, skip_well_conditioned=True)
-            for k in range(n_models):
-                if preconditioner.available(k):
-                    histories[k].clear()  # restart with the preconditioner's Newton-like step
+            restarted = [k for k in range(n_models) if preconditioner.available(k)]
+            memory.clear(restarted)  # restart with the preconditioner's Newton-like step
         if notify(callback, trace, iteration, values.sum(), norms.max(), steps.max(), view.join(models)):
             message = "stopped by callback"
             break
@@ -266,6 +259,13 @@ def lbfgs(objective, w0=None, options=None, callback=None):
                        "(the objective may be at its rounding limit; loosen tol)")
     preconditioned = np.array([preconditioner is not None and preconditioner.available(k) for k in range(n_models)])
     return _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned)
+
+
+def _preconditioned_models(preconditioner, n_models):
+    """Boolean mask of the models whose sampled-Hessian preconditioner is in use."""
+    if preconditioner is None:
+        return np.zeros(n_models, dtype=bool)
+    return np.array([preconditioner.available(k) for k in range(n_models)], dtype=bool)
 
 
 def _compiled_driver(options, objective, callback):
