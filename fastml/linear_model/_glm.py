@@ -45,6 +45,12 @@ class PoissonRegressor(ObjectiveMixin, RegressorMixin, BaseEstimator):
     callbacks : list of callables or None
         Each is called with an ``IterationInfo`` after every iteration; returning True stops.
 
+    Notes
+    -----
+    NaN or infinity in ``X`` is rejected as in scikit-learn (``ValueError: Input X contains NaN.``)
+    without a separate pass over ``X``: the solver's first pass at zero coefficients proves ``X``
+    finite (see ``fastml._objective.DesignMatrix``); a warm start runs the full check first.
+
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,)

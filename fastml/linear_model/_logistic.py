@@ -54,9 +54,18 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
     warm_start : bool
         Start from the previous fit's coefficients when the shapes agree.
     n_jobs : int or None
-        Threads of the kernels (None: fastml's default, see ``fastml.set_n_threads``).
+        Threads of the kernels (None: fastml's default, see ``fastml.set_n_threads``). Results are
+        bitwise reproducible for a fixed number of threads; the minibatch ``"adam"`` solver splits
+        large batches over them.
     callbacks : list of callables or None
         Each is called with an ``IterationInfo`` after every iteration; returning True stops.
+
+    Notes
+    -----
+    ``fit`` rejects NaN and infinity in ``X`` like scikit-learn (``ValueError: Input X contains
+    NaN.``), but without a separate pass over ``X``: the solver's first pass at zero coefficients
+    proves ``X`` finite (see ``fastml._objective.DesignMatrix``), and a warm start or a stochastic
+    solver runs the full check before reading ``X``.
 
     Attributes
     ----------
