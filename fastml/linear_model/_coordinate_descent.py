@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import column_or_1d
 
+from .._config import resolve_n_threads
 from ._base import (
     record_fingerprint, check_choice, check_scalar_param, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
 )
@@ -222,10 +223,12 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
     """Elastic net with ``alpha`` (and ``l1_ratio``) chosen by cross-validation, a drop-in for
     scikit-learn's ``ElasticNetCV``.
 
-    For every ``l1_ratio`` and fold, one coordinate-descent path over all alphas with warm starts and
-    one preparation of ``X`` (the Gram matrix is formed once per fold and reused by every alpha).
-    Folds are fitted as zero-weight rows, so ``X`` is never copied into training subsets; only each
-    test fold is gathered, to score it. The alpha grid, the mean squared error per fold (weighted by
+    For every ``l1_ratio`` and fold, one coordinate-descent path over all alphas with warm starts.
+    Dense ``X`` with the Gram variant and folds whose test sets partition the rows (KFold and the
+    like): one pass over ``X`` sums every test fold, and each training fold's Gram is the total minus
+    its test fold's (``fastml.solvers._cd_statistics``); otherwise each fold forms its Gram (or column
+    sweeps) from its rows, fitted as zero-weight rows. ``X`` is never copied into training subsets;
+    only each test fold is gathered, to score it. The alpha grid, the mean squared error per fold (weighted by
     ``sample_weight`` on the test rows, as scikit-learn) and the selection rule are scikit-learn's;
     the final model is refitted on all data. One target only, as scikit-learn.
 
@@ -290,7 +293,9 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
 
     def fit(self, X, y, sample_weight=None):
         """Fit every alpha (and l1_ratio) on every fold, keep the best, refit it on all data."""
-        from ..solvers.coordinate_descent import CoordinateDescentOptions, coordinate_descent_path
+        from ..solvers._cd_statistics import fold_training_statistics
+        from ..solvers.coordinate_descent import (CoordinateDescentOptions, _choose_variant, coordinate_descent_path,
+                                                  coordinate_descent_path_from_statistics)
 
         l1_ratios, given_alphas = self._check_params()
         n_threads = n_threads_from_n_jobs(self.n_jobs)
@@ -302,28 +307,46 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
         sample_weight = optional_sample_weight(sample_weight, X)
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         y64 = np.asarray(y, dtype=np.float64)
-        # 1) the alpha grid of every l1_ratio, from the full data (scikit-learn's rule)
-        if given_alphas is None:
-            xty = _weighted_xty(X, y64, weights, self.fit_intercept)
-            grids = np.array([_alpha_grid(xty, weights.sum(), ratio, self.eps, self.alphas, self.positive)
-                              for ratio in l1_ratios])
-        else:
-            grids = np.tile(given_alphas, (l1_ratios.size, 1))
         folds = list(check_cv(self.cv).split(X, y))
         options = CoordinateDescentOptions(max_iter=self.max_iter, tol=self.tol, selection=self.selection,
                                            random_state=_seed(self.random_state),
                                            variant=_variant(self.precompute, X.shape[1]), positive=self.positive)
+        # 0) Gram variant on dense X with partitioning folds: every fold's Gram from one pass over X
+        #    (training sums = all rows minus the test fold's); else each fold forms its own
+        statistics = None
+        smallest_train = min(len(train) for train, _ in folds)
+        if not sp.issparse(X) and _choose_variant(options.variant, False, smallest_train, X.shape[1]) == "gram":
+            statistics = fold_training_statistics(X, y64[:, None], weights, folds, self.fit_intercept,
+                                                  resolve_n_threads(n_threads))
+        # 1) the alpha grid of every l1_ratio, from the full data (scikit-learn's rule)
+        if given_alphas is None:
+            if statistics is not None:
+                total = statistics[1]
+                xty = total.xy[:, 0]  # X^T W y; centered (X_c^T W y_c) with an intercept
+                if self.fit_intercept:
+                    xty = xty - total.x_sum * total.y_sum[0] / total.weight_sum
+            else:
+                xty = _weighted_xty(X, y64, weights, self.fit_intercept)
+            grids = np.array([_alpha_grid(xty, weights.sum(), ratio, self.eps, self.alphas, self.positive)
+                              for ratio in l1_ratios])
+        else:
+            grids = np.tile(given_alphas, (l1_ratios.size, 1))
         # 2) one path per (l1_ratio, fold): the fold's training rows carry their weights, the others zero
         mse = np.empty((l1_ratios.size, len(folds), grids.shape[1]))
         for r, ratio in enumerate(l1_ratios):
             for f, (train, test) in enumerate(folds):
-                train_weights = np.zeros(X.shape[0])
-                train_weights[train] = weights[train]
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)  # an all-zero path is a valid answer
-                    path = coordinate_descent_path(X, y64, train_weights, l1_ratio=float(ratio), alphas=grids[r],
-                                                   fit_intercept=self.fit_intercept, options=options,
-                                                   n_threads=n_threads)
+                    if statistics is not None:
+                        path = coordinate_descent_path_from_statistics(
+                            statistics[0][f], len(train), l1_ratio=float(ratio), alphas=grids[r],
+                            fit_intercept=self.fit_intercept, options=options, n_threads=n_threads)
+                    else:
+                        train_weights = np.zeros(X.shape[0])
+                        train_weights[train] = weights[train]
+                        path = coordinate_descent_path(X, y64, train_weights, l1_ratio=float(ratio),
+                                                       alphas=grids[r], fit_intercept=self.fit_intercept,
+                                                       options=options, n_threads=n_threads)
                 # 3) mean squared error of every alpha on the test rows
                 predictions = X[test] @ path.coef[:, :, 0].T + path.intercept[:, 0]  # (n_test, n_alphas)
                 squared = (predictions - y64[test, None]) ** 2
@@ -343,7 +366,11 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
         for name in ("coef_", "intercept_", "dual_gap_", "n_iter_", "loss_curve_", "solver_info_"):
             setattr(self, name, getattr(model, name))
         self._model = model
-        return record_fingerprint(self, X)
+        # the refit's fingerprint is this model's (same X, same coefficients): only the names differ
+        self.fingerprint_ = model.fingerprint_
+        names = getattr(self, "feature_names_in_", None)
+        self.fingerprint_.feature_names = None if names is None else [str(name) for name in names]
+        return self
 
     def _solver_coef(self):
         return self._model._solver_coef()

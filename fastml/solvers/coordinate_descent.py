@@ -55,6 +55,7 @@ __all__ = [
     "coordinate_descent",
     "coordinate_descent_objective",
     "coordinate_descent_path",
+    "coordinate_descent_path_from_statistics",
     "alpha_max",
 ]
 
@@ -168,6 +169,47 @@ class _Problem:
         else:
             self._prepare_columns(design, csc, w, y_c)
 
+    @classmethod
+    def from_statistics(cls, stats, fit_intercept, n_samples, n_threads):
+        """The Gram-variant problem of the rows summed in ``stats`` (a ``_cd_statistics.GramStatistics``
+        about weighted-mean shifts of X and y, or about zero without an intercept): no pass over ``X``."""
+        problem = cls.__new__(cls)
+        problem.n_threads = n_threads
+        problem.fit_intercept = bool(fit_intercept)
+        problem.n_samples = int(n_samples)
+        problem.n_features, problem.n_targets = stats.xy.shape
+        problem.sample_weight = None
+        problem.variant = "gram"
+        W = problem.weight_sum = float(stats.weight_sum)
+        if W <= 0:
+            raise ValueError("the rows of a fold carry no weight")
+        _require_finite(stats.xx, stats.x_sum)
+        if problem.fit_intercept:
+            G = stats.xx - np.outer(stats.x_sum, stats.x_sum) / W
+            xty = stats.xy - np.outer(stats.x_sum, stats.y_sum) / W
+            problem.x_mean = stats.shift + stats.x_sum / W
+            problem.y_mean = stats.y_shift + stats.y_sum / W
+            problem.y_norm2 = stats.yy - stats.y_sum ** 2 / W
+        else:
+            if np.any(stats.shift != 0) or np.any(stats.y_shift != 0):
+                raise ValueError("statistics without an intercept must be taken about zero")
+            G, xty = stats.xx.copy(), stats.xy.copy()
+            problem.x_mean = np.zeros(problem.n_features)
+            problem.y_mean = np.zeros(problem.n_targets)
+            problem.y_norm2 = stats.yy.copy()
+        problem._finish_gram(G, xty, stats.x_squares)
+        return problem
+
+    def _finish_gram(self, G, xty, raw_diag):
+        """Zero the constant columns (centered norm below _DEGENERATE of the raw one) and keep Q, q."""
+        degenerate = np.diag(G) <= _DEGENERATE * raw_diag
+        G[degenerate, :] = 0.0
+        G[:, degenerate] = 0.0
+        self.gram = G
+        self.xty = np.ascontiguousarray(xty.T)
+        self.xty[:, degenerate] = 0.0
+        self.norms = np.diag(G).copy()
+
     def _prepare_gram(self, design, w, y_c):
         from ..kernels import _sparse, gram
 
@@ -201,13 +243,7 @@ class _Problem:
                 G, xty = _centered_gram_dense(design.dense, self.sample_weight, self.x_mean, y_c)
         else:
             self.x_mean = np.zeros(d)
-        degenerate = np.diag(G) <= _DEGENERATE * raw_diag
-        G[degenerate, :] = 0.0
-        G[:, degenerate] = 0.0
-        self.gram = G
-        self.xty = np.ascontiguousarray(xty.T)
-        self.xty[:, degenerate] = 0.0
-        self.norms = np.diag(G).copy()
+        self._finish_gram(G, xty, raw_diag)
 
     def _prepare_columns(self, design, csc, w, y_c):
         from ..kernels import _sparse
@@ -651,13 +687,26 @@ def coordinate_descent_path(X, y, sample_weight=None, *, l1_ratio=1.0, alphas=No
     """
     options = CoordinateDescentOptions() if options is None else options
     problem = _Problem(X, y, sample_weight, fit_intercept, options.variant, resolve_n_threads(n_threads))
+    return _path(problem, l1_ratio, alphas, n_alphas, eps, options)
+
+
+def coordinate_descent_path_from_statistics(stats, n_samples, *, l1_ratio=1.0, alphas, fit_intercept=True,
+                                            options=None, n_threads=None):
+    """:func:`coordinate_descent_path` by the Gram variant on the rows summed in ``stats`` (see
+    ``fastml.solvers._cd_statistics``: cross-validation folds from one pass over ``X``)."""
+    options = CoordinateDescentOptions() if options is None else options
+    problem = _Problem.from_statistics(stats, fit_intercept, n_samples, resolve_n_threads(n_threads))
+    return _path(problem, l1_ratio, alphas, None, None, options)
+
+
+def _path(problem, l1_ratio, alphas, n_alphas, eps, options):
     if alphas is None:
         if not 0.0 < l1_ratio <= 1.0:
             raise ValueError(f"an automatic alpha grid needs l1_ratio in (0, 1], got {l1_ratio!r}")
         _check_positive_int(n_alphas, "n_alphas")
         top = np.abs(problem.centered_xty()).max() / (problem.weight_sum * l1_ratio)
         if top <= 0:
-            warnings.warn("X_c^T W y_c is zero: every alpha gives zero coefficients", RuntimeWarning, stacklevel=2)
+            warnings.warn("X_c^T W y_c is zero: every alpha gives zero coefficients", RuntimeWarning, stacklevel=3)
             top = np.finfo(float).resolution
         alphas = np.geomspace(top, top * eps, n_alphas) if n_alphas > 1 else np.array([top])
     else:

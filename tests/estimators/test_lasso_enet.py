@@ -6,7 +6,7 @@ from sklearn import linear_model as sk
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, ShuffleSplit, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_dataframe_column_names_consistency, parametrize_with_checks
@@ -189,6 +189,27 @@ def test_elastic_net_cv_given_alphas_and_splitter():
     np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-5)
     assert ours.alpha_ == theirs.alpha_
     assert ours.objective(X, y) == pytest.approx(ElasticNet(ours.alpha_, tol=1e-10).fit(X, y).objective(X, y))
+
+
+def test_elastic_net_cv_with_overlapping_splits_matches_scikit_learn():
+    """ShuffleSplit's test sets do not partition the rows: each fold forms its own Gram (no sums by
+    subtraction), and the result is still scikit-learn's."""
+    X, y, _ = DATA["diabetes"]
+    cv = ShuffleSplit(n_splits=3, test_size=0.3, random_state=0)
+    ours = ElasticNetCV(alphas=10, cv=cv, tol=1e-10).fit(X, y)
+    theirs = sk.ElasticNetCV(alphas=10, cv=cv, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-5)
+    assert ours.alpha_ == pytest.approx(theirs.alpha_, rel=1e-12)
+
+
+def test_elastic_net_cv_without_intercept_matches_scikit_learn():
+    X, y, _ = DATA["diabetes"]
+    X, y = X + 0.05, y - 100.0  # means away from zero: centering would change the grid and the fits
+    ours = ElasticNetCV(alphas=10, cv=3, fit_intercept=False, tol=1e-10).fit(X, y)
+    theirs = sk.ElasticNetCV(alphas=10, cv=3, fit_intercept=False, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(ours.alphas_, theirs.alphas_, rtol=1e-10)
+    np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-5)
+    assert ours.intercept_ == 0.0 and relative_error(ours.coef_, theirs.coef_) < 1e-4
 
 
 def test_elastic_net_cv_errors():

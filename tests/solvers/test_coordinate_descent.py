@@ -315,3 +315,46 @@ def test_bad_input():
             CoordinateDescentOptions(**{field: value})
     with pytest.raises(ValueError, match="at least one sample and one feature"):
         coordinate_descent(np.zeros((5, 0)), np.zeros(5), alpha=1.0)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fold_statistics_give_each_training_folds_problem(fit_intercept, dtype):
+    """Training-fold sums by subtraction (one pass over X) build the Gram problem that the fold's own
+    rows give, for weighted rows, shuffled folds and a feature whose mean is 1e4 times its spread."""
+    from sklearn.model_selection import KFold
+
+    from fastml.solvers._cd_statistics import fold_training_statistics
+    from fastml.solvers.coordinate_descent import _Problem
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((700, 6))
+    X[:, 2] = 1e4 + 1e-0 * X[:, 2]
+    X = X.astype(dtype)
+    y = X.astype(np.float64) @ rng.standard_normal(6) + rng.standard_normal(700)
+    weights = rng.uniform(0.5, 2.0, 700)
+    folds = list(KFold(4, shuffle=True, random_state=0).split(X))
+    training, total = fold_training_statistics(X, y[:, None], weights, folds, fit_intercept, n_threads=2)
+    assert total.weight_sum == pytest.approx(weights.sum())
+    for (train, _), stats in zip(folds, training):
+        fold_weights = np.zeros(700)
+        fold_weights[train] = weights[train]
+        direct = _Problem(np.asarray(X, dtype=np.float64)[train], y[train], weights[train], fit_intercept, "gram", 1)
+        built = _Problem.from_statistics(stats, fit_intercept, len(train), 1)
+        scale = np.abs(direct.gram).max()
+        np.testing.assert_allclose(built.gram, direct.gram, rtol=1e-9, atol=1e-11 * scale)
+        np.testing.assert_allclose(built.xty, direct.xty, rtol=1e-9, atol=1e-11 * np.abs(direct.xty).max())
+        np.testing.assert_allclose(built.x_mean, direct.x_mean, rtol=1e-12)
+        np.testing.assert_allclose(built.y_mean, direct.y_mean, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(built.y_norm2, direct.y_norm2, rtol=1e-10)
+        assert built.weight_sum == pytest.approx(direct.weight_sum, rel=1e-14)
+
+
+def test_fold_statistics_need_partitioning_folds():
+    from sklearn.model_selection import ShuffleSplit
+
+    from fastml.solvers._cd_statistics import fold_training_statistics
+
+    X, y = np.ones((50, 3)), np.ones((50, 1))
+    folds = list(ShuffleSplit(3, test_size=0.2, random_state=0).split(X))
+    assert fold_training_statistics(X, y, np.ones(50), folds, True, 1) is None
