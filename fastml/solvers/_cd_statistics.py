@@ -135,7 +135,8 @@ def fold_training_statistics(X, y, weights, folds, fit_intercept, n_threads):
     if covered.size != n_samples or not np.all(covered == 1) or any(len(train) + len(test) != n_samples for train, test in folds):
         return None
     shift = weighted_column_means(X, weights) if fit_intercept else np.zeros(X.shape[1])
-    y_shift = (weights @ y) / weights.sum() if fit_intercept else np.zeros(y.shape[1])
+    # einsum, not a BLAS product: no OpenBLAS workers left spinning before the pass (see above)
+    y_shift = np.einsum("i,ik->k", weights, y) / weights.sum() if fit_intercept else np.zeros(y.shape[1])
     test_sums = gram_statistics(X, y, weights, tests, shift, y_shift, n_threads)
     total = test_sums[0]
     for sums in test_sums[1:]:
