@@ -15,6 +15,7 @@ _ESTIMATORS = {
     "Lasso": "_coordinate_descent",
     "ElasticNet": "_coordinate_descent",
     "ElasticNetCV": "_coordinate_descent",
+    "LassoCV": "_coordinate_descent",
     "LogisticRegression": "_logistic",
     "LogisticRegressionCV": "_logistic_cv",
     "SGDClassifier": "_stochastic_gradient",

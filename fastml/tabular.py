@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 CLASSIFIERS = ("LogisticRegression", "LogisticRegressionCV", "SGDClassifier")
-REGRESSORS = ("LinearRegression", "Ridge", "RidgeCV", "Lasso", "ElasticNet", "ElasticNetCV", "SGDRegressor",
+REGRESSORS = ("LinearRegression", "Ridge", "RidgeCV", "Lasso", "ElasticNet", "ElasticNetCV", "LassoCV", "SGDRegressor",
               "PoissonRegressor")
 MAX_CLASSES_FOR_AUTO = 20  # an integer target with at most this many values is taken as class labels
 

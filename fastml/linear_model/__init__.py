@@ -1,5 +1,5 @@
 """scikit-learn compatible linear estimators on fastml's compiled solvers."""
-from ._coordinate_descent import ElasticNet, ElasticNetCV, Lasso
+from ._coordinate_descent import ElasticNet, ElasticNetCV, Lasso, LassoCV
 from ._glm import PoissonRegressor
 from ._least_squares import LinearRegression, Ridge, RidgeCV
 from ._logistic import LogisticRegression
@@ -9,6 +9,7 @@ from ._stochastic_gradient import SGDClassifier, SGDRegressor
 __all__ = [
     "ElasticNet",
     "ElasticNetCV",
+    "LassoCV",
     "Lasso",
     "LinearRegression",
     "LogisticRegression",

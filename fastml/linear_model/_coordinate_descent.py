@@ -391,3 +391,40 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
         tags.input_tags.sparse = True
         tags.target_tags.multi_output = False
         return tags
+
+
+class LassoCV(ElasticNetCV):
+    """Lasso with ``alpha`` chosen by cross-validation, a drop-in for scikit-learn's ``LassoCV``.
+
+    :class:`ElasticNetCV` with ``l1_ratio=1`` (the same fold statistics, paths and selection rule);
+    see it for the parameters. Fitted attributes as scikit-learn's: ``alpha_``, ``coef_``,
+    ``intercept_``, ``mse_path_`` (n_alphas, n_folds), ``alphas_``, ``dual_gap_``, ``n_iter_``,
+    ``n_features_in_``, ``feature_names_in_`` (no ``l1_ratio_``), plus ``loss_curve_`` and
+    ``solver_info_`` of the final refit.
+    """
+
+    l1_ratio = 1.0  # not a parameter: fixed, as in scikit-learn
+
+    def __init__(self, *, eps=1e-3, alphas=100, fit_intercept=True, precompute="auto", max_iter=1000, tol=1e-4,
+                 copy_X=True, cv=None, verbose=0, n_jobs=None, positive=False, random_state=None,
+                 selection="cyclic"):
+        self.eps = eps
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.copy_X = copy_X
+        self.cv = cv
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit every alpha on every fold, keep the best, refit it on all data."""
+        super().fit(X, y, sample_weight)
+        del self.l1_ratio_
+        return self
+

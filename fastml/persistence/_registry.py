@@ -58,6 +58,7 @@ _FASTML = {
     "ElasticNet": ({"n_iter_", "dual_gap_"}, _SOLVER_TRACE),
     "ElasticNetCV": ({"n_iter_", "dual_gap_", "mse_path_", "alpha_", "l1_ratio_", "alphas_", "_model"},
                      _SOLVER_TRACE),
+    "LassoCV": ({"n_iter_", "dual_gap_", "mse_path_", "alpha_", "alphas_", "_model"}, _SOLVER_TRACE),
     "LogisticRegression": ({"classes_", "n_iter_", "_class_weights"}, _SOLVER_TRACE),
     "LogisticRegressionCV": ({"classes_", "n_iter_", "_class_weights", "Cs_", "l1_ratios_", "cv_results_",
                               "scores_", "coefs_paths_", "C_", "l1_ratio_"}, _SOLVER_TRACE),

@@ -21,7 +21,7 @@ from sklearn.utils.estimator_checks import check_dataframe_column_names_consiste
 
 _MODULES = {
     "_least_squares": ("LinearRegression", "Ridge", "RidgeCV"),
-    "_coordinate_descent": ("Lasso", "ElasticNet", "ElasticNetCV"),
+    "_coordinate_descent": ("Lasso", "ElasticNet", "ElasticNetCV", "LassoCV"),
     "_logistic": ("LogisticRegression",),
     "_logistic_cv": ("LogisticRegressionCV",),
     "_stochastic_gradient": ("SGDClassifier", "SGDRegressor"),
@@ -29,6 +29,7 @@ _MODULES = {
 }
 # smaller grids / fewer folds keep the ~50 checks per estimator fast; nothing else is changed
 _FAST_SETTINGS = {"LogisticRegressionCV": {"Cs": 3, "cv": 3}, "ElasticNetCV": {"cv": 3, "n_alphas": 5},
+                  "LassoCV": {"cv": 3, "alphas": 5},
                   "RidgeCV": {}, "SGDClassifier": {"random_state": 0}, "SGDRegressor": {"random_state": 0}}
 
 

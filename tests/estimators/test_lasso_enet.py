@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_dataframe_column_names_consistency, parametrize_with_checks
 
-from fastml.linear_model._coordinate_descent import ElasticNet, ElasticNetCV, Lasso
+from fastml.linear_model._coordinate_descent import ElasticNet, ElasticNetCV, Lasso, LassoCV
 
 TIGHT = 1e-10
 
@@ -210,6 +210,23 @@ def test_elastic_net_cv_without_intercept_matches_scikit_learn():
     np.testing.assert_allclose(ours.alphas_, theirs.alphas_, rtol=1e-10)
     np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-5)
     assert ours.intercept_ == 0.0 and relative_error(ours.coef_, theirs.coef_) < 1e-4
+
+
+@pytest.mark.parametrize("name", list(DATA))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lasso_cv_matches_scikit_learn(name, weighted):
+    X, y, _ = DATA[name]
+    weights = np.random.default_rng(7).uniform(0.2, 3.0, X.shape[0]) if weighted else None
+    params = {"alphas": 15, "cv": 3, "tol": 1e-10, "max_iter": 100_000}
+    ours = LassoCV(**params).fit(X, y, sample_weight=weights)
+    theirs = sk.LassoCV(**params).fit(X, y, sample_weight=weights)
+    assert sorted(ours.get_params()) == sorted(theirs.get_params())
+    np.testing.assert_allclose(ours.alphas_, theirs.alphas_, rtol=1e-10)
+    assert ours.mse_path_.shape == theirs.mse_path_.shape == (15, 3)
+    np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-5)
+    assert ours.alpha_ == pytest.approx(theirs.alpha_, rel=1e-12) and not hasattr(ours, "l1_ratio_")
+    assert relative_error(ours.coef_, theirs.coef_) < 1e-4
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-4, atol=1e-6 * np.abs(y).max())
 
 
 def test_elastic_net_cv_errors():

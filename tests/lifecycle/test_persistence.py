@@ -37,6 +37,7 @@ ESTIMATORS = {
     "Lasso": (lambda: fastml.Lasso(alpha=0.05), Y_REG),
     "ElasticNet": (lambda: fastml.ElasticNet(alpha=0.05, l1_ratio=0.3), Y_REG),
     "ElasticNetCV": (lambda: fastml.ElasticNetCV(alphas=5, cv=3), Y_REG),
+    "LassoCV": (lambda: fastml.LassoCV(alphas=5, cv=3), Y_REG),
     "LogisticRegression": (lambda: fastml.LogisticRegression(), Y_MULTI),
     "LogisticRegressionCV": (lambda: fastml.LogisticRegressionCV(Cs=3, cv=3), Y_BIN),
     "SGDClassifier": (lambda: fastml.SGDClassifier(loss="log_loss", random_state=0), Y_MULTI),
