@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from sklearn import linear_model as sk  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
-from fastml.linear_model._coordinate_descent import ElasticNet, ElasticNetCV, Lasso  # noqa: E402
+from fastml.linear_model._coordinate_descent import ElasticNet, ElasticNetCV, Lasso, LassoCV  # noqa: E402
 from fastml.linear_model._least_squares import LinearRegression, Ridge, RidgeCV  # noqa: E402
 
 ALPHAS = np.logspace(-2, 3, 10)
@@ -45,6 +45,7 @@ def cases(n_samples):
     if n_samples <= 200_000:
         pairs.append(("ElasticNetCV(20 alphas, 3-fold)", ElasticNetCV(alphas=20, cv=3),
                       sk.ElasticNetCV(alphas=20, cv=3)))
+        pairs.append(("LassoCV(20 alphas, 3-fold)", LassoCV(alphas=20, cv=3), sk.LassoCV(alphas=20, cv=3)))
     return pairs
 
 
