@@ -10,6 +10,8 @@ Cases (``--quick`` shrinks the large ones for a shared machine):
   than scikit-learn (the per-fit overhead of the Python path matters here); ``--profile`` prints
   where the time of that fit goes;
 * LogisticRegressionCV (5 folds x 10 Cs) on breast_cancer;
+* a regularization path of 50 Cs on breast_cancer: one batched fastml L-BFGS call (all models share
+  each pass) against 50 scikit-learn fits, the same objectives and tolerance;
 * single-row ``predict`` latency.
 
 Both libraries are timed with their default threads and with one thread, and each one's BEST time
@@ -136,6 +138,28 @@ def bench_breast_cancer(rows, repeats, profile):
     return ours, theirs, X
 
 
+def bench_batched_path(rows, repeats, n_models=50):
+    """A regularization path of ``n_models`` Cs on breast_cancer: fastml's batched L-BFGS (every model in
+    each pass over X) against ``n_models`` scikit-learn fits, the same objectives and tolerance."""
+    from fastml.solvers.lbfgs import LBFGSOptions, lbfgs
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    Cs = np.logspace(-3, 3, n_models)
+    objective = fastml.LinearObjective("log_loss", X, y.astype(np.float64), l2=1.0 / (Cs * X.shape[0]))
+    options = LBFGSOptions(tol=1e-6, max_iter=1000)
+    lbfgs(objective, options=options)
+    ours_time, result = best_time(lambda: lbfgs(objective, options=options), repeats)
+    theirs_time, models = best_time(lambda: [sk.LogisticRegression(C=C, tol=1e-6, max_iter=1000).fit(X, y)
+                                             for C in Cs], max(1, repeats // 3))
+    ours_values = objective.values(result.params)
+    theirs_params = np.column_stack([np.r_[m.coef_.ravel(), m.intercept_] for m in models]).ravel()
+    theirs_values = objective.values(theirs_params)
+    rows.append({"case": f"regularization path breast_cancer, {n_models} Cs (batched lbfgs vs {n_models} fits)",
+                 "fastml_s": ours_time, "sklearn_s": theirs_time, "speedup": theirs_time / ours_time,
+                 "objective_rel_diff_max": float(np.max((ours_values - theirs_values) / theirs_values))})
+
+
 def bench_predict_latency(ours, theirs, X, rows, calls):
     row = X[:1].copy()
     for name, model in (("fastml", ours), ("sklearn", theirs)):
@@ -165,6 +189,7 @@ def main():
     bench_fit(f"multinomial lbfgs {multinomial_rows}x200 10 classes", multinomial_rows, 200, 10, np.float64,
               repeats, rows)
     ours, theirs, X = bench_breast_cancer(rows, 20 if args.quick else 50, args.profile)
+    bench_batched_path(rows, 3 if args.quick else 7)
     bench_predict_latency(ours, theirs, X, rows, 2000)
     for row in rows:
         print(" | ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
