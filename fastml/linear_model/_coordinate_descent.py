@@ -128,6 +128,11 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
 
         ``check_input`` is accepted for compatibility; the input is always validated.
         """
+        return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight, statistics=None):
+        """:meth:`fit`; ``statistics`` (``GramStatistics`` of all rows of this ``X``, ``y`` and weights,
+        from a cross-validation pass) replaces the preparation of ``X`` by the Gram variant."""
         check_scalar_param(self.alpha, "alpha", minimum=0.0)
         mixing = float(self._mixing())
         _check_common(self)
@@ -136,7 +141,8 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
             warnings.warn("With alpha=0, this algorithm does not converge well. You are advised to use the "
                           "LinearRegression estimator", stacklevel=2)
         sample_weight = optional_sample_weight(sample_weight, X)
-        from ..solvers.coordinate_descent import CoordinateDescentOptions, coordinate_descent
+        from ..solvers.coordinate_descent import (CoordinateDescentOptions, coordinate_descent,
+                                                  coordinate_descent_from_statistics)
 
         n_features, n_targets = X.shape[1], (1 if y.ndim == 1 else y.shape[1])
         options = CoordinateDescentOptions(max_iter=self.max_iter, tol=self.tol, selection=self.selection,
@@ -148,8 +154,14 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
             w0 = np.vstack([coef.reshape(n_features, n_targets), np.zeros((int(self.fit_intercept), n_targets))])
         callback, bar = progress_callback(self, self.max_iter, self.callbacks)
         try:
-            result = coordinate_descent(X, y, sample_weight, alpha=float(self.alpha), l1_ratio=mixing,
-                                        fit_intercept=self.fit_intercept, w0=w0, options=options, callback=callback)
+            if statistics is not None:
+                result = coordinate_descent_from_statistics(statistics, X.shape[0], alpha=float(self.alpha),
+                                                            l1_ratio=mixing, fit_intercept=self.fit_intercept, w0=w0,
+                                                            options=options, callback=callback)
+            else:
+                result = coordinate_descent(X, y, sample_weight, alpha=float(self.alpha), l1_ratio=mixing,
+                                            fit_intercept=self.fit_intercept, w0=w0, options=options,
+                                            callback=callback)
         finally:
             if bar is not None:
                 bar.close()
@@ -362,7 +374,9 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
         # 4) refit on all data
         model = ElasticNet(alpha=self.alpha_, l1_ratio=self.l1_ratio_, fit_intercept=self.fit_intercept,
                            precompute=self.precompute, max_iter=self.max_iter, tol=self.tol, positive=self.positive,
-                           random_state=self.random_state, selection=self.selection).fit(X, y, sample_weight)
+                           random_state=self.random_state, selection=self.selection)
+        # the fold pass summed every row already: the refit needs no Gram pass of its own
+        model._fit(X, y, sample_weight, statistics=None if statistics is None else statistics[1])
         for name in ("coef_", "intercept_", "dual_gap_", "n_iter_", "loss_curve_", "solver_info_"):
             setattr(self, name, getattr(model, name))
         self._model = model

@@ -53,6 +53,7 @@ __all__ = [
     "CoordinateDescentOptions",
     "CoordinateDescentPath",
     "coordinate_descent",
+    "coordinate_descent_from_statistics",
     "coordinate_descent_objective",
     "coordinate_descent_path",
     "coordinate_descent_path_from_statistics",
@@ -619,6 +620,18 @@ def coordinate_descent(X, y, sample_weight=None, *, alpha, l1_ratio=1.0, fit_int
     trace = Trace()
     trace.start()  # forming the Gram matrix (or the CSC copy) is part of the cost; nothing compiles here
     problem = _Problem(X, y, sample_weight, fit_intercept, options.variant, resolve_n_threads(n_threads))
+    l1, l2 = _penalties(alpha, l1_ratio, problem.n_targets)
+    return _run(problem, l1, l2, w0, options, callback, trace)
+
+
+def coordinate_descent_from_statistics(stats, n_samples, *, alpha, l1_ratio=1.0, fit_intercept=True, w0=None,
+                                       options=None, callback=None, n_threads=None):
+    """:func:`coordinate_descent` by the Gram variant on the rows summed in ``stats`` (a
+    ``_cd_statistics.GramStatistics``): the same result without a pass over ``X``."""
+    options = CoordinateDescentOptions() if options is None else options
+    trace = Trace()
+    trace.start()
+    problem = _Problem.from_statistics(stats, fit_intercept, n_samples, resolve_n_threads(n_threads))
     l1, l2 = _penalties(alpha, l1_ratio, problem.n_targets)
     return _run(problem, l1, l2, w0, options, callback, trace)
 

@@ -229,6 +229,19 @@ def test_lasso_cv_matches_scikit_learn(name, weighted):
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-4, atol=1e-6 * np.abs(y).max())
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_elastic_net_cv_refit_from_fold_sums_equals_a_plain_fit(weighted):
+    """The refit reuses the fold pass's sums of all rows: it is the ElasticNet fit on the data."""
+    X, y, _ = DATA["diabetes"]
+    X = X + 3.0  # means away from zero
+    weights = np.random.default_rng(9).uniform(0.2, 3.0, X.shape[0]) if weighted else None
+    cv = ElasticNetCV(alphas=8, cv=4, tol=1e-12, max_iter=100_000).fit(X, y, sample_weight=weights)
+    plain = ElasticNet(alpha=cv.alpha_, l1_ratio=cv.l1_ratio_, tol=1e-12, max_iter=100_000).fit(X, y, weights)
+    np.testing.assert_allclose(cv.coef_, plain.coef_, rtol=1e-8, atol=1e-10 * np.abs(plain.coef_).max())
+    assert cv.intercept_ == pytest.approx(plain.intercept_, rel=1e-8)
+    assert cv.solver_info_["variant"] == "gram" and cv.n_iter_ > 0
+
+
 def test_elastic_net_cv_errors():
     X, y, _ = DATA["diabetes"]
     with pytest.raises(ValueError, match="MultiTask"):
