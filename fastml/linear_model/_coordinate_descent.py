@@ -343,7 +343,8 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
                               for ratio in l1_ratios])
         else:
             grids = np.tile(given_alphas, (l1_ratios.size, 1))
-        # 2) one path per (l1_ratio, fold): the fold's training rows carry their weights, the others zero
+        # 2) one path per (l1_ratio, fold): from the fold's training sums, or (fallback) on all rows with
+        #    the fold's training rows carrying their weights and the others zero
         mse = np.empty((l1_ratios.size, len(folds), grids.shape[1]))
         for r, ratio in enumerate(l1_ratios):
             for f, (train, test) in enumerate(folds):
