@@ -54,8 +54,8 @@ def _rows_sums(X, y, weights, rows, shift, y_shift, unit_weights):
     """The sums of :class:`GramStatistics` over ``X[rows]`` (``rows`` a slice or an index array), on
     one thread: BLAS on shifted float64 blocks; ``block.T @ block`` is a symmetric rank-k update."""
     d, K = X.shape[1], y.shape[1]
-    sums = GramStatistics(shift, y_shift, 0.0, np.zeros(d), np.zeros(K), np.zeros((d, d)), np.zeros((d, K)), np.zeros(K),
-                          np.zeros(d))
+    sums = GramStatistics(shift, y_shift, 0.0, np.zeros(d), np.zeros(K), np.zeros((d, d)), np.zeros((d, K)),
+                          np.zeros(K), np.zeros(d))
     if isinstance(rows, slice):
         parts = [slice(start, min(start + _GATHER_ROWS, rows.stop)) for start in range(rows.start, rows.stop,
                                                                                          _GATHER_ROWS)]
@@ -85,6 +85,14 @@ def _rows_sums(X, y, weights, rows, shift, y_shift, unit_weights):
     return sums
 
 
+def _added(statistics):
+    """The sum of a list of :class:`GramStatistics`, added in list order (reproducible)."""
+    total = statistics[0]
+    for part in statistics[1:]:
+        total = total + part
+    return total
+
+
 def gram_statistics(X, y, weights, row_sets, shift, y_shift, n_threads):
     """:class:`GramStatistics` of each set of rows of dense ``X`` (``y`` (n_samples, n_targets) float64,
     ``weights`` (n_samples,)), all about ``shift`` and ``y_shift``; a set that is a contiguous range is read in place.
@@ -99,10 +107,7 @@ def gram_statistics(X, y, weights, row_sets, shift, y_shift, n_threads):
             part = slice(int(rows[start]), int(rows[start]) + stop - start) if contiguous else rows[start:stop]
             return _rows_sums(X, y, weights, part, shift, y_shift, unit_weights)
 
-        parts = map_row_chunks(chunk, len(rows), n_threads, len(rows) * X.shape[1])
-        total = parts[0]
-        for part in parts[1:]:
-            total = total + part
+        total = _added(map_row_chunks(chunk, len(rows), n_threads, len(rows) * X.shape[1]))
         total.xx = np.triu(total.xx) + np.triu(total.xx, 1).T  # the two triangles of a BLAS update may differ
         # sum w x^2 about zero (the constant-column test) from the shifted sums, no pass of its own
         total.x_squares = np.diag(total.xx) + 2.0 * shift * total.x_sum + total.weight_sum * shift * shift
@@ -132,13 +137,12 @@ def fold_training_statistics(X, y, weights, folds, fit_intercept, n_threads):
     n_samples = X.shape[0]
     tests = [np.asarray(test) for _, test in folds]
     covered = np.bincount(np.concatenate(tests), minlength=n_samples) if tests else np.zeros(n_samples)
-    if covered.size != n_samples or not np.all(covered == 1) or any(len(train) + len(test) != n_samples for train, test in folds):
+    complements = all(len(train) + len(test) == n_samples for train, test in folds)
+    if covered.size != n_samples or not np.all(covered == 1) or not complements:
         return None
     shift = weighted_column_means(X, weights) if fit_intercept else np.zeros(X.shape[1])
     # einsum, not a BLAS product: no OpenBLAS workers left spinning before the pass (see above)
     y_shift = np.einsum("i,ik->k", weights, y) / weights.sum() if fit_intercept else np.zeros(y.shape[1])
     test_sums = gram_statistics(X, y, weights, tests, shift, y_shift, n_threads)
-    total = test_sums[0]
-    for sums in test_sums[1:]:
-        total = total + sums
+    total = _added(test_sums)
     return [total - sums for sums in test_sums], total

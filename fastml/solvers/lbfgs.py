@@ -1,10 +1,11 @@
 """L-BFGS on the fused objective, for one model or many independent models at once.
 
 Each model keeps its own curvature history (``_curvature_memory``: the pairs of all models in
-arrays, the two-loop recursion vectorized over them), and a strong Wolfe line search (``_line_search.wolfe_search``) picks the step. With ``n_models > 1`` (K penalty
-strengths, K folds) the trial points of all models that are still searching are evaluated in one
-objective call, i.e. one pass over ``X`` per line-search step; models that have converged keep their
-parameters. The path of each model is the path of a separate run.
+arrays, the two-loop recursion vectorized over them), and a strong Wolfe line search
+(``_line_search.wolfe_search``) picks the step. With ``n_models > 1`` (K penalty strengths, K folds)
+the trial points of all models that are still searching are evaluated in one objective call, i.e.
+one pass over ``X`` per line-search step; models that have converged keep their parameters. The
+path of each model is the path of a separate run.
 
 Two additions to textbook L-BFGS: an initial inverse Hessian from each model's Hessian sampled on a
 subset of rows (``_preconditioner``; "auto" brings it in only for problems still unsolved after 20
