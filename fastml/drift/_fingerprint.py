@@ -57,7 +57,12 @@ class _Block:
 
     @classmethod
     def from_columns(cls, columns, n_bins=N_BINS, max_categories=MAX_CATEGORIES):
-        """Fingerprint the columns of the dense array ``columns`` (rows = reference sample).
+        """Fingerprint the columns of the dense array ``columns`` (rows = reference sample)."""
+        return cls.from_column_major(np.ascontiguousarray(columns.T, dtype=np.float64), n_bins, max_categories)
+
+    @classmethod
+    def from_column_major(cls, by_column, n_bins=N_BINS, max_categories=MAX_CATEGORIES):
+        """Fingerprint the rows of ``by_column`` (n_columns, n_rows), float64 C order: a column per row.
 
         The quantile edges of a continuous column come from a sorted strided subset of at most
         ``EDGE_ROWS`` of its rows; the feature type, categories, cell counts and statistics from every
@@ -65,9 +70,7 @@ class _Block:
         """
         from fastml.kernels.drift import reference_cells  # Numba loads with the first fit, not on import
 
-        n_rows, p = columns.shape
-        by_column = np.ascontiguousarray(columns.T, dtype=np.float64)  # (p, n_rows): a column per row
-        step = max(1, -(-n_rows // EDGE_ROWS))
+        step = max(1, -(-by_column.shape[1] // EDGE_ROWS))
         edge_sample = np.sort(by_column[:, ::step], axis=1)  # NaN last
         values, n_values, discrete, counts, stats = reference_cells(by_column, edge_sample, n_bins,
                                                                     max_categories)
@@ -138,23 +141,32 @@ class Fingerprint:
     def from_data(cls, X, *, scorer=None, feature_names=None, max_rows=MAX_ROWS, random_state=0,
                   count_all_rows=False):
         """Fingerprint dense or CSR ``X`` (float32 or float64); ``scorer(rows) -> scores`` is called on
-        the subsample (rows as ``X``'s type) when given. ``count_all_rows`` counts the reference cells
-        over every row of ``X`` (one more pass over ``X``, and ``scorer`` on all of it)."""
+        the subsample (CSR rows for CSR ``X``, float64 rows for dense ``X``) when given.
+        ``count_all_rows`` counts the reference cells over every row of ``X`` (one more pass over
+        ``X``, and ``scorer`` on all of it)."""
         n_rows, n_features = X.shape
         if n_rows < 1:
             raise ValueError("cannot fingerprint an empty X")
         max_rows = max(1, min(max_rows, max(1000, MAX_CELLS_PER_FIT // max(n_features, 1))))
+        rows = None
         if n_rows > max_rows:
             rows = np.sort(np.random.default_rng(random_state).choice(n_rows, size=max_rows, replace=False))
-            sample = X[rows]
-        else:
-            sample = X
         if n_features > MAX_FEATURES:
             features = _Block.empty()
             count_all_rows = False
+            sample = X if rows is None else X[rows]
+        elif sp.issparse(X):
+            sample = X if rows is None else X[rows]
+            features = _Block.from_columns(sample.toarray())
         else:
-            dense = sample.toarray() if sp.issparse(sample) else sample
-            features = _Block.from_columns(np.asarray(dense))
+            from fastml.kernels.drift import gather_columns
+
+            # the subsample is gathered straight into the column-major float64 layout of the cell
+            # counting; the scorer reads it as an F-ordered (rows, features) view
+            by_column = np.empty((n_features, n_rows if rows is None else rows.size))
+            gather_columns(X, np.arange(n_rows) if rows is None else rows, by_column)
+            features = _Block.from_column_major(by_column)
+            sample = by_column.T
         scores = None
         if scorer is not None:
             raw = np.asarray(scorer(sample), dtype=np.float64)

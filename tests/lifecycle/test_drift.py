@@ -104,6 +104,30 @@ def test_fingerprint_block_matches_numpy(n_rows):
     np.testing.assert_allclose(block.stats, expected_stats, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_rows", [300, 2500])  # all rows; a subsample of max_rows=1000
+def test_fingerprint_of_every_layout_is_that_of_its_subsample(n_rows):
+    """The fused gather (rows straight into the column-major layout) against numpy's row gather, for C
+    and F order, float32, CSR and a strided view: the same cells, counts and statistics."""
+    from fastml.drift._fingerprint import _Block
+
+    rng = np.random.default_rng(n_rows)
+    wide = rng.standard_normal((n_rows, 12))
+    wide[:, 3] = rng.integers(0, 4, n_rows)
+    wide[rng.random(wide.shape) < 0.05] = np.nan
+    X = wide[:, ::2]
+    rows = np.arange(n_rows)
+    if n_rows > 1000:
+        rows = np.sort(np.random.default_rng(7).choice(n_rows, size=1000, replace=False))
+    expected = _Block.from_columns(X[rows])
+    for data in (np.ascontiguousarray(X), np.asfortranarray(X), X, sp.csr_matrix(np.nan_to_num(X))):
+        reference = _Block.from_columns(np.nan_to_num(X[rows])) if sp.issparse(data) else expected
+        block = Fingerprint.from_data(data, max_rows=1000, random_state=7).features
+        for name in ("values", "n_values", "discrete", "counts", "stats"):
+            np.testing.assert_array_equal(getattr(block, name), getattr(reference, name), err_msg=name)
+    single = Fingerprint.from_data(X.astype(np.float32), max_rows=1000, random_state=7).features
+    np.testing.assert_array_equal(single.counts, _Block.from_columns(X.astype(np.float32)[rows]).counts)
+
+
 @pytest.mark.parametrize("layout", ["C64", "C32", "csr"])
 @pytest.mark.parametrize("n_rows", [7, 1500])  # one block; several 256-row blocks in two chunks
 def test_batch_counts_match_a_numpy_reference(layout, n_rows):
