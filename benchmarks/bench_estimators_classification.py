@@ -172,6 +172,25 @@ def bench_predict_latency(ours, theirs, X, rows, calls):
         rows.append({"case": f"single-row predict latency ({name})", f"{name}_us": 1e6 * float(np.median(times))})
 
 
+def bench_batch_predict(rows, n_samples, repeats):
+    """``predict`` and ``predict_proba`` of a binary model on ``n_samples`` x 100 rows, float64 and
+    float32, both libraries with their default threads (the models are fitted on 20 000 rows: the
+    time of a prediction does not depend on the fit)."""
+    for dtype in (np.float64, np.float32):
+        X, y = make_problem(n_samples, 100, dtype=dtype)
+        ours = LogisticRegression().fit(X[:20_000], y[:20_000])
+        theirs = sk.LogisticRegression().fit(X[:20_000], y[:20_000])
+        for method in ("predict", "predict_proba"):
+            getattr(ours, method)(X)
+            ours_time, ours_out = best_time(lambda: getattr(ours, method)(X), repeats)
+            theirs_time, theirs_out = best_time(lambda: getattr(theirs, method)(X), repeats)
+            agree = (float(np.mean(ours_out == theirs_out)) if method == "predict"
+                     else float(np.abs(ours_out - theirs_out).max()))
+            rows.append({"case": f"{method} {n_samples}x100 {np.dtype(dtype).name}", "fastml_s": ours_time,
+                         "sklearn_s": theirs_time, "speedup": theirs_time / ours_time,
+                         "same_labels" if method == "predict" else "max_abs_diff": agree})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a shared machine")
@@ -191,6 +210,7 @@ def main():
     ours, theirs, X = bench_breast_cancer(rows, 20 if args.quick else 50, args.profile)
     bench_batched_path(rows, 3 if args.quick else 7)
     bench_predict_latency(ours, theirs, X, rows, 2000)
+    bench_batch_predict(rows, sizes[-1], 3 if args.quick else 7)
     for row in rows:
         print(" | ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
                          for key, value in row.items()))

@@ -141,3 +141,56 @@ def test_csr_matches_dense(estimator):
     np.testing.assert_allclose(_outputs(sparse, sp.csr_matrix(X)), expected, rtol=1e-4, atol=1e-4 * scale)
     np.testing.assert_allclose(_outputs(sparse, X), expected, rtol=1e-4, atol=1e-4 * scale)
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-4, atol=1e-4 * max(np.abs(dense.coef_).max(), 1.0))
+
+
+# -- large-batch predictions: the compiled scores path (fastml.linear_model._base._compiled_scores) --
+@pytest.mark.parametrize("name", ["LogisticRegression", "Lasso", "Ridge", "SGDClassifier", "PoissonRegressor"])
+def test_large_batch_scores_and_their_finiteness_check(name, monkeypatch):
+    """Batches of at least COMPILED_SCORES_VALUES values are scored by one compiled pass: the same
+    scores as numpy in float64 (C and F order, float32 kept float32), and NaN/inf anywhere in X --
+    also in a column whose coefficient is zero -- gives scikit-learn's error, while finite X whose
+    scores overflow is scored like numpy does."""
+    from fastml.linear_model import _base
+    from fastml.linear_model._base import COMPILED_SCORES_VALUES
+
+    compiled_calls = []
+    compiled = _base._compiled_scores
+    monkeypatch.setattr(_base, "_compiled_scores", lambda *args: compiled_calls.append(1) or compiled(*args))
+    rng = np.random.default_rng(0)
+    n_features = 40
+    n_rows = COMPILED_SCORES_VALUES // n_features + 7
+    X = rng.standard_normal((n_rows, n_features))
+    X[:, 5] *= 1e-3  # an irrelevant column: Lasso zeroes its coefficient
+    raw = X[:, :4] @ np.array([1.0, -2.0, 0.5, 1.5])
+    if name == "PoissonRegressor":
+        y = rng.poisson(np.exp(0.3 * raw[:400]))
+    elif is_classifier(ESTIMATOR_CLASSES[name]()):
+        y = np.digitize(raw[:400], [-1.0, 1.0])  # three classes: K score columns
+    else:
+        y = raw[:400] + 0.1 * rng.standard_normal(400)
+    model = _instance(name).fit(X[:400], y)
+    score = model.decision_function if hasattr(model, "decision_function") else model.predict
+    coef = np.atleast_2d(model.coef_)
+    expected = X @ coef.T + np.atleast_1d(model.intercept_)
+    if name == "PoissonRegressor":
+        expected = np.exp(expected)
+    for data in (X, np.asfortranarray(X)):
+        np.testing.assert_allclose(np.reshape(score(data), expected.shape), expected, rtol=1e-12, atol=1e-12)
+    single = score(X.astype(np.float32))
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(np.reshape(single, expected.shape), expected, rtol=2e-5, atol=2e-5)
+    assert len(compiled_calls) == 3  # the large batches above took the compiled path
+    if name == "Lasso":
+        assert model.coef_[5] == 0.0
+    for bad, message in ((np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "infinity")):
+        X_bad = X.copy()
+        X_bad[n_rows // 2, 5] = bad
+        with pytest.raises(ValueError, match=message):
+            score(X_bad)
+    huge = np.broadcast_to(1.7e308 * np.sign(coef[0]), X.shape).copy()  # finite; its first score overflows
+    with np.errstate(over="ignore", invalid="ignore"):
+        reference = huge @ coef.T + np.atleast_1d(model.intercept_)
+        if name == "PoissonRegressor":
+            reference = np.exp(reference)
+        assert not np.isfinite(reference).all()
+        np.testing.assert_allclose(np.reshape(score(huge), reference.shape), reference, rtol=1e-12)
