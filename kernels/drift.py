@@ -44,7 +44,7 @@ def _count_value(value, j, values, n_values, discrete, counts, moments):
         counts[j, counts.shape[1] - 1] += 1.0
         return
     counts[j, cell] += 1.0
-    v = float(value)
+    v = np.float64(value)  # float() of a float32 stays float32 in Numba
     moments[j, 0] += v
     moments[j, 1] += v * v
     moments[j, 2] = min(moments[j, 2], v)
@@ -52,47 +52,59 @@ def _count_value(value, j, values, n_values, discrete, counts, moments):
 
 
 # rows of a dense batch copied (transposed) into a per-thread buffer, so that each feature's values
-# lie contiguous for the branch-free cell counting of cells_below
+# lie contiguous for the vectorized counting of _count_column. The buffer's rows are padded: with a
+# power-of-two length every column of a copied row maps to the same few L1 cache sets (1e6 x 100: the
+# copy took 98-130 ms with 256-value rows, 50-56 ms with 264)
 COUNT_BLOCK_ROWS = 256
+COUNT_BLOCK_STRIDE = COUNT_BLOCK_ROWS + 8
 
 
 @jit_inline
-def cells_below(column, n_rows, edges, n_edges, cells):
-    """``cells[i]`` = the number of ``edges[:n_edges]`` strictly below ``column[i]`` (NaN: 0), for the
-    first ``n_rows`` values: one vectorized comparison sweep per edge instead of a binary search per
-    value, whose data-dependent branches mispredict about every other step."""
-    for i in range(n_rows):
-        cells[i] = 0
-    for k in range(n_edges):
-        edge = edges[k]
-        for i in range(n_rows):
-            cells[i] += column[i] > edge  # NaN compares False
-
-
-@jit_inline
-def _count_column(column, n_rows, j, values, n_values, discrete, counts, moments, cells):
+def _count_column(column, n_rows, j, values, n_values, discrete, counts, moments):
     """Add the first ``n_rows`` values of feature ``j`` (contiguous in ``column``) to its cells and to
-    the moments of its non-missing values, as :func:`_count_value` does one value at a time."""
+    the moments of its non-missing values, as :func:`_count_value` does one value at a time.
+
+    Every loop is branch-free and vectorizes: a continuous feature's cell k holds the values above
+    edge k - 1 but not above edge k (one count of the values above each edge), a discrete one's the
+    values equal to category k (one count per category; the present values matching none are the
+    unseen ones), without a cell index per value and its scattered increment.
+    """
     n = n_values[j]
-    cells_below(column, n_rows, values[j], n, cells)
-    missing_cell = counts.shape[1] - 1
+    edges = values[j]
+    n_present = 0
     total = 0.0
     squares = 0.0
     lowest = moments[j, 2]
     highest = moments[j, 3]
     for i in range(n_rows):
-        v = float(column[i])
-        if v != v:
-            counts[j, missing_cell] += 1.0
-            continue
-        cell = cells[i]
-        if discrete[j] and (cell == n or values[j, cell] != v):
-            cell = n  # the unseen-category cell
-        counts[j, cell] += 1.0
-        total += v
-        squares += v * v
-        lowest = min(lowest, v)
-        highest = max(highest, v)
+        v = np.float64(column[i])  # float() of a float32 stays float32 in Numba
+        present = v == v
+        n_present += present
+        total += v if present else 0.0
+        squares += v * v if present else 0.0
+        lowest = v if v < lowest else lowest  # NaN compares False
+        highest = v if v > highest else highest
+    counts[j, counts.shape[1] - 1] += n_rows - n_present
+    if discrete[j]:
+        matched = 0
+        for k in range(n):
+            category = edges[k]
+            equal = 0
+            for i in range(n_rows):
+                equal += np.float64(column[i]) == category
+            counts[j, k] += equal
+            matched += equal
+        counts[j, n] += n_present - matched
+    else:
+        above_previous = n_present
+        for k in range(n):
+            edge = edges[k]
+            above = 0
+            for i in range(n_rows):
+                above += np.float64(column[i]) > edge  # NaN compares False
+            counts[j, k] += above_previous - above
+            above_previous = above
+        counts[j, n] += above_previous
     moments[j, 0] += total
     moments[j, 1] += squares
     moments[j, 2] = lowest
@@ -109,21 +121,26 @@ def bin_counts_dense(X, values, n_values, discrete, n_threads):
     bounds = row_chunk_bounds(n_rows, n_chunks)
     part_counts = np.zeros((n_chunks, n_features, n_cells))
     part_moments = np.zeros((n_chunks, n_features, 4))
+    columns_contiguous = X.strides[1] != X.itemsize
     for chunk in prange(n_chunks):
         counts = part_counts[chunk]
         moments = part_moments[chunk]
-        block = np.empty((n_features, COUNT_BLOCK_ROWS))
-        cells = np.empty(COUNT_BLOCK_ROWS, dtype=np.int64)
+        block = np.empty((n_features, COUNT_BLOCK_STRIDE))
         for j in range(n_features):
             moments[j, 2] = np.inf
             moments[j, 3] = -np.inf
         for start in range(bounds[chunk], bounds[chunk + 1], COUNT_BLOCK_ROWS):
             stop = min(start + COUNT_BLOCK_ROWS, bounds[chunk + 1])
+            if columns_contiguous:  # F order: a column's block is contiguous already
+                for j in range(n_features):
+                    _count_column(X[start:stop, j], stop - start, j, values, n_values, discrete, counts,
+                                  moments)
+                continue
             for i in range(stop - start):
                 for j in range(n_features):
                     block[j, i] = X[start + i, j]
             for j in range(n_features):
-                _count_column(block[j], stop - start, j, values, n_values, discrete, counts, moments, cells)
+                _count_column(block[j], stop - start, j, values, n_values, discrete, counts, moments)
     counts_out = np.zeros((n_features, n_cells))
     moments_out = np.zeros((n_features, 4))
     for j in range(n_features):
@@ -298,7 +315,7 @@ def page_hinkley_update_many(state, values, min_instances, delta, threshold, mod
     ``mode``: 0 both, 1 up, 2 down. The statistics restart after each detection."""
     n_detections = 0
     for t in range(values.shape[0]):
-        x = float(values[t])
+        x = np.float64(values[t])
         state[7] += 1.0
         n = state[0]
         mean = state[1]
@@ -337,7 +354,7 @@ def ddm_update_many(state, values, warm_start, warning_threshold, drift_threshol
     n_detections = 0
     for t in range(values.shape[0]):
         state[0] += 1.0
-        state[1] += float(values[t])
+        state[1] += np.float64(values[t])
         n = state[0]
         p = state[1] / n
         p_smooth = (state[1] + 2.0) / (n + 4.0)
@@ -399,7 +416,7 @@ def adwin_update_many(state, bucket_total, bucket_variance, bucket_count, values
     n_detections = 0
     max_levels = bucket_total.shape[0]
     for t in range(values.shape[0]):
-        x = float(values[t])
+        x = np.float64(values[t])
         # 1) insert x as a level-0 bucket and update the window's total and variance
         width = state[0]
         if width > 0:

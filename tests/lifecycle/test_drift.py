@@ -128,11 +128,11 @@ def test_fingerprint_of_every_layout_is_that_of_its_subsample(n_rows):
     np.testing.assert_array_equal(single.counts, _Block.from_columns(X.astype(np.float32)[rows]).counts)
 
 
-@pytest.mark.parametrize("layout", ["C64", "C32", "csr"])
+@pytest.mark.parametrize("layout", ["C64", "C32", "F64", "F32", "csr", "csr32"])
 @pytest.mark.parametrize("n_rows", [7, 1500])  # one block; several 256-row blocks in two chunks
 def test_batch_counts_match_a_numpy_reference(layout, n_rows):
-    """The check's counting (dense: branch-free sweeps over transposed blocks; CSR: per value) against
-    searchsorted: values equal to an edge, unseen categories, NaN, infinities, empty columns."""
+    """The check's counting (dense: branch-free sweeps over column blocks; CSR: per value) against
+    searchsorted (float32 values summed as float64): values equal to an edge, unseen categories, NaN, infinities, empty columns."""
     from fastml.drift._check import _batch_counts
     from fastml.drift._fingerprint import _Block
 
@@ -146,8 +146,10 @@ def test_batch_counts_match_a_numpy_reference(layout, n_rows):
     new[::5, 0] = block.values[0, rng.integers(0, block.n_values[0], len(new[::5, 0]))]  # ties with edges
     new[1, 0], new[2, 2] = np.inf, -np.inf
     new[rng.random(new.shape) < 0.2] = 0.0  # implicit zeros in CSR
-    data = {"C64": new, "C32": new.astype(np.float32), "csr": sp.csr_matrix(new)}[layout]
-    values_seen = data.toarray() if sp.issparse(data) else data.astype(np.float64)
+    data = {"C64": new, "C32": new.astype(np.float32), "F64": np.asfortranarray(new),
+            "F32": np.asfortranarray(new, dtype=np.float32), "csr": sp.csr_matrix(new),
+            "csr32": sp.csr_matrix(new, dtype=np.float32)}[layout]
+    values_seen = (data.toarray() if sp.issparse(data) else data).astype(np.float64)
     counts, moments = _batch_counts(data, block)
     for j in range(new.shape[1]):
         column = values_seen[:, j]
