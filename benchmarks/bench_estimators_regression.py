@@ -8,8 +8,9 @@ Usage::
 For each size and dtype (float32, float64) every estimator is fitted by fastml and by scikit-learn on
 the same data (best of ``--repeats`` fits; a small fit first compiles the kernels, so compile time is
 never in the numbers), the coefficients are compared, and the speed-up is printed. Then the latency
-of a single-row ``predict`` (median of many calls) is measured. Goals (issue 4): LinearRegression
->= 8x, RidgeCV with 10 alphas >= 20x.
+of a single-row ``predict`` (median of many calls) is measured, and small fits (1e3-2e4 rows, and a
+GridSearchCV) with and without the drift fingerprint. Goals (issue 4): LinearRegression >= 8x,
+RidgeCV with 10 alphas >= 20x.
 """
 import argparse
 import os
@@ -91,6 +92,47 @@ def single_row_latency(estimator, row, calls):
     return float(np.median(times))
 
 
+def median_fit_time(make, X, y, fits):
+    """Median seconds of ``fits`` fits of fresh estimators (medians: the first fits after the other
+    library's may be slowed by its BLAS threads still spinning)."""
+    times = np.empty(fits)
+    for i in range(fits):
+        estimator = make()
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        times[i] = time.perf_counter() - start
+    return float(np.median(times))
+
+
+def small_fits(fits):
+    """Small data, where per-fit costs dominate: fastml with and without the drift fingerprint
+    (``fastml.config_context(fingerprint=False)``) against scikit-learn, and a GridSearchCV."""
+    import fastml
+    from sklearn.model_selection import GridSearchCV
+
+    print("\nsmall fits, float64 x 100 features (median of fits; fastml with its fingerprint / without)")
+    for n_samples in (1_000, 5_000, 20_000):
+        X, y = make_data(n_samples, 100, np.float64)
+        for label, make_ours, make_theirs in [("Ridge", lambda: Ridge(1.0), lambda: sk.Ridge(1.0)),
+                                              ("Lasso", lambda: Lasso(0.1), lambda: sk.Lasso(0.1)),
+                                              ("ElasticNet", lambda: ElasticNet(0.1), lambda: sk.ElasticNet(0.1))]:
+            with_print = median_fit_time(make_ours, X, y, fits)
+            with fastml.config_context(fingerprint=False):
+                without = median_fit_time(make_ours, X, y, fits)
+            theirs = median_fit_time(make_theirs, X, y, fits)
+            print(f"{label:12s} {n_samples:6d} rows: fastml {with_print * 1e3:6.2f} / {without * 1e3:6.2f} ms   "
+                  f"scikit-learn {theirs * 1e3:6.2f} ms   ratio {theirs / with_print:4.2f}x / {theirs / without:4.2f}x")
+    X, y = make_data(5_000, 100, np.float64)
+    grid = {"alpha": np.logspace(-2, 2, 10)}
+    search = lambda estimator: GridSearchCV(estimator, grid, cv=5)  # noqa: E731
+    with_print = median_fit_time(lambda: search(Lasso()), X, y, 3)
+    with fastml.config_context(fingerprint=False):
+        without = median_fit_time(lambda: search(Lasso()), X, y, 3)
+    theirs = median_fit_time(lambda: search(sk.Lasso()), X, y, 3)
+    print(f"GridSearchCV(Lasso, 10 alphas, 5-fold) 5000 rows: fastml {with_print:.3f} / {without:.3f} s   "
+          f"scikit-learn {theirs:.3f} s   ratio {theirs / with_print:4.2f}x / {theirs / without:4.2f}x")
+
+
 def machine():
     lines = [f"python {platform.python_version()} on {platform.platform()}",
              f"processor: {platform.processor() or platform.machine()}, CPUs available: {len(os.sched_getaffinity(0))}"]
@@ -140,6 +182,8 @@ def main(argv=None):
                       f"{ratio:6.1f}x {goal_text:>5s} {relative_difference(ours.coef_, theirs.coef_):13.1e}",
                       flush=True)
             del X, y
+
+    small_fits(15 if args.quick else 30)
 
     print("\nsingle-row predict latency (median)")
     X, y = make_data(5000, args.n_features, np.float64)

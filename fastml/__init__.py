@@ -5,7 +5,7 @@ them (estimators are resolved lazily by name).
 """
 __version__ = "0.1.0"
 
-from ._config import get_n_threads, set_n_threads  # noqa: E402
+from ._config import config_context, get_config, get_n_threads, set_config, set_n_threads  # noqa: E402
 from ._loss import LOSSES, Loss, get_loss  # noqa: E402
 
 _ESTIMATORS = {
@@ -65,8 +65,11 @@ __all__ = [
     "LOSSES",
     "LinearObjective",
     "Loss",
+    "config_context",
+    "get_config",
     "get_loss",
     "get_n_threads",
+    "set_config",
     "set_n_threads",
     "warmup",
     *_ESTIMATORS,

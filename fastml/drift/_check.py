@@ -184,8 +184,12 @@ def _resolve(model_or_fingerprint, model):
         return model_or_fingerprint, model
     fingerprint = getattr(model_or_fingerprint, "fingerprint_", None)
     if not isinstance(fingerprint, Fingerprint):
+        hint = ""
+        if hasattr(model_or_fingerprint, "n_features_in_"):
+            hint = (" (a fitted estimator without one: fitted with fingerprints switched off, "
+                    "fastml.set_config(fingerprint=False) or FASTML_FINGERPRINT=0?)")
         raise TypeError("check_drift needs a Fingerprint or a fitted fastml estimator with a fingerprint_, got "
-                        f"{type(model_or_fingerprint).__name__}")
+                        f"{type(model_or_fingerprint).__name__}{hint}")
     return fingerprint, model_or_fingerprint if model is None else model
 
 

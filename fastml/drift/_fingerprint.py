@@ -241,7 +241,14 @@ def linear_scorer(model):
 
 def record_fingerprint(estimator, X):
     """Set ``estimator.fingerprint_`` from the training ``X`` (called at the end of ``fit``); returns the
-    estimator so that ``fit`` can ``return record_fingerprint(self, X)``."""
+    estimator so that ``fit`` can ``return record_fingerprint(self, X)``. With fingerprints switched off
+    (``fastml.set_config(fingerprint=False)``) it removes ``fingerprint_`` instead: a refit must not
+    keep the reference of the data it no longer describes."""
+    from .._config import fingerprints_enabled
+
+    if not fingerprints_enabled():
+        estimator.__dict__.pop("fingerprint_", None)
+        return estimator
     if not sp.issparse(X):
         X = np.asarray(X)
         if X.dtype not in (np.float32, np.float64):

@@ -382,6 +382,9 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
             setattr(self, name, getattr(model, name))
         self._model = model
         # the refit's fingerprint is this model's (same X, same coefficients): only the names differ
+        if not hasattr(model, "fingerprint_"):  # fingerprints switched off (fastml.set_config)
+            self.__dict__.pop("fingerprint_", None)
+            return self
         self.fingerprint_ = model.fingerprint_
         names = getattr(self, "feature_names_in_", None)
         self.fingerprint_.feature_names = None if names is None else [str(name) for name in names]

@@ -312,3 +312,41 @@ def test_missing_values_and_bad_input(reference):
         check_drift(object(), X)
     with pytest.raises(ValueError, match="alpha"):
         check_drift(reference, X, alpha=1.5)
+
+
+def test_fingerprints_switched_off(tmp_path, monkeypatch):
+    """fastml.config_context(fingerprint=False): fits record no fingerprint_ (a refit drops the old
+    one), the models predict as before, save/load keeps them fingerprint-free, check_drift says why it
+    cannot check; the setting is restored after the block, and FASTML_FINGERPRINT=0 is its default."""
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((300, 4))
+    y = X @ np.array([1.0, -1.0, 0.5, 0.0]) + 0.1 * rng.standard_normal(300)
+    labels = (y > 0).astype(int)
+    kept = [fastml.Ridge().fit(X, y), fastml.LogisticRegression().fit(X, labels),
+            fastml.ElasticNetCV(cv=3).fit(X, y), fastml.SGDClassifier(random_state=0).partial_fit(X, labels, [0, 1])]
+    assert all(isinstance(model.fingerprint_, Fingerprint) for model in kept)
+    with fastml.config_context(fingerprint=False):
+        assert fastml.get_config()["fingerprint"] is False
+        plain = [fastml.Ridge().fit(X, y), fastml.LogisticRegression().fit(X, labels),
+                 fastml.ElasticNetCV(cv=3).fit(X, y),
+                 fastml.SGDClassifier(random_state=0).partial_fit(X, labels, [0, 1])]
+        refit = kept[0].fit(X, y)  # the same object, fitted again: its old fingerprint goes
+    assert fastml.get_config()["fingerprint"] is True
+    for model in plain + [refit]:
+        assert not hasattr(model, "fingerprint_")
+    for with_print, without in zip(kept[1:], plain[1:]):
+        np.testing.assert_array_equal(with_print.predict(X), without.predict(X))
+    with pytest.raises(TypeError, match="fingerprint=False"):
+        check_drift(plain[0], X)
+    path = tmp_path / "model.fml"
+    fastml.save(plain[1], path)
+    loaded = fastml.load(path)
+    assert not hasattr(loaded, "fingerprint_")
+    np.testing.assert_array_equal(loaded.predict(X), plain[1].predict(X))
+    monkeypatch.setenv("FASTML_FINGERPRINT", "0")
+    assert fastml.get_config()["fingerprint"] is False
+    assert not hasattr(fastml.Ridge().fit(X, y), "fingerprint_")
+    with fastml.config_context(fingerprint=True):  # the explicit setting wins over the environment
+        assert isinstance(fastml.Ridge().fit(X, y).fingerprint_, Fingerprint)
+    with pytest.raises(ValueError, match="fingerprint must be"):
+        fastml.set_config(fingerprint="no")
