@@ -52,8 +52,14 @@ class Trace:
 
     def __getitem__(self, column):
         """One column as an array, e.g. ``trace["objective"]``."""
+        if column not in self.columns:
+            raise KeyError(f"a trace has the columns {', '.join(self.columns)}, not {column!r}")
         index = self.columns.index(column)
         return np.array([row[index] for row in self._rows])
+
+    def __contains__(self, column):
+        """``"step" in trace``: whether ``column`` is one of the trace's columns."""
+        return column in self.columns
 
     def to_dict(self):
         return {column: self[column] for column in self.columns}

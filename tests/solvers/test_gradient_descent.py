@@ -103,3 +103,14 @@ def test_non_finite_data_and_non_smooth_losses_raise():
     for bad in ({"lipschitz_decrease": 0.0}, {"backtrack_increase": 1.0}, {"max_iter": 0}):
         with pytest.raises(ValueError):
             GradientDescentOptions(**bad)
+
+
+def test_trace_columns_lookup():
+    from fastml.solvers._result import Trace
+
+    trace = Trace()
+    trace.record(0, 1.0, 0.5)
+    assert "objective" in trace and "step" in trace and "loss" not in trace
+    np.testing.assert_array_equal(trace["objective"], [1.0])
+    with pytest.raises(KeyError, match="gradient_norm"):
+        trace["loss"]
