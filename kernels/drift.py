@@ -60,6 +60,24 @@ COUNT_BLOCK_STRIDE = COUNT_BLOCK_ROWS + 8
 
 
 @jit_inline
+def _add_interval_counts(column, n_rows, edges, n_edges, n_present, counts_row):
+    """Add to ``counts_row[k]`` the values of ``column[:n_rows]`` above ``edges[k - 1]`` and not above
+    ``edges[k]`` (sorted edges; cell 0 from below, cell ``n_edges`` above the last edge), i.e. the
+    number of edges strictly below a value is its cell. ``n_present`` is the number of values that
+    are not NaN. One vectorized count of the values above each edge, instead of a cell index per
+    value and a scattered increment (store-forwarding bound: 5.0 -> 1.7 ms for 10 000 x 100 values)."""
+    above_previous = n_present
+    for k in range(n_edges):
+        edge = edges[k]
+        above = 0
+        for i in range(n_rows):
+            above += np.float64(column[i]) > edge  # NaN compares False
+        counts_row[k] += above_previous - above
+        above_previous = above
+    counts_row[n_edges] += above_previous
+
+
+@jit_inline
 def _count_column(column, n_rows, j, values, n_values, discrete, counts, moments):
     """Add the first ``n_rows`` values of feature ``j`` (contiguous in ``column``) to its cells and to
     the moments of its non-missing values, as :func:`_count_value` does one value at a time.
@@ -96,15 +114,7 @@ def _count_column(column, n_rows, j, values, n_values, discrete, counts, moments
             matched += equal
         counts[j, n] += n_present - matched
     else:
-        above_previous = n_present
-        for k in range(n):
-            edge = edges[k]
-            above = 0
-            for i in range(n_rows):
-                above += np.float64(column[i]) > edge  # NaN compares False
-            counts[j, k] += above_previous - above
-            above_previous = above
-        counts[j, n] += above_previous
+        _add_interval_counts(column, n_rows, edges, n, n_present, counts[j])
     moments[j, 0] += total
     moments[j, 1] += squares
     moments[j, 2] = lowest
@@ -213,10 +223,8 @@ def reference_cells(columns, edge_sample, n_bins, max_categories):
 
     No full sort: distinct values are tracked only until there are too many (a few dozen rows for a
     continuous column). A value's cell is the number of edges or categories strictly below it (as
-    :func:`bin_counts_dense` counts new rows), so one count of the values above each edge gives every
-    cell and serves both kinds: a present value of a discrete column is one of its categories. Every
-    other loop is branch-free and vectorizes (10 000 x 100: 5.0 -> 1.7 ms against the loop that put
-    each value in its cell).
+    :func:`bin_counts_dense` counts new rows): :func:`_add_interval_counts` gives every cell of both
+    kinds. Every other loop is branch-free and vectorizes.
     """
     n_columns, n_rows = columns.shape
     width = max(n_bins - 1, max_categories)
@@ -290,18 +298,9 @@ def reference_cells(columns, edge_sample, n_bins, max_categories):
                     values[j, n_cells] = edge
                     n_cells += 1
         n_values[j] = n_cells
-        # a value's cell is the number of edges (categories) strictly below it, and they are sorted:
-        # cell k holds the values above edge k - 1 but not above edge k. One vectorized count per edge,
-        # instead of a cell index per value and a scattered increment (store-forwarding bound)
-        above_previous = n_present
-        for k in range(n_cells):
-            edge = values[j, k]
-            above = 0
-            for i in range(n_rows):
-                above += column[i] > edge  # NaN compares False
-            counts[j, k] = above_previous - above
-            above_previous = above
-        counts[j, n_cells] = above_previous
+        # every present value is one of the categories of a discrete column: counting by intervals
+        # between sorted values serves both kinds
+        _add_interval_counts(column, n_rows, values[j], n_cells, n_present, counts[j])
     return values, n_values, discrete, counts, stats
 
 
