@@ -211,8 +211,9 @@ def gather_columns(X, rows, out):
 
 
 @jit_kernel
-def reference_cells(columns, edge_sample, n_bins, max_categories):
-    """The reference fingerprint of each row of ``columns`` (n_columns, n_rows), float64: a column with
+def reference_cells(columns, n_rows, edge_sample, n_bins, max_categories):
+    """The reference fingerprint of the first ``n_rows`` values of each row of ``columns`` (n_columns,
+    at least n_rows; float64; a padded buffer, see ``Fingerprint.from_data``): a column with
     at most ``max_categories`` distinct present values is discrete (its cells: the sorted categories),
     any other gets the ``n_bins`` quantile bins of its row of ``edge_sample`` (the same column on a
     subset of the rows, sorted, NaN last): the inverted-CDF quantiles, deduplicated, those at or above
@@ -226,7 +227,7 @@ def reference_cells(columns, edge_sample, n_bins, max_categories):
     :func:`bin_counts_dense` counts new rows): :func:`_add_interval_counts` gives every cell of both
     kinds. Every other loop is branch-free and vectorizes.
     """
-    n_columns, n_rows = columns.shape
+    n_columns = columns.shape[0]
     width = max(n_bins - 1, max_categories)
     values = np.full((n_columns, width), np.nan)
     n_values = np.zeros(n_columns, dtype=np.int64)

@@ -58,11 +58,13 @@ class _Block:
     @classmethod
     def from_columns(cls, columns, n_bins=N_BINS, max_categories=MAX_CATEGORIES):
         """Fingerprint the columns of the dense array ``columns`` (rows = reference sample)."""
-        return cls.from_column_major(np.ascontiguousarray(columns.T, dtype=np.float64), n_bins, max_categories)
+        by_column = np.ascontiguousarray(columns.T, dtype=np.float64)
+        return cls.from_column_major(by_column, by_column.shape[1], n_bins, max_categories)
 
     @classmethod
-    def from_column_major(cls, by_column, n_bins=N_BINS, max_categories=MAX_CATEGORIES):
-        """Fingerprint the rows of ``by_column`` (n_columns, n_rows), float64 C order: a column per row.
+    def from_column_major(cls, buffer, n_rows, n_bins=N_BINS, max_categories=MAX_CATEGORIES):
+        """Fingerprint the first ``n_rows`` values of each row of ``buffer`` (n_columns, at least
+        n_rows), float64 C order: a column per row.
 
         The quantile edges of a continuous column come from a sorted strided subset of at most
         ``EDGE_ROWS`` of its rows; the feature type, categories, cell counts and statistics from every
@@ -70,9 +72,9 @@ class _Block:
         """
         from fastml.kernels.drift import reference_cells  # Numba loads with the first fit, not on import
 
-        step = max(1, -(-by_column.shape[1] // EDGE_ROWS))
-        edge_sample = np.sort(by_column[:, ::step], axis=1)  # NaN last
-        values, n_values, discrete, counts, stats = reference_cells(by_column, edge_sample, n_bins,
+        step = max(1, -(-n_rows // EDGE_ROWS))
+        edge_sample = np.sort(buffer[:, :n_rows:step], axis=1)  # NaN last
+        values, n_values, discrete, counts, stats = reference_cells(buffer, n_rows, edge_sample, n_bins,
                                                                     max_categories)
         width = max(1, int(n_values.max(initial=0)))
         # cells beyond n_values[j] (+ the top/unseen one) are empty: keep width + 1 cells and the missing one
@@ -162,11 +164,16 @@ class Fingerprint:
             from fastml.kernels.drift import gather_columns
 
             # the subsample is gathered straight into the column-major float64 layout of the cell
-            # counting; the scorer reads it as an F-ordered (rows, features) view
-            by_column = np.empty((n_features, n_rows if rows is None else rows.size))
-            gather_columns(X, np.arange(n_rows) if rows is None else rows, by_column)
-            features = _Block.from_column_major(by_column)
-            sample = by_column.T
+            # counting; the scorer reads it as an F-ordered (rows, features) view. The buffer's rows
+            # are an odd number of cache lines long: the gather writes one value of every column per
+            # row, and with a power-of-two row length those all map to a few L1 sets (4 096 x 100 rows:
+            # 2.8 ms, against 0.2 ms for 4 000)
+            n_sample = n_rows if rows is None else rows.size
+            lines = -(-n_sample // 8)
+            buffer = np.empty((n_features, 8 * (lines + 1 - lines % 2)))
+            gather_columns(X, np.arange(n_rows) if rows is None else rows, buffer)
+            features = _Block.from_column_major(buffer, n_sample)
+            sample = buffer[:, :n_sample].T
         scores = None
         if scorer is not None:
             raw = np.asarray(scorer(sample), dtype=np.float64)
