@@ -93,8 +93,9 @@ def single_row_latency(estimator, row, calls):
 
 
 def median_fit_time(make, X, y, fits):
-    """Median seconds of ``fits`` fits of fresh estimators (medians: the first fits after the other
-    library's may be slowed by its BLAS threads still spinning)."""
+    """Median seconds of ``fits`` fits of fresh estimators, after a pause: BLAS threads of the previous
+    batch (either library's) keep spinning for up to ~0.5 s and slow the next fits on 2 cores."""
+    time.sleep(0.5)
     times = np.empty(fits)
     for i in range(fits):
         estimator = make()
