@@ -194,7 +194,9 @@ def softmax_row(raw, probability_out):
     """Write ``softmax(raw)`` into ``probability_out``; return ``(log_sum_exp, index_of_max, rest)``.
 
     ``rest`` is the sum of ``exp(raw_k - max)`` over the non-maximal entries, so that
-    ``log_sum_exp = max + log1p(rest)`` keeps full precision when one class dominates.
+    ``log_sum_exp = max + log1p(rest)`` keeps full precision when one class dominates. The
+    exponentials come from ``_vector_math.exp_nonpositive`` (every argument is <= 0; it gives exactly
+    1 at 0): the loop over classes vectorizes, where a libm call per class kept it scalar.
     """
     n_classes = raw.shape[0]
     top = 0
@@ -204,10 +206,10 @@ def softmax_row(raw, probability_out):
     peak = raw[top]
     rest = 0.0
     for k in range(n_classes):
-        e = math.exp(raw[k] - peak) if k != top else 1.0
+        e = exp_nonpositive(raw[k] - peak)
         probability_out[k] = e
-        if k != top:
-            rest += e
+        rest += e if k != top else 0.0
+    probability_out[top] = 1.0  # exp(0), also when the peak is +inf (inf - inf would give NaN)
     scale = 1.0 / (1.0 + rest)
     for k in range(n_classes):
         probability_out[k] *= scale
