@@ -246,6 +246,12 @@ def row_loss_grad(loss_id, y, sample_weight, row, raw, param, loss_out, grad_out
         for k in range(n_models):
             grad_out[k] *= weight
         return
+    if n_models == 1:  # one score (per-sample SGD's common case): no strides, no loop
+        weight = sample_weight[row, 0]
+        loss, grad = loss_grad_point(loss_id, y[row, 0], raw[0], param)
+        loss_out[0] = weight * loss
+        grad_out[0] = weight * grad
+        return
     y_stride = 1 if y.shape[1] > 1 else 0
     w_stride = 1 if sample_weight.shape[1] > 1 else 0
     for k in range(n_models):
