@@ -167,6 +167,17 @@ def cumulative_l1(params, coef_scale, l1_total, l1_applied, k, j):
 
 
 @jit_inline
+def uses_cumulative_l1(optimizer, columns):
+    """Whether plain SGD's cumulative L1 penalty applies to some active column (fixed for an epoch)."""
+    if optimizer != SGD:
+        return False
+    for k in range(columns.shape[1]):
+        if columns[L1, k] > 0.0 and columns[ACTIVE, k] != 0.0:
+            return True
+    return False
+
+
+@jit_inline
 def add_l1_totals(columns, eta, l1_total):
     """Grow every column's cumulative L1 penalty by this step's ``eta * l1``; True if any is penalized."""
     any_l1 = False

@@ -17,10 +17,10 @@ be read-only; every other argument as in ``stochastic_dense.stochastic_epoch_den
 import numpy as np
 
 from ._jit import jit_kernel
-from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, MAX_DERIVATIVE, POWER_T,
+from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, MAX_DERIVATIVE, POWER_T,
                           PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, clip_gradient, cumulative_l1, dense_step,
                           finish_epoch, prefetch_element, prefetch_item, shrink_scales, step_rates,
-                          update_average)
+                          update_average, uses_cumulative_l1)
 from .losses import row_loss_grad
 
 
@@ -37,10 +37,7 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
     sparse_updates = optimizer == SGD and clip_norm <= 0.0
     # settings fixed for the epoch, decided once: checked per step, they cost ~8% of a per-sample epoch
     averaging = average_start > 0.0
-    cumulative_penalty = False
-    for k in range(n_columns):
-        if optimizer == SGD and columns[L1, k] > 0.0 and columns[ACTIVE, k] != 0.0:
-            cumulative_penalty = True
+    cumulative_penalty = uses_cumulative_l1(optimizer, columns)
     raw = np.empty(n_columns)
     loss_row = np.empty(n_loss)
     derivative = np.empty((batch_size, n_columns))

@@ -32,10 +32,11 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit_inline, jit_kernel
-from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, MAX_DERIVATIVE, POWER_T,
+from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, MAX_DERIVATIVE, POWER_T,
                           PREFETCH_AHEAD,
                           SCALE, SGD, add_l1_totals, clip_gradient, cumulative_l1, dense_step,
-                          finish_epoch, prefetch_item, shrink_scales, step_rates, update_average)
+                          finish_epoch, prefetch_item, shrink_scales, step_rates, update_average,
+                          uses_cumulative_l1)
 from .losses import row_loss_grad
 
 
@@ -95,10 +96,7 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     sparse_updates = optimizer == SGD and clip_norm <= 0.0
     # settings fixed for the epoch, decided once: checked per step, they cost ~8% of a per-sample epoch
     averaging = average_start > 0.0
-    cumulative_penalty = False
-    for k in range(n_columns):
-        if optimizer == SGD and columns[L1, k] > 0.0 and columns[ACTIVE, k] != 0.0:
-            cumulative_penalty = True
+    cumulative_penalty = uses_cumulative_l1(optimizer, columns)
     n_chunks = 1 if sparse_updates else max(1, min(n_threads, batch_size))
     raw_row = np.empty(n_columns)
     loss_one = np.empty(n_loss)
