@@ -1,5 +1,6 @@
-"""check_drift on 1e6 rows x 100 features from a stored fingerprint, and the full no-drift calibration
-table (1 000 repetitions at n = 100, 1 000, 10 000; the test suite runs 300 at n = 10 000).
+"""check_drift on 1e6 rows x 100 features from a stored fingerprint, the fingerprint every fit records
+(1e3-2e4 rows), and the full no-drift calibration table (1 000 repetitions at n = 100, 1 000, 10 000;
+the test suite runs 300 at n = 10 000).
 
 Run: NUMBA_CACHE_DIR=/tmp/nbcache-drift .venv/bin/python benchmarks/bench_drift.py [--skip-calibration]
 """
@@ -64,6 +65,24 @@ def bench_large():
     print(f"  verdict {report.drift_detected}, drifted {report.drifted_features}")
 
 
+def bench_fit_fingerprints(fits=30):
+    """What the fingerprint adds to every fit: Fingerprint.from_data on n x 100 float64 (median of
+    ``fits`` calls, no scorer), at sizes where a fit itself takes milliseconds, power-of-two row
+    counts included (they once mapped the subsample's copy onto a few cache sets)."""
+    rng = np.random.default_rng(2)
+    cells = []
+    for n_rows in (1_000, 4_096, 5_000, 8_192, 20_000):
+        X = rng.standard_normal((n_rows, 100))
+        Fingerprint.from_data(X)
+        times = []
+        for _ in range(fits):
+            t = time.perf_counter()
+            Fingerprint.from_data(X)
+            times.append(time.perf_counter() - t)
+        cells.append(f"{n_rows}: {1e3 * np.median(times):.2f} ms")
+    print("Fingerprint.from_data, n x 100 float64 (median): " + ", ".join(cells))
+
+
 def calibration(reps=1000, alpha=0.05):
     rng = np.random.default_rng(1)
     p_cat = np.array([0.5, 0.3, 0.15, 0.05])
@@ -90,5 +109,6 @@ def calibration(reps=1000, alpha=0.05):
 if __name__ == "__main__":
     print(machine())
     bench_large()
+    bench_fit_fingerprints()
     if "--skip-calibration" not in sys.argv:
         calibration()
