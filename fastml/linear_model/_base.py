@@ -265,7 +265,9 @@ def _numpy_scores(estimator, X, coef, intercept):
 def linear_scores(estimator, X, coef, intercept):
     """``X @ coef.T + intercept`` in ``X``'s dtype, with the validation of scikit-learn's contract."""
     rows = fast_dense_rows(estimator, X, check_finite=False)
-    if rows is not None and rows.size >= COMPILED_SCORES_VALUES:
+    # C or F order only: a strided view would compile another kernel variant on first use
+    if (rows is not None and rows.size >= COMPILED_SCORES_VALUES
+            and (rows.flags.c_contiguous or rows.flags.f_contiguous)):
         return _compiled_scores(estimator, rows, coef, intercept)
     return _numpy_scores(estimator, X, coef, intercept)
 

@@ -180,6 +180,9 @@ def test_large_batch_scores_and_their_finiteness_check(name, monkeypatch):
     assert single.dtype == np.float32
     np.testing.assert_allclose(np.reshape(single, expected.shape), expected, rtol=2e-5, atol=2e-5)
     assert len(compiled_calls) == 3  # the large batches above took the compiled path
+    wide = np.repeat(X, 2, axis=1)[:, ::2]  # a strided view: numpy's path, the same scores
+    np.testing.assert_allclose(np.reshape(score(wide), expected.shape), expected, rtol=1e-12, atol=1e-12)
+    assert len(compiled_calls) == 3
     if name == "Lasso":
         assert model.coef_[5] == 0.0
     for bad, message in ((np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "infinity")):
