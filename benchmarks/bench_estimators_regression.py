@@ -8,8 +8,8 @@ Usage::
 For each size and dtype (float32, float64) every estimator is fitted by fastml and by scikit-learn on
 the same data (best of ``--repeats`` fits; a small fit first compiles the kernels, so compile time is
 never in the numbers), the coefficients are compared, and the speed-up is printed. Then the latency
-of a single-row ``predict`` (median of many calls) is measured, and small fits (1e3-2e4 rows, and a
-GridSearchCV) with and without the drift fingerprint. Goals (issue 4): LinearRegression >= 8x,
+of a single-row ``predict`` (median of many calls) is measured, small fits (1e3-2e4 rows, and a
+GridSearchCV) with and without the drift fingerprint, and Lasso/ElasticNet on wide data. Goals (issue 4): LinearRegression >= 8x,
 RidgeCV with 10 alphas >= 20x.
 """
 import argparse
@@ -134,6 +134,26 @@ def small_fits(fits):
           f"scikit-learn {theirs:.3f} s   ratio {theirs / with_print:4.2f}x / {theirs / without:4.2f}x")
 
 
+def wide_fits(fits):
+    """More features than rows, or more than the Gram variant takes (1 024): coordinate descent sweeps
+    the columns of an F-ordered copy of X, as scikit-learn does."""
+    print("\nwide data, float64, 20 informative features (median of fits, fingerprint included)")
+    rng = np.random.default_rng(3)
+    for n_samples, n_features in ((1_000, 3_000), (5_000, 2_000)):
+        X = rng.standard_normal((n_samples, n_features))
+        coef = np.zeros(n_features)
+        coef[:20] = rng.standard_normal(20)
+        y = X @ coef + 0.1 * rng.standard_normal(n_samples)
+        for label, make_ours, make_theirs in [("Lasso(0.1)", lambda: Lasso(0.1), lambda: sk.Lasso(0.1)),
+                                              ("ElasticNet(0.1)", lambda: ElasticNet(0.1),
+                                               lambda: sk.ElasticNet(0.1))]:
+            make_ours().fit(X, y)
+            ours = median_fit_time(make_ours, X, y, fits)
+            theirs = median_fit_time(make_theirs, X, y, fits)
+            print(f"{label:16s} {n_samples} x {n_features}: fastml {ours * 1e3:7.1f} ms   scikit-learn "
+                  f"{theirs * 1e3:7.1f} ms   ratio {theirs / ours:4.2f}x")
+
+
 def machine():
     lines = [f"python {platform.python_version()} on {platform.platform()}",
              f"processor: {platform.processor() or platform.machine()}, CPUs available: {len(os.sched_getaffinity(0))}"]
@@ -185,6 +205,7 @@ def main(argv=None):
             del X, y
 
     small_fits(15 if args.quick else 30)
+    wide_fits(5 if args.quick else 9)
 
     print("\nsingle-row predict latency (median)")
     X, y = make_data(5000, args.n_features, np.float64)

@@ -25,11 +25,18 @@ MAX_ROWS = 10_000
 # subsample row): sorting 2 048 rows of each column instead of 10 000 took the fingerprint of a
 # 10 000 x 100 subsample from 40 ms to ~10 ms.
 EDGE_ROWS = 2048
+# ... but at most this many values sorted per fingerprint (numpy's sort is scalar here, ~16 ns per
+# value): 100 features get their 2 048 edge rows, wider data fewer (at least MIN_EDGE_ROWS). Sorting
+# 2 000 rows of 2 000 features took 64 ms, more than the Lasso fit it came with. Edges from fewer
+# rows are further from the reference's deciles, so more columns of wide data fall back from the
+# KS test to chi2 (both calibrated, see _check).
+EDGE_VALUES_PER_FIT = 100 * EDGE_ROWS
+MIN_EDGE_ROWS = 128
 # Wider data (hashed text: 2**18 columns) keeps the score fingerprint only. Per-feature cells there
 # would mean densifying the subsample (GBs) and thousands of mostly-empty tests; prediction drift is
 # what such a model can be checked for.
 MAX_FEATURES = 4096
-MAX_CELLS_PER_FIT = 4_000_000  # subsample rows x features: bounds the time and memory of the fingerprint
+MAX_CELLS_PER_FIT = 1_000_000  # subsample rows x features (10 000 x 100; at least 1 000 rows): bounds its time
 FORMAT_VERSION = 1
 
 CONTINUOUS, DISCRETE = 0, 1
@@ -67,12 +74,13 @@ class _Block:
         n_rows), float64 C order: a column per row.
 
         The quantile edges of a continuous column come from a sorted strided subset of at most
-        ``EDGE_ROWS`` of its rows; the feature type, categories, cell counts and statistics from every
+        ``EDGE_ROWS`` of its rows (fewer for wide data, see ``EDGE_VALUES_PER_FIT``); the feature type, categories, cell counts and statistics from every
         row (``kernels.drift.reference_cells``, one compiled pass per column, no full sort).
         """
         from fastml.kernels.drift import reference_cells  # Numba loads with the first fit, not on import
 
-        step = max(1, -(-n_rows // EDGE_ROWS))
+        edge_rows = min(EDGE_ROWS, max(MIN_EDGE_ROWS, EDGE_VALUES_PER_FIT // max(buffer.shape[0], 1)))
+        step = max(1, -(-n_rows // edge_rows))
         edge_sample = np.sort(buffer[:, :n_rows:step], axis=1)  # NaN last
         values, n_values, discrete, counts, stats = reference_cells(buffer, n_rows, edge_sample, n_bins,
                                                                     max_categories)

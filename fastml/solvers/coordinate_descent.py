@@ -265,17 +265,28 @@ class _Problem:
             self.csc = tuple(frozen_view(np.ascontiguousarray(a)) for a in (data, indices, indptr))
         else:
             X = design.dense
-            self.X_f = X if X.flags.f_contiguous else frozen_view(np.asfortranarray(X))  # the one copy of X
             # origin = the first row: sums of (x - x_0) keep the centered norms free of cancellation
-            # when |mean| >> std; row blocks give float64 sums without a float64 copy of X
+            # when |mean| >> std
             if self.fit_intercept:
                 origin = np.asarray(X[0], dtype=np.float64)
-            square_sums[:], sums[:] = 0.0, 0.0
-            for start in range(0, self.n_samples, _BLOCK_ROWS):
-                block = np.asarray(X[start:start + _BLOCK_ROWS], dtype=np.float64) - origin
-                w_block = w[start:start + _BLOCK_ROWS]
-                square_sums += np.einsum("i,ij,ij->j", w_block, block, block)
-                sums += np.einsum("i,ij->j", w_block, block)
+            if X.flags.f_contiguous:
+                self.X_f = X
+                # row blocks give float64 sums without a float64 copy of X
+                square_sums[:], sums[:] = 0.0, 0.0
+                for start in range(0, self.n_samples, _BLOCK_ROWS):
+                    block = np.asarray(X[start:start + _BLOCK_ROWS], dtype=np.float64) - origin
+                    w_block = w[start:start + _BLOCK_ROWS]
+                    square_sums += np.einsum("i,ij,ij->j", w_block, block, block)
+                    sums += np.einsum("i,ij->j", w_block, block)
+            else:  # the one copy of X, and the sums taken on the way (kernels.layout)
+                from ..kernels._jit import call_parallel
+                from ..kernels.layout import fortran_copy_with_column_sums
+
+                X_f = np.empty(X.shape, dtype=X.dtype, order="F")
+                call_parallel(fortran_copy_with_column_sums, np.ascontiguousarray(X), origin,
+                              np.ascontiguousarray(w, dtype=np.float64), X_f, sums, square_sums,
+                              serial=self.threads(X.size) == 1)
+                self.X_f = frozen_view(X_f)
         _require_finite(square_sums, sums)
         if self.fit_intercept:
             self.x_mean = origin + sums / self.weight_sum

@@ -104,6 +104,24 @@ def test_fingerprint_block_matches_numpy(n_rows):
     np.testing.assert_allclose(block.stats, expected_stats, rtol=1e-9, atol=1e-12)
 
 
+def test_wide_fingerprint_sorts_a_bounded_number_of_values():
+    """Wide data: the edges come from at most EDGE_VALUES_PER_FIT sorted values (at least
+    MIN_EDGE_ROWS rows per column), and are those numpy's quantiles give on that strided subset."""
+    from fastml.drift._fingerprint import EDGE_VALUES_PER_FIT, MIN_EDGE_ROWS, _Block
+
+    rng = np.random.default_rng(11)
+    columns = rng.standard_normal((700, 3000))
+    columns[:, 1] = rng.integers(0, 5, 700)  # discrete: its categories come from every row
+    edge_rows = max(MIN_EDGE_ROWS, EDGE_VALUES_PER_FIT // columns.shape[1])
+    assert edge_rows < 700
+    block = _Block.from_columns(columns)
+    cells, discrete = numpy_reference_block(columns[:, :40], edge_rows)
+    np.testing.assert_array_equal(block.discrete[:40], discrete)
+    for j, expected in enumerate(cells):
+        np.testing.assert_array_equal(block.values[j, : block.n_values[j]], expected)
+    assert block.counts[:, :-1].sum(axis=1).tolist() == [700.0] * 3000  # every row counted
+
+
 @pytest.mark.parametrize("n_rows", [300, 2500])  # all rows; a subsample of max_rows=1000
 def test_fingerprint_of_every_layout_is_that_of_its_subsample(n_rows):
     """The fused gather (rows straight into the column-major layout) against numpy's row gather, for C

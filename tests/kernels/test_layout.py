@@ -1,0 +1,38 @@
+"""The column-major copy of the coordinate-descent column variant, against numpy."""
+import numba
+import numpy as np
+import pytest
+
+from fastml.kernels.layout import TILE_COLUMNS, TILE_ROWS, fortran_copy_with_column_sums
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(1, 1), (TILE_ROWS + 3, 2 * TILE_COLUMNS + 5), (7, 300)])
+def test_copy_and_column_sums_match_numpy(dtype, shape):
+    rng = np.random.default_rng(shape[0])
+    X = (rng.standard_normal(shape) * 3 + 1e3).astype(dtype)  # an offset: the origin keeps the digits
+    origin = X[0].astype(np.float64)
+    weights = rng.uniform(0.0, 2.0, shape[0])
+    results = []
+    runs = [(fortran_copy_with_column_sums, 1), (fortran_copy_with_column_sums, 2),
+            (fortran_copy_with_column_sums.serial, 1)]
+    for kernel, threads in runs:
+        out = np.empty(shape, dtype=dtype, order="F")
+        sums, square_sums = np.full(shape[1], np.nan), np.full(shape[1], np.nan)
+        previous = numba.get_num_threads()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            kernel(X, origin, weights, out, sums, square_sums)
+        finally:
+            numba.set_num_threads(previous)
+        np.testing.assert_array_equal(out, X)
+        assert out.flags.f_contiguous and out.dtype == dtype
+        centered = X.astype(np.float64) - origin
+        np.testing.assert_allclose(sums, weights @ centered, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(square_sums, weights @ centered ** 2, rtol=1e-12, atol=1e-9)
+        results.append((sums, square_sums))
+    # each column is summed by one thread in row order: the thread count does not change a bit, and
+    # neither does the serial twin (coordinate descent is bitwise thread-independent)
+    for sums, square_sums in results[1:]:
+        np.testing.assert_array_equal(results[0][0], sums)
+        np.testing.assert_array_equal(results[0][1], square_sums)
