@@ -66,21 +66,22 @@ def bench_large():
 
 
 def bench_fit_fingerprints(fits=30):
-    """What the fingerprint adds to every fit: Fingerprint.from_data on n x 100 float64 (median of
-    ``fits`` calls, no scorer), at sizes where a fit itself takes milliseconds, power-of-two row
-    counts included (they once mapped the subsample's copy onto a few cache sets)."""
+    """What the fingerprint adds to every fit: Fingerprint.from_data on float64 data (median of ``fits``
+    calls, no scorer), at sizes where a fit itself takes milliseconds: power-of-two row counts (they
+    once mapped the subsample's copy onto a few cache sets) and wide data (its sort is bounded)."""
     rng = np.random.default_rng(2)
     cells = []
-    for n_rows in (1_000, 4_096, 5_000, 8_192, 20_000):
-        X = rng.standard_normal((n_rows, 100))
+    for n_rows, n_features in ((1_000, 100), (4_096, 100), (5_000, 100), (8_192, 100), (20_000, 100),
+                               (1_000, 3_000), (5_000, 2_000)):
+        X = rng.standard_normal((n_rows, n_features))
         Fingerprint.from_data(X)
         times = []
         for _ in range(fits):
             t = time.perf_counter()
             Fingerprint.from_data(X)
             times.append(time.perf_counter() - t)
-        cells.append(f"{n_rows}: {1e3 * np.median(times):.2f} ms")
-    print("Fingerprint.from_data, n x 100 float64 (median): " + ", ".join(cells))
+        cells.append(f"{n_rows} x {n_features}: {1e3 * np.median(times):.2f} ms")
+    print("Fingerprint.from_data, float64 (median): " + ", ".join(cells))
 
 
 def calibration(reps=1000, alpha=0.05):
