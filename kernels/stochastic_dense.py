@@ -33,32 +33,43 @@ from numba import prange
 
 from ._jit import jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, MAX_DERIVATIVE, POWER_T,
-                          PREFETCH_AHEAD,
+                          PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH,
                           SCALE, SGD, add_l1_totals, clip_gradient, cumulative_l1, dense_step,
                           finish_epoch, prefetch_item, shrink_scales, step_rates, update_average,
                           uses_cumulative_l1)
-from .losses import row_loss_grad
+from .losses import block_loss_grad, row_loss_grad
 
 
 @jit_inline
-def batch_rows_derivatives(X, y, sample_weight, order, first, stop, n_steps_rows, loss_id, loss_param, params,
-                           coef_scale, columns, n_rows, raw, loss_row, loss_sum, derivative, grad):
+def batch_rows_derivatives(X, y, sample_weight, order, first, stop, n_steps_rows, prefetch_skip, loss_id,
+                           loss_param, params, coef_scale, columns, n_rows, raw, targets, weights, scratch,
+                           loss_sum, derivative, grad):
     """Loss derivatives of the batch rows ``order[first:stop]`` at the current parameters, into
     ``derivative[b]`` (``b`` counted from ``first``), their loss added into ``loss_sum`` and their loss
     gradient into ``grad`` (n_columns, n_features + 1), in row order.
+
+    Three sweeps over the rows: the raw predictions (the rows' first read, prefetched ahead), the
+    losses and derivatives of all rows at once (``losses.block_loss_grad``: the loss switch leaves the
+    per-row path and the logistic loss vectorizes over rows; the rows' targets and weights are
+    gathered into ``targets``/``weights`` for it), then the gradient (the rows read again, from cache).
+    ``raw``/``derivative`` are (>= stop - first, n_columns), ``targets``/``weights`` (>= stop - first,
+    y's / sample_weight's columns), ``scratch`` (4, >= stop - first).
 
     Each derivative is clipped as scikit-learn's MAX_DLOSS (early huge steps stay finite) and scaled
     by the column's ``SCALE / n_rows`` (a mean over the batch of ``n_rows`` rows).
     """
     n_features = X.shape[1]
     n_columns = params.shape[0]
-    n_loss = loss_row.shape[0]
+    n_batch_rows = stop - first
     items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
-    for b in range(stop - first):
+    for b in range(n_batch_rows):
         position = first + b
         row = order[position]
-        if position + PREFETCH_AHEAD < n_steps_rows:
-            upcoming = order[position + PREFETCH_AHEAD]
+        ahead = position + PREFETCH_AHEAD_BATCH
+        if ahead >= stop:  # this thread's next rows: the same chunk of the next batch
+            ahead += prefetch_skip
+        if ahead < n_steps_rows:
+            upcoming = order[ahead]
             for j in range(0, n_features, items_per_line):
                 prefetch_item(X, upcoming, j)
             prefetch_item(y, upcoming, 0)  # the row's target and weight are random reads too
@@ -67,10 +78,14 @@ def batch_rows_derivatives(X, y, sample_weight, order, first, stop, n_steps_rows
             total = 0.0
             for j in range(n_features):
                 total += X[row, j] * params[k, j]
-            raw[k] = coef_scale[k] * total + params[k, n_features]
-        row_loss_grad(loss_id, y, sample_weight, row, raw, loss_param, loss_row, derivative[b])
-        for m in range(n_loss):
-            loss_sum[m] += loss_row[m]
+            raw[b, k] = coef_scale[k] * total + params[k, n_features]
+        for c in range(y.shape[1]):
+            targets[b, c] = y[row, c]
+        for c in range(sample_weight.shape[1]):
+            weights[b, c] = sample_weight[row, c]
+    block_loss_grad(loss_id, targets, weights, 0, n_batch_rows, raw, loss_param, loss_sum, derivative, scratch)
+    for b in range(n_batch_rows):
+        row = order[first + b]
         for k in range(n_columns):
             value = min(max(derivative[b, k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
             value *= columns[SCALE, k] / n_rows
@@ -100,10 +115,14 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     n_chunks = 1 if sparse_updates else max(1, min(n_threads, batch_size))
     raw_row = np.empty(n_columns)
     loss_one = np.empty(n_loss)
-    raw = np.empty((n_chunks, n_columns))
-    loss_row = np.empty((n_chunks, n_loss))
     loss_parts = np.zeros((n_chunks, n_loss))
     derivative = np.empty((batch_size, n_columns))
+    # per-row buffers of the dense-gradient optimizers, one block of rows per chunk
+    block_rows = 0 if sparse_updates else batch_size
+    raw = np.empty((block_rows, n_columns))
+    targets = np.empty((block_rows, y.shape[1]))
+    weights = np.empty((block_rows, sample_weight.shape[1]))
+    scratch = np.empty((n_chunks, 4, block_rows))
     grad = np.zeros((0 if sparse_updates else n_columns, n_features + 1))
     grad_parts = np.zeros((0 if sparse_updates else n_chunks, n_columns, n_features + 1))
     for m in range(n_loss):
@@ -146,9 +165,11 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
                 last = start + (n_rows * (chunk + 1)) // n_chunks
                 part = grad_parts[chunk]
                 part[:, :] = 0.0
-                batch_rows_derivatives(X, y, sample_weight, order, first, last, n_steps_rows, loss_id,
-                                       loss_param, params, coef_scale, columns, n_rows, raw[chunk],
-                                       loss_row[chunk], loss_parts[chunk], derivative[first - start:], part)
+                offset = first - start
+                batch_rows_derivatives(X, y, sample_weight, order, first, last, n_steps_rows,
+                                       batch_size - (last - first), loss_id, loss_param, params, coef_scale,
+                                       columns, n_rows, raw[offset:], targets[offset:], weights[offset:],
+                                       scratch[chunk], loss_parts[chunk], derivative[offset:], part)
             grad[:, :] = grad_parts[0]
             for chunk in range(1, n_chunks):
                 grad += grad_parts[chunk]
