@@ -120,18 +120,22 @@ def prefetch_element(typingctx, array, index):
 
 
 @jit_inline
+def step_rate(schedule, columns, power_t, t, k):
+    """Learning rate of column ``k`` at step ``t`` (1-based)."""
+    eta0 = columns[ETA0, k]
+    if schedule == INVSCALING:
+        return eta0 / t ** power_t
+    if schedule == OPTIMAL:  # 1 / (alpha (t0 + t - 1)): scikit-learn's "optimal"
+        alpha = columns[L2, k] + columns[L1, k]
+        return 1.0 / (alpha * (columns[OPTIMAL_T0, k] + t - 1.0))
+    return eta0
+
+
+@jit_inline
 def step_rates(schedule, columns, power_t, t, eta_out):
     """Learning rate of every column at step ``t`` (1-based), written to ``eta_out``."""
-    n_columns = eta_out.shape[0]
-    for k in range(n_columns):
-        eta0 = columns[ETA0, k]
-        if schedule == INVSCALING:
-            eta_out[k] = eta0 / t ** power_t
-        elif schedule == OPTIMAL:  # 1 / (alpha (t0 + t - 1)): scikit-learn's "optimal"
-            alpha = columns[L2, k] + columns[L1, k]
-            eta_out[k] = 1.0 / (alpha * (columns[OPTIMAL_T0, k] + t - 1.0))
-        else:
-            eta_out[k] = eta0
+    for k in range(eta_out.shape[0]):
+        eta_out[k] = step_rate(schedule, columns, power_t, t, k)
 
 
 @jit_inline
@@ -144,18 +148,22 @@ def soft_threshold(value, threshold):
 
 
 @jit_inline
+def shrink_scale(params, coef_scale, k, eta, l2):
+    """Plain SGD's L2 step ``w <- max(0, 1 - eta l2) w`` of column ``k`` as a change of its scale
+    (folded into the weights when tiny)."""
+    coef_scale[k] *= max(0.0, 1.0 - eta * l2)
+    if coef_scale[k] < MIN_COEF_SCALE:
+        for j in range(params.shape[1] - 1):
+            params[k, j] *= coef_scale[k]
+        coef_scale[k] = 1.0
+
+
+@jit_inline
 def shrink_scales(params, coef_scale, columns, eta):
-    """Plain SGD's L2 step ``w <- max(0, 1 - eta l2) w`` as a change of scale (fold it in when tiny)."""
-    n_columns, width = params.shape
-    n_features = width - 1
-    for k in range(n_columns):
-        if columns[ACTIVE, k] == 0.0 or columns[L2, k] == 0.0:
-            continue
-        coef_scale[k] *= max(0.0, 1.0 - eta[k] * columns[L2, k])
-        if coef_scale[k] < MIN_COEF_SCALE:
-            for j in range(n_features):
-                params[k, j] *= coef_scale[k]
-            coef_scale[k] = 1.0
+    """:func:`shrink_scale` of every active column with an L2 penalty."""
+    for k in range(params.shape[0]):
+        if columns[ACTIVE, k] != 0.0 and columns[L2, k] != 0.0:
+            shrink_scale(params, coef_scale, k, eta[k], columns[L2, k])
 
 
 @jit_inline
@@ -289,20 +297,24 @@ def dense_step(optimizer, params, grad, eta, columns, hyper, t, fit_intercept, m
 
 
 @jit_inline
+def average_column(params, coef_scale, average, k, weight):
+    """Move column ``k`` of the running mean ``average`` towards the current iterate by ``weight``."""
+    n_features = params.shape[1] - 1
+    scale = coef_scale[k]
+    for j in range(n_features):
+        average[k, j] += (scale * params[k, j] - average[k, j]) * weight
+    average[k, n_features] += (params[k, n_features] - average[k, n_features]) * weight
+
+
+@jit_inline
 def update_average(params, coef_scale, columns, average, t, start):
     """Running mean of the iterates from step ``start`` on (ASGD); ``average`` is like ``params``."""
     if start <= 0.0 or t < start:
         return
     weight = 1.0 / (t - start + 1.0)
-    n_columns, width = params.shape
-    n_features = width - 1
-    for k in range(n_columns):
-        if columns[ACTIVE, k] == 0.0:
-            continue
-        scale = coef_scale[k]
-        for j in range(n_features):
-            average[k, j] += (scale * params[k, j] - average[k, j]) * weight
-        average[k, n_features] += (params[k, n_features] - average[k, n_features]) * weight
+    for k in range(params.shape[0]):
+        if columns[ACTIVE, k] != 0.0:
+            average_column(params, coef_scale, average, k, weight)
 
 
 @jit_inline

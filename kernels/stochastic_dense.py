@@ -32,12 +32,11 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit_inline, jit_kernel
-from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, MAX_DERIVATIVE, POWER_T,
-                          PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH,
-                          SCALE, SGD, add_l1_totals, clip_gradient, cumulative_l1, dense_step,
-                          finish_epoch, prefetch_item, shrink_scales, step_rates, update_average,
-                          uses_cumulative_l1)
-from .losses import block_loss_grad, row_loss_grad
+from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, L2, MAX_DERIVATIVE, POWER_T,
+                          PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH, SCALE, SGD, add_l1_totals, average_column,
+                          clip_gradient, cumulative_l1, dense_step, finish_epoch, prefetch_item, shrink_scale,
+                          shrink_scales, step_rate, step_rates, update_average, uses_cumulative_l1)
+from .losses import block_loss_grad, loss_grad_point, row_loss_grad
 
 
 @jit_inline
@@ -96,6 +95,63 @@ def batch_rows_derivatives(X, y, sample_weight, order, first, stop, n_steps_rows
                 grad[k, n_features] += value
 
 
+@jit_inline
+def per_sample_epoch_one_column(X, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper,
+                                columns, params, coef_scale, average, l1_total, l1_applied, t, cumulative_penalty,
+                                loss_sum_out, eta_out):
+    """Plain SGD, one row per step, for a single active column: the steps of the general loop below
+    with batch size 1 and ``k = 0``, the same operations in the same order (identical results), with
+    every per-step setting held in a register. The general loop's per-column loops and arrays of one
+    entry cost ~100 ns per row (a 1e6 x 100 epoch in row order: 0.165 s, this loop ~0.1 s).
+    Returns the step count."""
+    n_features = X.shape[1]
+    n_steps_rows = order.shape[0]
+    items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
+    power_t = hyper[POWER_T]
+    average_start = hyper[AVERAGE_START]
+    averaging = average_start > 0.0
+    l2, l1, column_scale = columns[L2, 0], columns[L1, 0], columns[SCALE, 0]
+    loss_sum = loss_sum_out[0]
+    eta = eta_out[0]
+    for position in range(n_steps_rows):
+        t += 1
+        eta = step_rate(schedule, columns, power_t, float(t), 0)
+        row = order[position]
+        if position + PREFETCH_AHEAD < n_steps_rows:
+            upcoming = order[position + PREFETCH_AHEAD]
+            for j in range(0, n_features, items_per_line):
+                prefetch_item(X, upcoming, j)
+            prefetch_item(y, upcoming, 0)  # the row's target and weight are random reads too
+            prefetch_item(sample_weight, upcoming, 0)
+        total = 0.0
+        for j in range(n_features):
+            total += X[row, j] * params[0, j]
+        raw = coef_scale[0] * total + params[0, n_features]
+        weight = sample_weight[row, 0]
+        loss, derivative = loss_grad_point(loss_id, y[row, 0], raw, loss_param)
+        loss_sum += weight * loss
+        derivative = min(max(weight * derivative, -MAX_DERIVATIVE), MAX_DERIVATIVE) * column_scale
+        if l2 != 0.0:
+            shrink_scale(params, coef_scale, 0, eta, l2)
+        step = -eta * derivative
+        if step != 0.0:
+            weight_step = step / coef_scale[0]
+            for j in range(n_features):
+                params[0, j] += weight_step * X[row, j]
+            if fit_intercept:
+                params[0, n_features] += step
+        if cumulative_penalty:
+            l1_total[0] += eta * l1
+            if l1_total[0] > 0.0:
+                for j in range(n_features):
+                    cumulative_l1(params, coef_scale, l1_total, l1_applied, 0, j)
+        if averaging and t >= average_start:
+            average_column(params, coef_scale, average, 0, 1.0 / (t - average_start + 1.0))
+    loss_sum_out[0] = loss_sum
+    eta_out[0] = eta
+    return t
+
+
 @jit_kernel(parallel=True)
 def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, optimizer, schedule,
                            batch_size, fit_intercept, joint_clip, hyper, columns, params, coef_scale,
@@ -128,6 +184,11 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     for m in range(n_loss):
         loss_sum_out[m] = 0.0
     t = step_count[0]
+    if sparse_updates and batch_size == 1 and n_columns == 1 and columns[ACTIVE, 0] != 0.0 and n_loss == 1:
+        step_count[0] = per_sample_epoch_one_column(
+            X, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper, columns, params,
+            coef_scale, average, l1_total, l1_applied, t, cumulative_penalty, loss_sum_out, eta_out)
+        return finish_epoch(params, coef_scale, loss_sum_out)
     for start in range(0, n_steps_rows, batch_size):
         stop = min(start + batch_size, n_steps_rows)
         n_rows = stop - start

@@ -115,6 +115,31 @@ def test_batched_models_equal_separate_fits(optimizer):
         assert_allclose(matrix[:, k], single.params, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("loss, penalty, extra", [
+    ("log_loss", "l2", dict(schedule="optimal", average=50)),
+    ("hinge", "l1", dict(schedule="invscaling", learning_rate=0.05)),
+    ("squared_error", "l2", dict(schedule="constant", learning_rate=0.01, fit_intercept=False, weighted=True)),
+])
+def test_per_sample_single_model_equals_the_general_loop(loss, penalty, extra):
+    """Batch size 1 with one model takes a loop of its own (scalars in registers); with three models the
+    general loop runs the same steps for each: column k must equal the single-model run."""
+    X, raw, rng = _data()
+    y = _targets(loss, raw, rng)
+    extra = dict(extra)
+    fit_intercept = extra.pop("fit_intercept", True)
+    weights = rng.uniform(0.5, 2.0, len(y)) if extra.pop("weighted", False) else None
+    strengths = np.array([1e-3, 1e-2, 1e-1])
+    options = StochasticOptions(optimizer="sgd", batch_size=1, max_epochs=3, tol=None, random_state=5, **extra)
+
+    def fit(strength):
+        objective = LinearObjective(loss, X, y, weights, fit_intercept=fit_intercept, **{penalty: strength})
+        return stochastic_gradient(objective, options=options)
+
+    matrix = fit(strengths).params.reshape(N_FEATURES + int(fit_intercept), 3)
+    for k in range(3):
+        assert_allclose(matrix[:, k], fit(strengths[k]).params, rtol=1e-13, atol=1e-15)
+
+
 @pytest.mark.parametrize("settings", [
     dict(optimizer="adam", amsgrad=True, average=True),
     dict(optimizer="adamw", learning_rate=0.01),
