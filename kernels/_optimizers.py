@@ -86,6 +86,8 @@ PREFETCH_AHEAD = 12
 # continuing into its chunk of the next batch (measured, 1e6 x 100 Adam epoch with 2 threads,
 # interleaved runs: 0.18-0.19 s with 24 rows, 0.21-0.22 s with 12 rows ahead of the chunk's own row)
 PREFETCH_AHEAD_BATCH = 24
+# a per-sample epoch tells a prefetching thread where it is every this many rows (see stochastic_dense)
+PROGRESS_INTERVAL = 64
 CACHE_LINE_BYTES = 64
 
 # a minibatch's rows are split over threads only when each thread gets at least this many values of X
@@ -117,6 +119,32 @@ def prefetch_item(typingctx, array, row, column):
 def prefetch_element(typingctx, array, index):
     """Ask the CPU to bring ``array[index]`` (1-D) into cache."""
     return types.void(array, index), _prefetch_codegen
+
+
+def _element_pointer(context, builder, array_type, array_value, index_value, index_type):
+    array_struct = context.make_array(array_type)(context, builder, array_value)
+    index = context.cast(builder, index_value, index_type, types.intp)
+    return cgutils.get_item_pointer(context, builder, array_type, array_struct, [index], wraparound=False)
+
+
+@intrinsic
+def load_acquire(typingctx, array, index):
+    """``array[index]`` (int64, 1-D) read as an atomic load: a loop polling a value that another thread
+    writes sees every new value (a plain load may be hoisted out of the loop by the compiler)."""
+    def codegen(context, builder, sig, args):
+        pointer = _element_pointer(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        return builder.load_atomic(pointer, "acquire", 8)
+    return types.int64(array, index), codegen
+
+
+@intrinsic
+def store_release(typingctx, array, index, value):
+    """``array[index] = value`` (int64, 1-D) as an atomic store, for a thread polling with :func:`load_acquire`."""
+    def codegen(context, builder, sig, args):
+        pointer = _element_pointer(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        builder.store_atomic(context.cast(builder, args[2], sig.args[2], types.int64), pointer, "release", 8)
+        return context.get_dummy_value()
+    return types.void(array, index, value), codegen
 
 
 @jit_inline

@@ -33,9 +33,10 @@ from numba import prange
 
 from ._jit import jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, L2, MAX_DERIVATIVE, POWER_T,
-                          PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH, SCALE, SGD, add_l1_totals, average_column,
-                          clip_gradient, cumulative_l1, dense_step, finish_epoch, prefetch_item, shrink_scale,
-                          shrink_scales, step_rate, step_rates, update_average, uses_cumulative_l1)
+                          PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH, PROGRESS_INTERVAL, SCALE, SGD, add_l1_totals,
+                          average_column, clip_gradient, cumulative_l1, dense_step, finish_epoch, load_acquire,
+                          prefetch_item, shrink_scale, shrink_scales, step_rate, step_rates, store_release,
+                          update_average, uses_cumulative_l1)
 from .losses import block_loss_grad, loss_grad_point, row_loss_grad
 
 
@@ -98,12 +99,13 @@ def batch_rows_derivatives(X, y, sample_weight, order, first, stop, n_steps_rows
 @jit_inline
 def per_sample_epoch_one_column(X, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper,
                                 columns, params, coef_scale, average, l1_total, l1_applied, t, cumulative_penalty,
-                                loss_sum_out, eta_out):
+                                loss_sum_out, eta_out, progress):
     """Plain SGD, one row per step, for a single active column: the steps of the general loop below
     with batch size 1 and ``k = 0``, the same operations in the same order (identical results), with
     every per-step setting held in a register. The general loop's per-column loops and arrays of one
     entry cost ~100 ns per row (a 1e6 x 100 epoch in row order: 0.165 s, this loop ~0.1 s).
-    Returns the step count."""
+    Every ``PROGRESS_INTERVAL`` rows the position is published in ``progress[0]`` for the thread of
+    :func:`prefetch_rows_ahead`, if one runs. Returns the step count."""
     n_features = X.shape[1]
     n_steps_rows = order.shape[0]
     items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
@@ -114,6 +116,8 @@ def per_sample_epoch_one_column(X, y, sample_weight, order, loss_id, loss_param,
     loss_sum = loss_sum_out[0]
     eta = eta_out[0]
     for position in range(n_steps_rows):
+        if position % PROGRESS_INTERVAL == 0:
+            store_release(progress, 0, position)
         t += 1
         eta = step_rate(schedule, columns, power_t, float(t), 0)
         row = order[position]
@@ -147,16 +151,58 @@ def per_sample_epoch_one_column(X, y, sample_weight, order, loss_id, loss_param,
                     cumulative_l1(params, coef_scale, l1_total, l1_applied, 0, j)
         if averaging and t >= average_start:
             average_column(params, coef_scale, average, 0, 1.0 / (t - average_start + 1.0))
+    store_release(progress, 0, n_steps_rows)
     loss_sum_out[0] = loss_sum
     eta_out[0] = eta
     return t
+
+
+@jit_kernel
+def prefetch_rows_ahead(X, y, sample_weight, order, progress, lead, patience):
+    """Ask for the rows ``order[p + PREFETCH_AHEAD : p + lead]`` while a per-sample epoch on another
+    thread is at position ``p = progress[0]``; return when it reaches the end, or after ``patience``
+    polls without news (it may have stopped, or never run this loop).
+
+    Why a second thread: a shuffled per-sample epoch waits on memory (each row is a random ~1 KB),
+    and one core keeps only so many misses in flight: its own prefetching ``PREFETCH_AHEAD`` rows
+    ahead is as far as it gains. This thread's requests add a second core's: the rows arrive in the
+    shared cache before the epoch asks for them. Only a hint: the epoch's results do not depend on
+    whether or when this runs.
+    """
+    n_steps_rows = order.shape[0]
+    n_features = X.shape[1]
+    items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
+    requested = 0
+    seen = -1
+    idle = 0
+    while True:
+        position = load_acquire(progress, 0)
+        if position >= n_steps_rows:
+            return
+        if position != seen:
+            seen = position
+            idle = 0
+        first = max(requested, position + PREFETCH_AHEAD)
+        stop = min(position + lead, n_steps_rows)
+        if first < stop:
+            for ahead in range(first, stop):
+                row = order[ahead]
+                for j in range(0, n_features, items_per_line):
+                    prefetch_item(X, row, j)
+                prefetch_item(y, row, 0)
+                prefetch_item(sample_weight, row, 0)
+            requested = stop
+        else:
+            idle += 1
+            if idle > patience:
+                return
 
 
 @jit_kernel(parallel=True)
 def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, optimizer, schedule,
                            batch_size, fit_intercept, joint_clip, hyper, columns, params, coef_scale,
                            moments, average, l1_total, l1_applied, step_count, loss_sum_out, eta_out,
-                           n_threads):
+                           progress, n_threads):
     """Run one epoch over the rows ``order`` of dense ``X``; see the module docstring."""
     n_features = X.shape[1]
     n_columns = params.shape[0]
@@ -187,7 +233,7 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     if sparse_updates and batch_size == 1 and n_columns == 1 and columns[ACTIVE, 0] != 0.0 and n_loss == 1:
         step_count[0] = per_sample_epoch_one_column(
             X, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper, columns, params,
-            coef_scale, average, l1_total, l1_applied, t, cumulative_penalty, loss_sum_out, eta_out)
+            coef_scale, average, l1_total, l1_applied, t, cumulative_penalty, loss_sum_out, eta_out, progress)
         return finish_epoch(params, coef_scale, loss_sum_out)
     for start in range(0, n_steps_rows, batch_size):
         stop = min(start + batch_size, n_steps_rows)
@@ -262,6 +308,7 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
         if averaging:
             update_average(params, coef_scale, columns, average, float(t), average_start)
     step_count[0] = t
+    store_release(progress, 0, n_steps_rows)
     # the epoch's running loss: chunk sums in chunk order (plain SGD summed into loss_sum_out directly)
     if not sparse_updates:
         for m in range(n_loss):
@@ -272,4 +319,4 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     return finish_epoch(params, coef_scale, loss_sum_out)
 
 
-__all__ = ["batch_rows_derivatives", "stochastic_epoch_dense"]
+__all__ = ["batch_rows_derivatives", "prefetch_rows_ahead", "stochastic_epoch_dense"]

@@ -29,6 +29,7 @@ Choices, stated once:
 * Compile time is never counted: the kernel is first run on one row with scratch copies of the state.
 """
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -263,6 +264,30 @@ def _minibatch_threads(objective, options):
     return threads if rows_per_thread * objective.n_features >= MIN_BATCH_VALUES_PER_THREAD else 1
 
 
+# Per-sample SGD over shuffled rows larger than this (bytes of X) gets a prefetching thread (see
+# ``kernels.stochastic_dense.prefetch_rows_ahead``); smaller data stays in the caches after one epoch.
+PREFETCH_THREAD_MIN_BYTES = 1 << 25
+# how far ahead of the epoch the prefetching thread asks for rows, and how many polls without progress
+# it waits before giving up. Measured (1e6 x 100 float64 shuffled epoch, log loss, interleaved runs):
+# 0.24-0.26 s without the thread, 0.165-0.17 s with it 200 to 700 rows ahead, 0.18-0.26 s 1 024 ahead
+# (the rows start falling out of the caches before use).
+PREFETCH_LEAD_ROWS = 256
+PREFETCH_PATIENCE = 20_000_000
+
+
+def _use_prefetch_thread(objective, options, order, columns):
+    """Whether a per-sample epoch runs with a prefetching thread: plain SGD one row at a time on one
+    active model (the epoch kernel's single-column loop, the only one that reports its position),
+    shuffled rows of a large dense X, and a second thread allowed."""
+    from ..kernels import _optimizers as ids
+
+    design = objective.X
+    return (options.shuffle and options.batch_size == 1 and options.optimizer == "sgd" and not options.clip_norm
+            and objective.n_outputs == 1 and not objective.loss.is_multiclass and columns[ids.ACTIVE, 0] != 0.0
+            and objective.n_threads >= 2 and order.shape[0] > PREFETCH_LEAD_ROWS
+            and design.dense.nbytes >= PREFETCH_THREAD_MIN_BYTES)
+
+
 def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=None, callback=None):
     """Minimize a :class:`fastml.LinearObjective` with minibatch SGD, momentum, Nesterov, Adam or AdamW.
 
@@ -293,7 +318,7 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     from ..kernels import _optimizers as ids
     from ..kernels._jit import call_parallel
     from ..kernels.stochastic_csr import stochastic_epoch_csr
-    from ..kernels.stochastic_dense import stochastic_epoch_dense
+    from ..kernels.stochastic_dense import prefetch_rows_ahead, stochastic_epoch_dense
 
     if not isinstance(objective, LinearObjective):
         raise TypeError(f"stochastic_gradient takes a fastml.LinearObjective, got {type(objective).__name__}")
@@ -342,8 +367,21 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
         threads = _minibatch_threads(objective, options)
 
         def run_epoch(order, *arrays):
-            return call_parallel(stochastic_epoch_dense, design.dense, *common, order, *fixed, *arrays, threads,
-                                 serial=threads == 1)
+            helper = None
+            if _use_prefetch_thread(objective, options, order, arrays[0]):
+                helper = threading.Thread(target=prefetch_rows_ahead, daemon=True, name="fastml-prefetch",
+                                          args=(design.dense, *common, order, progress, PREFETCH_LEAD_ROWS,
+                                                PREFETCH_PATIENCE))
+                progress[0] = 0
+                helper.start()
+            try:
+                return call_parallel(stochastic_epoch_dense, design.dense, *common, order, *fixed, *arrays,
+                                     progress, threads, serial=threads == 1)
+            finally:
+                if helper is not None:
+                    progress[0] = order.shape[0]  # the helper stops even if the epoch did not finish
+                    helper.join()
+    progress = np.zeros(1, dtype=np.int64)
     common = (objective.y, objective.sample_weight)
     fixed = (objective.loss.loss_id, objective.loss.param, optimizer_id, schedule_id, options.batch_size,
              objective.fit_intercept, objective.loss.is_multiclass, hyper)

@@ -173,6 +173,48 @@ def test_threaded_minibatches_match_one_thread(settings, loss, n_models):
     assert_allclose(two, fit(1), rtol=1e-10, atol=1e-13)
 
 
+def test_prefetching_thread_leaves_per_sample_sgd_unchanged(monkeypatch):
+    """Per-sample SGD over shuffled rows of a large X gets a second thread that only prefetches rows:
+    forced on small data here, it must run, stop, and leave every parameter bitwise as without it."""
+    import threading
+
+    from fastml.solvers import stochastic
+
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((6000, 40))  # 240 000 values: the objective may use two threads
+    y = (X @ rng.standard_normal(40) > 0).astype(float)
+    objective = LinearObjective("log_loss", X, y, l2=1e-3, n_threads=2)
+    options = StochasticOptions(batch_size=1, schedule="optimal", max_epochs=2, tol=None, random_state=2)
+    without = stochastic_gradient(objective, options=options).params
+
+    started = []
+    original_thread = threading.Thread
+
+    def spy(*args, **kwargs):
+        thread = original_thread(*args, **kwargs)
+        started.append(thread)
+        return thread
+
+    monkeypatch.setattr(stochastic, "PREFETCH_THREAD_MIN_BYTES", 0)
+    monkeypatch.setattr(stochastic, "PREFETCH_LEAD_ROWS", 40)
+    monkeypatch.setattr(stochastic.threading, "Thread", spy)
+    with_thread = stochastic_gradient(objective, options=options).params
+    assert len(started) == 2 and not any(thread.is_alive() for thread in started)  # one per epoch, joined
+    assert_array_equal(with_thread, without)
+
+
+def test_prefetching_kernel_returns_without_progress():
+    """The prefetching loop gives up after its patience when the epoch never reports (no hang), and
+    returns at once when the epoch is already done."""
+    from fastml.kernels.stochastic_dense import prefetch_rows_ahead
+
+    X = np.zeros((50, 3))
+    y = w = np.zeros((50, 1))
+    order = np.arange(50)
+    prefetch_rows_ahead(X, y, w, order, np.zeros(1, dtype=np.int64), 20, 1000)
+    prefetch_rows_ahead(X, y, w, order, np.full(1, 50, dtype=np.int64), 20, 10**12)
+
+
 def test_converged_models_freeze_while_others_go_on():
     X, raw, _ = _data()
     objective = LinearObjective("squared_error", X, np.c_[raw, raw], l2=[1e-2, 1e-2])
