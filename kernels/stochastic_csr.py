@@ -16,12 +16,75 @@ be read-only; every other argument as in ``stochastic_dense.stochastic_epoch_den
 """
 import numpy as np
 
-from ._jit import jit_kernel
-from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, MAX_DERIVATIVE, POWER_T,
-                          PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, clip_gradient, cumulative_l1, dense_step,
-                          finish_epoch, prefetch_element, prefetch_item, shrink_scales, step_rates,
-                          update_average, uses_cumulative_l1)
-from .losses import row_loss_grad
+from ._jit import jit_inline, jit_kernel
+from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, L2, MAX_DERIVATIVE, POWER_T,
+                          PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, average_column, clip_gradient, cumulative_l1,
+                          dense_step, finish_epoch, prefetch_element, prefetch_item, shrink_scale, shrink_scales,
+                          step_rate, step_rates, update_average, uses_cumulative_l1)
+from .losses import loss_grad_point, row_loss_grad
+
+
+@jit_inline(gather=True)
+def per_sample_epoch_one_column_csr(data, indices, indptr, y, sample_weight, order, loss_id, loss_param, schedule,
+                                    fit_intercept, hyper, columns, params, coef_scale, average, l1_total,
+                                    l1_applied, t, cumulative_penalty, loss_sum_out, eta_out):
+    """Plain SGD, one row per step, for a single active column: the steps of the general loop below with
+    batch size 1 and ``k = 0``, the same operations in the same order (identical results), every
+    per-step setting in a register (see ``stochastic_dense.per_sample_epoch_one_column``).
+    Returns the step count."""
+    n_steps_rows = order.shape[0]
+    items_per_line = max(1, CACHE_LINE_BYTES // data.itemsize)
+    power_t = hyper[POWER_T]
+    average_start = hyper[AVERAGE_START]
+    averaging = average_start > 0.0
+    l2, l1, column_scale = columns[L2, 0], columns[L1, 0], columns[SCALE, 0]
+    n_features = params.shape[1] - 1
+    loss_sum = loss_sum_out[0]
+    eta = eta_out[0]
+    for position in range(n_steps_rows):
+        t += 1
+        eta = step_rate(schedule, columns, power_t, float(t), 0)
+        row = order[position]
+        if position + 2 * PREFETCH_AHEAD < n_steps_rows:  # the row pointers of a later row first
+            prefetch_element(indptr, order[position + 2 * PREFETCH_AHEAD])
+        if position + PREFETCH_AHEAD < n_steps_rows:
+            upcoming = order[position + PREFETCH_AHEAD]
+            for q in range(indptr[upcoming], indptr[upcoming + 1], items_per_line):
+                prefetch_element(data, q)
+                prefetch_element(indices, q)
+            prefetch_item(y, upcoming, 0)  # the row's target and weight are random reads too
+            prefetch_item(sample_weight, upcoming, 0)
+        row_start, row_stop = indptr[row], indptr[row + 1]
+        if cumulative_penalty and l1_total[0] > 0.0:  # the L1 penalty these features still owe
+            for p in range(row_start, row_stop):
+                cumulative_l1(params, coef_scale, l1_total, l1_applied, 0, indices[p])
+        total = 0.0
+        for p in range(row_start, row_stop):
+            total += data[p] * params[0, indices[p]]
+        raw = coef_scale[0] * total + params[0, n_features]
+        weight = sample_weight[row, 0]
+        loss, derivative = loss_grad_point(loss_id, y[row, 0], raw, loss_param)
+        loss_sum += weight * loss
+        derivative = min(max(weight * derivative, -MAX_DERIVATIVE), MAX_DERIVATIVE) * column_scale
+        if l2 != 0.0:
+            shrink_scale(params, coef_scale, 0, eta, l2)
+        step = -eta * derivative
+        if step != 0.0:
+            weight_step = step / coef_scale[0]
+            for p in range(row_start, row_stop):
+                params[0, indices[p]] += weight_step * data[p]
+            if fit_intercept:
+                params[0, n_features] += step
+        if cumulative_penalty:
+            l1_total[0] += eta * l1
+            if l1_total[0] > 0.0:
+                for p in range(row_start, row_stop):
+                    cumulative_l1(params, coef_scale, l1_total, l1_applied, 0, indices[p])
+        if averaging and t >= average_start:
+            average_column(params, coef_scale, average, 0, 1.0 / (t - average_start + 1.0))
+    loss_sum_out[0] = loss_sum
+    eta_out[0] = eta
+    return t
 
 
 @jit_kernel
@@ -46,7 +109,12 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
     for m in range(n_loss):
         loss_sum_out[m] = 0.0
     t = step_count[0]
-    for start in range(0, n_steps_rows, batch_size):
+    one_column = sparse_updates and batch_size == 1 and n_columns == 1 and columns[ACTIVE, 0] != 0.0 and n_loss == 1
+    if one_column:
+        t = per_sample_epoch_one_column_csr(
+            data, indices, indptr, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper,
+            columns, params, coef_scale, average, l1_total, l1_applied, t, cumulative_penalty, loss_sum_out, eta_out)
+    for start in range(0, 0 if one_column else n_steps_rows, batch_size):
         stop = min(start + batch_size, n_steps_rows)
         n_rows = stop - start
         t += 1
@@ -127,4 +195,4 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
     return finish_epoch(params, coef_scale, loss_sum_out)
 
 
-__all__ = ["stochastic_epoch_csr"]
+__all__ = ["per_sample_epoch_one_column_csr", "stochastic_epoch_csr"]
