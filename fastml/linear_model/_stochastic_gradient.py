@@ -29,6 +29,7 @@ Differences from scikit-learn, on purpose:
 * ``learning_rate="pa1"/"pa2"`` (passive-aggressive) are not implemented, and "optimal" needs a
   penalty (``penalty=None`` with "optimal" raises: the solver derives the rate from ``l2 + l1``).
 """
+import copy
 import warnings
 
 import numpy as np
@@ -215,7 +216,15 @@ class _BaseSGD(ObjectiveMixin):
             w0 = self._start(objective, coef_init, intercept_init, zero_intercept)
         seed = _seed(self.random_state)
         if partial:
-            result = self._run(objective, w0, state, 1, None, seed)
+            # the solver leaves a diverged state behind; the estimator keeps the one it had, so that a
+            # partial_fit that raised does not poison the next (coef_ is not touched either)
+            kept = None if state is None else copy.deepcopy(state)
+            try:
+                result = self._run(objective, w0, state, 1, None, seed)
+            except FloatingPointError:
+                if kept is not None:
+                    self._sgd_state = kept
+                raise
         else:
             result = self._run(objective, w0, None, self.max_iter, self.tol, seed, validation)
         self._sgd_state, self._sgd_state_key = result.info["state"], key
@@ -261,8 +270,8 @@ class _BaseSGD(ObjectiveMixin):
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=accepted_dtypes(X), order=None,
                              reset=reset, y_numeric=y_numeric)
         if sp.issparse(X):
-            if X.indices.dtype != X.indptr.dtype:
-                X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
+            if X.indices.dtype != X.indptr.dtype:  # a new matrix sharing the data: the caller's stays as it is
+                X = type(X)((X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64)), shape=X.shape)
         elif not X.flags.c_contiguous:
             # the epochs read rows in random order: an F-ordered X is copied once (as scikit-learn does)
             X = np.ascontiguousarray(X)
@@ -461,7 +470,12 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD, ClassifierMixin, BaseEstima
                              f"{self.classes_!r}")
         if len(self.classes_) < 2:
             raise ValueError(f"The number of classes has to be greater than one; got {len(self.classes_)} class")
-        self._class_weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+        if self.class_weight is None:  # scikit-learn's check, from the labels already counted (no np.unique of y)
+            if not np.all(np.isin(observed, self.classes_)):
+                raise ValueError("classes should include all valid labels that can be in y")
+            self._class_weights = np.ones(len(self.classes_))
+        else:
+            self._class_weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
         return self._fit_data(X, self._encode_target(y), sample_weight, coef_init, intercept_init, partial=partial,
                               stratify=y, zero_intercept=True)
 

@@ -275,7 +275,7 @@ PREFETCH_LEAD_ROWS = 256
 PREFETCH_PATIENCE = 20_000_000
 
 
-def _use_prefetch_thread(objective, options, order, columns):
+def _use_prefetch_thread(objective, options, n_rows, columns):
     """Whether a per-sample epoch runs with a prefetching thread: plain SGD one row at a time on one
     active model (the epoch kernel's single-column loop, the only one that reports its position),
     shuffled rows of a large dense X, and a second thread allowed."""
@@ -284,7 +284,7 @@ def _use_prefetch_thread(objective, options, order, columns):
     design = objective.X
     return (options.shuffle and options.batch_size == 1 and options.optimizer == "sgd" and not options.clip_norm
             and objective.n_outputs == 1 and not objective.loss.is_multiclass and columns[ids.ACTIVE, 0] != 0.0
-            and objective.n_threads >= 2 and order.shape[0] > PREFETCH_LEAD_ROWS
+            and objective.n_threads >= 2 and n_rows > PREFETCH_LEAD_ROWS
             and design.dense.nbytes >= PREFETCH_THREAD_MIN_BYTES)
 
 
@@ -365,10 +365,11 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
             return stochastic_epoch_csr(*design.csr, objective.n_features, *common, order, *fixed, *arrays)
     else:
         threads = _minibatch_threads(objective, options)
+        progress = np.zeros(1, dtype=np.int64)  # the epoch's position, for the prefetching thread
 
         def run_epoch(order, *arrays):
             helper = None
-            if _use_prefetch_thread(objective, options, order, arrays[0]):
+            if _use_prefetch_thread(objective, options, order.shape[0], arrays[0]):
                 helper = threading.Thread(target=prefetch_rows_ahead, daemon=True, name="fastml-prefetch",
                                           args=(design.dense, *common, order, progress, PREFETCH_LEAD_ROWS,
                                                 PREFETCH_PATIENCE))
@@ -381,7 +382,6 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
                 if helper is not None:
                     progress[0] = order.shape[0]  # the helper stops even if the epoch did not finish
                     helper.join()
-    progress = np.zeros(1, dtype=np.int64)
     common = (objective.y, objective.sample_weight)
     fixed = (objective.loss.loss_id, objective.loss.param, optimizer_id, schedule_id, options.batch_size,
              objective.fit_intercept, objective.loss.is_multiclass, hyper)
@@ -396,6 +396,9 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     scratch = StochasticState(**{name: (value.copy() if isinstance(value, np.ndarray) else value)
                                  for name, value in vars(state).items()})
     run_epoch(np.zeros(min(1, n_samples), dtype=np.int64), *kernel_arrays(scratch))
+    if not design.is_sparse and _use_prefetch_thread(objective, options, n_samples, columns):
+        one_row, done = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64)  # compiles (or loads) only
+        prefetch_rows_ahead(design.dense, *common, one_row, done, 1, 1)
 
     trace = Trace()
     full_trace = options.trace_objective == "full"

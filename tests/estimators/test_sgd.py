@@ -483,3 +483,38 @@ def test_bad_input_errors(cancer):
         SGDRegressor(optimizer="lbfgs").fit(X, y)
     with pytest.raises(ValueError, match="coef_init"):
         SGDRegressor().fit(X, y, coef_init=np.zeros(3))
+
+
+def test_partial_fit_that_diverges_leaves_the_model_as_it_was():
+    """A partial_fit that raises (weights overflow) keeps the optimizer state and coefficients of the
+    call before: the next partial_fit continues as if the failed call had never happened."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    y = X @ np.ones(5)
+    model = SGDRegressor(learning_rate="constant", eta0=1e-3, random_state=0).partial_fit(X, y)
+    twin = clone(model).partial_fit(X, y)
+    coef = model.coef_.copy()
+    with pytest.raises(FloatingPointError, match="NaN or infinite"):
+        model.partial_fit(X * 1e150, y * 1e150)
+    assert_array_equal(model.coef_, coef)
+    model.partial_fit(X, y)
+    twin.partial_fit(X, y)
+    assert_array_equal(model.coef_, twin.coef_)
+    assert model.t_ == twin.t_
+
+
+def test_sparse_input_with_mixed_index_dtypes_is_not_modified(cancer):
+    X, y = cancer
+    X_csr = sp.csr_matrix(X)
+    X_csr.indptr = X_csr.indptr.astype(np.int64)
+    X_csr.indices = X_csr.indices.astype(np.int32)
+    model = _quiet_fit(SGDClassifier(max_iter=3, random_state=0), X_csr, y)
+    assert X_csr.indices.dtype == np.int32 and X_csr.indptr.dtype == np.int64
+    dense = _quiet_fit(SGDClassifier(max_iter=3, random_state=0), X, y)
+    assert_allclose(model.coef_, dense.coef_, rtol=1e-10)
+
+
+def test_partial_fit_label_outside_classes_is_an_error(cancer):
+    X, y = cancer
+    with pytest.raises(ValueError, match="classes should include all valid labels"):
+        SGDClassifier().partial_fit(X, np.where(y == 1, 2, y), classes=[0, 1])
