@@ -32,6 +32,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from ._jit import jit_inline
+from .losses import loss_grad_point
 
 # optimizer ids
 SGD = 0
@@ -184,6 +185,20 @@ def shrink_scale(params, coef_scale, k, eta, l2):
         for j in range(params.shape[1] - 1):
             params[k, j] *= coef_scale[k]
         coef_scale[k] = 1.0
+
+
+@jit_inline
+def per_sample_step(loss_id, loss_param, target, weight, total, params, coef_scale, eta, l2, column_scale):
+    """Plain SGD on one row and column 0, from the row's dot product ``total`` with the scaled weights:
+    the row's loss and derivative, scikit-learn's MAX_DLOSS clip, the L2 shrink of the scale. Returns
+    ``(weighted loss, step)``: the caller adds ``step / coef_scale[0]`` times the row to the weights and
+    ``step`` to the intercept (the single-column loops of ``stochastic_dense`` and ``stochastic_csr``)."""
+    raw = coef_scale[0] * total + params[0, params.shape[1] - 1]
+    loss, derivative = loss_grad_point(loss_id, target, raw, loss_param)
+    derivative = min(max(weight * derivative, -MAX_DERIVATIVE), MAX_DERIVATIVE) * column_scale
+    if l2 != 0.0:
+        shrink_scale(params, coef_scale, 0, eta, l2)
+    return weight * loss, -eta * derivative
 
 
 @jit_inline

@@ -19,9 +19,9 @@ import numpy as np
 from ._jit import jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, L2, MAX_DERIVATIVE, POWER_T,
                           PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, average_column, clip_gradient, cumulative_l1,
-                          dense_step, finish_epoch, prefetch_element, prefetch_item, shrink_scale, shrink_scales,
+                          dense_step, finish_epoch, prefetch_element, prefetch_item, per_sample_step, shrink_scales,
                           step_rate, step_rates, update_average, uses_cumulative_l1)
-from .losses import loss_grad_point, row_loss_grad
+from .losses import row_loss_grad
 
 
 @jit_inline(gather=True)
@@ -61,14 +61,9 @@ def per_sample_epoch_one_column_csr(data, indices, indptr, y, sample_weight, ord
         total = 0.0
         for p in range(row_start, row_stop):
             total += data[p] * params[0, indices[p]]
-        raw = coef_scale[0] * total + params[0, n_features]
-        weight = sample_weight[row, 0]
-        loss, derivative = loss_grad_point(loss_id, y[row, 0], raw, loss_param)
-        loss_sum += weight * loss
-        derivative = min(max(weight * derivative, -MAX_DERIVATIVE), MAX_DERIVATIVE) * column_scale
-        if l2 != 0.0:
-            shrink_scale(params, coef_scale, 0, eta, l2)
-        step = -eta * derivative
+        loss, step = per_sample_step(loss_id, loss_param, y[row, 0], sample_weight[row, 0], total, params,
+                                     coef_scale, eta, l2, column_scale)
+        loss_sum += loss
         if step != 0.0:
             weight_step = step / coef_scale[0]
             for p in range(row_start, row_stop):
