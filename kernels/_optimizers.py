@@ -84,8 +84,9 @@ MIN_COEF_SCALE = 1e-9
 # 0.37 s with 12 (32 is no better), 0.26 s with y and sample_weight prefetched too; 0.16 s in row order
 PREFETCH_AHEAD = 12
 # a minibatch's rows (split over threads) are asked for further ahead: each thread's next rows,
-# continuing into its chunk of the next batch (measured, 1e6 x 100 Adam epoch with 2 threads,
-# interleaved runs: 0.18-0.19 s with 24 rows, 0.21-0.22 s with 12 rows ahead of the chunk's own row)
+# continuing into its chunk of the next batch (measured, 1e6 x 100 Adam epoch with 2 threads, with
+# the per-row loss of the time, interleaved runs: 0.16-0.19 s with 24 rows, 0.19-0.23 s with 40, 0.21-0.22 s
+# with 12 rows ahead of the chunk's own row)
 PREFETCH_AHEAD_BATCH = 24
 # a per-sample epoch tells a prefetching thread where it is every this many rows (see stochastic_dense)
 PROGRESS_INTERVAL = 64

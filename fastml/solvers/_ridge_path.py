@@ -4,10 +4,9 @@ Design: with the intercept eliminated in Gram space, the centered weighted Gram 
 ``G_c = V diag(e) V^T`` is decomposed once (``n_features^3``, independent of ``n_samples``); then
 every penalty costs only ``n_features^2``: ``coef(alpha) = V diag(1 / (e + alpha W)) V^T X_c^T W y``.
 Leave-one-out needs the hat diagonal ``h_i(alpha) = w_i z_i^T diag(1 / (e + alpha W)) z_i (+ w_i / W
-with an intercept)`` with ``Z = X_c V``: one more pass over ``X`` in row blocks computes ``Z`` with one
-GEMM per block (the centering applied to ``Z``, ``X`` read in place), then one compiled sweep over the
-block (``fastml.kernels.ridge_loo``) gives the hat diagonals ``(Z * Z) @ (1 / (e + alpha W))``, the
-predictions and the leave-one-out errors of all penalties and targets.
+with an intercept)`` with ``Z = X_c V``: one more pass over ``X`` in row blocks (centered block by
+block, never as a whole) computes ``Z``, then the hat diagonals of all penalties as one GEMM
+``(Z * Z) @ (1 / (e + alpha W))`` and the predictions of all penalties and targets as another.
 GCV needs no second pass at all: the residual sum of squares and the degrees of freedom of every
 penalty follow from ``e`` and ``V^T X_c^T W y``. K folds share one pass over ``X`` that accumulates
 per-fold statistics; the training statistics of fold ``f`` are the total minus fold ``f``, and the
@@ -37,7 +36,7 @@ CV_MODES = ("loo", "gcv", None)
 # rows of X per leave-one-out block: the block and its four products stay in the per-core caches.
 # Measured at 1e6 x 100 (ridge_path, 10 alphas): 0.63-0.67 s with 768-1536-row blocks, 1.05 s with
 # the 16 MB blocks of the other closed-form passes
-LOO_BLOCK_BYTES = 1310 * 800
+LOO_BLOCK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -158,64 +157,68 @@ def _loo_pass(data, system, vectors, inverse, projected, fit_intercept, block_ro
     """Exact leave-one-out squared errors of every penalty and target: one pass over ``X`` in blocks.
 
     ``yhat_{-i} = y_i - r_i / (1 - h_i)`` with ``r_i`` the residual and ``h_i`` the hat diagonal of the
-    weighted problem, for a fixed penalty matrix. Per block: ``Z = X V`` by one GEMM (BLAS reads the
-    rows of ``X`` in place; centering is applied to ``Z``), then the hat diagonals, predictions and
-    errors of all penalties in one compiled sweep (:mod:`fastml.kernels.ridge_loo`). Returns the
-    weighted means ``(n_alphas, n_targets)`` and, if ``store``, the squared errors
-    ``(n_samples, n_targets, n_alphas)``.
+    weighted problem, for a fixed penalty matrix. Returns the weighted means ``(n_alphas, n_targets)``
+    and, if ``store``, the squared errors ``(n_samples, n_targets, n_alphas)``.
     """
-    from ..kernels.ridge_loo import loo_block_errors
-
     design, n_samples, n_features = data.design, data.n_samples, data.n_features
     n_targets, n_alphas = projected.shape[1], inverse.shape[1]
-    weights = np.empty(0) if data.sample_weight is None else np.ascontiguousarray(data.sample_weight, dtype=np.float64)
+    weights, weight_sum = data.sample_weight, system.weight_sum
     # predictions of all penalties and targets at once: z_i @ mixing, column t * n_alphas + a
     mixing = (projected[:, :, None] * inverse[:, None, :]).reshape(n_features, n_targets * n_alphas)
-    leverage_per_weight = 1.0 / system.weight_sum if fit_intercept else 0.0
-    centered_y = np.ascontiguousarray(data.y - system.y_mean, dtype=np.float64)
-    values = np.empty((n_samples, n_targets, n_alphas)) if store else np.empty((0, 0, 0))
+    centered_y = data.y - system.y_mean
+    values = np.empty((n_samples, n_targets, n_alphas)) if store else None
     rows = min(block_rows or block_rows_for(n_features, block_bytes=LOO_BLOCK_BYTES), n_samples)
-    offset = system.x_mean @ vectors if fit_intercept else None  # centering applied to Z
-    in_place = not design.is_sparse and design.dense.dtype == np.float64
     if design.is_sparse:
         from ..kernels import _sparse
 
         data_, indices, indptr = design.csr
         vectors_c = np.ascontiguousarray(vectors)
+        offset = system.x_mean @ vectors  # centering applied after the sparse product
         n_threads = csr_threads(indptr, resolve_n_threads(data.n_threads))
 
     def chunk_sums(chunk_start, chunk_stop):
         """Weighted sums of the squared leave-one-out errors of the rows ``chunk_start:chunk_stop``."""
         sums = np.zeros((n_targets, n_alphas))
-        # block-sized buffers, reused
+        # block-sized buffers, reused: few large BLAS calls
         projected_buffer = np.empty((rows, n_features))
         squares_buffer = np.empty((rows, n_features))
-        quadratic_buffer = np.empty((rows, n_alphas))
+        hat_buffer = np.empty((rows, n_alphas))
         prediction_buffer = np.empty((rows, n_targets * n_alphas))
-        widened_buffer = None if design.is_sparse or in_place else np.empty((rows, n_features))
+        block_buffer = None if design.is_sparse else np.empty((rows, n_features))
         for start in range(chunk_start, chunk_stop, rows):
             stop = min(start + rows, chunk_stop)
             size = stop - start
             projected_rows = projected_buffer[:size]
-            # 1) Z = (X - x_mean) V for the block: BLAS reads dense float64 rows in place
+            # 1) Z = (X - x_mean) V for the block (dense: centered in a block buffer, X untouched)
             if design.is_sparse:
                 _sparse.csr_matvec(data_, indices, indptr[start:stop + 1], vectors_c, projected_rows, n_threads)
-            elif in_place:
-                np.matmul(design.dense[start:stop], vectors, out=projected_rows)
-            else:  # float32 rows widened in a block buffer, never a copy of X
-                block = widened_buffer[:size]
-                block[...] = design.dense[start:stop]
-                np.matmul(block, vectors, out=projected_rows)
-            if offset is not None:
                 projected_rows -= offset
-            # 2) hat diagonals (before weights and intercept) and predictions of all penalties: two GEMMs
+            else:
+                block = block_buffer[:size]
+                if fit_intercept:  # copy and center in one pass over the rows
+                    np.subtract(design.dense[start:stop], system.x_mean, out=block)
+                else:
+                    block[...] = design.dense[start:stop]
+                np.matmul(block, vectors, out=projected_rows)
+            # 2) hat diagonals of all penalties: one GEMM
             squares = np.multiply(projected_rows, projected_rows, out=squares_buffer[:size])
-            quadratic = np.matmul(squares, inverse, out=quadratic_buffer[:size])
-            predictions = np.matmul(projected_rows, mixing, out=prediction_buffer[:size])
-            # 3) the leave-one-out errors, compiled
-            loo_block_errors(quadratic, predictions, centered_y[start:stop],
-                             weights[start:stop] if weights.size else weights, leverage_per_weight, sums,
-                             values[start:stop] if store else values)
+            hat = np.matmul(squares, inverse, out=hat_buffer[:size])
+            block_weights = None if weights is None else weights[start:stop, None]
+            if block_weights is not None:
+                hat *= block_weights
+            if fit_intercept:
+                hat += (1.0 if block_weights is None else block_weights) / weight_sum
+            # 3) residuals of all penalties and targets: one GEMM, then the leave-one-out errors
+            prediction = np.matmul(projected_rows, mixing, out=prediction_buffer[:size])
+            residual = centered_y[start:stop, :, None] - prediction.reshape(size, n_targets, n_alphas)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                residual /= (1.0 - hat)[:, None, :]
+            squared = np.square(residual, out=residual)
+            if store:
+                values[start:stop] = squared
+            if block_weights is not None:
+                squared *= block_weights[:, :, None]
+            sums += squared.sum(axis=0)
         return sums
 
     # dense: one Python thread per row chunk, one-threaded BLAS each (see kernels._parallel.map_row_chunks);
@@ -224,7 +227,7 @@ def _loo_pass(data, system, vectors, inverse, projected, fit_intercept, block_ro
     sums = np.zeros((n_targets, n_alphas))
     for part in map_row_chunks(chunk_sums, n_samples, chunk_threads, n_samples * n_features):
         sums += part
-    return (sums / system.weight_sum).T, (values if store else None)
+    return (sums / weight_sum).T, values
 
 
 def _gcv_scores(system, eigenvalues, inverse, projected, centered_sq_sums, fit_intercept, n_weighted):
