@@ -492,3 +492,21 @@ def test_leave_one_out_on_two_row_chunks_equals_one_chunk():
     one, two = (ridge_path(X, y, alphas, weights, cv="loo", n_threads=n) for n in (1, 2))
     np.testing.assert_allclose(two.cv_scores, one.cv_scores, rtol=1e-10)
     np.testing.assert_allclose(two.coef, one.coef, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_centered_target_sums_one_group_equals_grouped_and_keeps_digits(fit_intercept):
+    """The one-group shortcut (no codes) gives the grouped computation's sums, and with a large offset
+    in y the centered sum keeps its digits (it is not y^T W y - W ybar^2)."""
+    from fastml.solvers._closed_form_base import centered_target_sums
+
+    rng = np.random.default_rng(21)
+    y = rng.standard_normal((500, 2)) + np.array([1e8, -3.0])
+    weights = rng.uniform(0.5, 2.0, 500)
+    one = centered_target_sums(y, weights, fit_intercept)
+    grouped = centered_target_sums(y, weights, fit_intercept, np.zeros(500, dtype=np.intp), 1)
+    np.testing.assert_allclose(one, grouped, rtol=1e-12)
+    wide_y, wide_w = y.astype(np.longdouble), weights.astype(np.longdouble)  # x87 extended precision
+    mean = (wide_w @ wide_y) / wide_w.sum() if fit_intercept else np.zeros(2, dtype=np.longdouble)
+    reference = (wide_w[:, None] * (wide_y - mean) ** 2).sum(axis=0)
+    np.testing.assert_allclose(one[0], reference.astype(np.float64), rtol=1e-7)
