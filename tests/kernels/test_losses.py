@@ -250,6 +250,27 @@ def test_pointwise_kernels_use_the_point_functions_with_weights(name):
         np.testing.assert_allclose(hess_out[:, k], weight[:, k] * hessian, rtol=RTOL, atol=1e-15)
 
 
+@pytest.mark.parametrize("name", ONE_SCORE)
+def test_pointwise_kernels_with_a_target_per_model_and_shared_weights(name):
+    """The one-vs-all layout: y (n, K) with a target per model, one weight per row (the logistic loss
+    takes a loop of its own there, vectorized over the models)."""
+    rng = np.random.default_rng(2)
+    y_values = np.asarray(targets(name), dtype=float)[-2:]
+    y_values = np.resize(y_values, 2)
+    raw = np.column_stack([raw_grid(name, y_values[0]), raw_grid(name, y_values[1]) + 0.05])
+    n_samples = raw.shape[0]
+    y = frozen_view(np.tile(y_values, (n_samples, 1)))
+    weight = frozen_view(rng.uniform(0, 2, (n_samples, 1)))
+    loss_out = np.full((n_samples, 2), np.nan)
+    grad_out = np.full((n_samples, 2), np.nan)
+    loss_id, param = KERNEL_IDS[name], PARAMS.get(name, 0.0)
+    pointwise.loss_grad_pointwise(y, weight, raw, loss_id, param, loss_out, grad_out)
+    for k in range(2):
+        value, gradient, _ = kernel_points(name, y_values[k], raw[:, k])
+        np.testing.assert_allclose(loss_out[:, k], weight[:, 0] * value, rtol=RTOL, atol=1e-15)
+        np.testing.assert_allclose(grad_out[:, k], weight[:, 0] * gradient, rtol=RTOL, atol=1e-15)
+
+
 # -- extreme values against mpmath --------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def _sixty_digits():
