@@ -499,7 +499,8 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD, ClassifierMixin, BaseEstima
 
         The optimizer state (weights, moments, step count of the schedule, averaged weights, pending
         L1 penalty) is kept between calls, so ``partial_fit`` twice on the same data equals ``fit``
-        with ``max_iter=2`` (same ``random_state``). ``classes`` is required on the first call.
+        with ``max_iter=2`` (same ``random_state``). ``classes`` is required on the first call. A call
+        whose epoch diverges raises and leaves the model (coefficients and state) as it was.
         """
         first_call = not hasattr(self, "classes_")
         self._fit(X, y, classes=classes, sample_weight=sample_weight, coef_init=None, intercept_init=None, partial=True)
