@@ -7,6 +7,8 @@ Usage::
 * SGD: logistic loss, L2 ``alpha = 1e-4``, scikit-learn's "optimal" schedule, batch size 1 (one
   update per sample), one shuffled epoch: ``fastml.solvers.stochastic_gradient`` against
   ``SGDClassifier(max_iter=1, tol=None)`` with the same settings.
+* SGD on CSR rows: the same epoch over a sparse problem (n/2 rows x 2^18 features, 50 nonzeros per
+  row, as hashed text features), against ``SGDClassifier`` on the same CSR matrix.
 * Adam: logistic loss, no penalty, learning rate 1e-3, minibatches of 256 over a shuffled
   permutation, one epoch: fastml against ``torch.nn.Linear`` + ``BCEWithLogitsLoss`` +
   ``torch.optim.Adam`` stepping over index slices of ``torch.randperm`` (float64 tensors, as fastml's
@@ -83,6 +85,19 @@ def bench_sgd(X, y, repeats):
     ours_loss = objective.value(ours[2].params)
     peer_loss = objective.value(np.r_[peer[2].coef_.ravel(), peer[2].intercept_])
     return ours, peer, ours_loss, peer_loss
+
+
+def sparse_problem(n_samples, n_features=1 << 18, nonzeros_per_row=50, seed=1):
+    """A CSR matrix with sorted random column indices per row, and labels of a random linear model."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    indices = np.sort(rng.integers(0, n_features, (n_samples, nonzeros_per_row)), axis=1).ravel()
+    indptr = np.arange(0, n_samples * nonzeros_per_row + 1, nonzeros_per_row)
+    X = sp.csr_matrix((rng.random(indices.size), indices, indptr), shape=(n_samples, n_features))
+    X.sum_duplicates()
+    y = ((X @ rng.standard_normal(n_features)) > 0).astype(np.float64)
+    return X, y
 
 
 def sgd_in_order(X, y, repeats):
@@ -196,21 +211,26 @@ def main():
     rows = []
     ours, peer, ours_loss, peer_loss = bench_sgd(X, y, repeats)
     rows.append(("SGD epoch, batch 1", "scikit-learn SGDClassifier", ours, peer, ours_loss, peer_loss))
+    X_csr, y_csr = sparse_problem(n_samples // 2)
+    ours, peer, ours_loss, peer_loss = bench_sgd(X_csr, y_csr, repeats)
+    rows.append((f"SGD epoch, CSR {X_csr.shape[0]:.0e} x 2^18", "scikit-learn SGDClassifier", ours, peer, ours_loss,
+                 peer_loss))
+    del X_csr, y_csr
     ours, peer, ours_loss, peer_loss, note = bench_adam(X, y, repeats)
     rows.append(("Adam epoch, batch 256", f"PyTorch loop ({note})" if peer else note, ours, peer,
                  ours_loss, peer_loss))
 
     floor_one, floor_two = shuffled_read_floor(X, repeats)
-    print(f"{'task':24s} {'fastml cold':>12s} {'fastml warm':>12s} {'peer cold':>10s} {'peer warm':>10s} "
+    print(f"{'task':28s} {'fastml cold':>12s} {'fastml warm':>12s} {'peer cold':>10s} {'peer warm':>10s} "
           f"{'warm ratio':>10s}  objective fastml / peer   peer")
     for task, peer_name, ours, peer, ours_loss, peer_loss in rows:
         if peer is None:
-            print(f"{task:24s} {ours[0]:12.3f} {ours[1]:12.3f} {'-':>10s} {'-':>10s} {'-':>10s}  "
+            print(f"{task:28s} {ours[0]:12.3f} {ours[1]:12.3f} {'-':>10s} {'-':>10s} {'-':>10s}  "
                   f"{ours_loss:.6f} / -   {peer_name}")
             continue
-        print(f"{task:24s} {ours[0]:12.3f} {ours[1]:12.3f} {peer[0]:10.3f} {peer[1]:10.3f} "
+        print(f"{task:28s} {ours[0]:12.3f} {ours[1]:12.3f} {peer[0]:10.3f} {peer[1]:10.3f} "
               f"{peer[1] / ours[1]:9.1f}x  {ours_loss:.6f} / {peer_loss:.6f}   {peer_name}")
-    sgd_peer, adam_peer = rows[0][3], rows[1][3]
+    sgd_peer, adam_peer = rows[0][3], rows[2][3]
     print(f"\nfloor: one shuffled read of X, 1 thread {floor_one:.3f} s; 2 threads {floor_two:.3f} s"
           + (f" (peer / floor: SGD {sgd_peer[1] / floor_two:.1f}x, Adam {adam_peer[1] / floor_two:.1f}x at most)"
              if sgd_peer and adam_peer else ""))
