@@ -223,6 +223,15 @@ def cumulative_l1(params, coef_scale, l1_total, l1_applied, k, j):
 
 
 @jit_inline
+def runs_single_column_loop(optimizer, clip_norm, batch_size, columns, n_loss):
+    """Whether an epoch takes the single-column per-sample loop of the epoch kernels: plain SGD without
+    clipping, one row per step, one active column of a one-score loss. The solver driver asks the same
+    question (through ``.py_func``) before it starts a prefetching thread that follows that loop."""
+    return (optimizer == SGD and clip_norm <= 0.0 and batch_size == 1 and columns.shape[1] == 1
+            and columns[ACTIVE, 0] != 0.0 and n_loss == 1)
+
+
+@jit_inline
 def uses_cumulative_l1(optimizer, columns):
     """Whether plain SGD's cumulative L1 penalty applies to some active column (fixed for an epoch)."""
     if optimizer != SGD:

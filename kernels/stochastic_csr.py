@@ -19,8 +19,9 @@ import numpy as np
 from ._jit import jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, L2, MAX_DERIVATIVE, POWER_T,
                           PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, average_column, clip_gradient, cumulative_l1,
-                          dense_step, finish_epoch, prefetch_element, prefetch_item, per_sample_step, shrink_scales,
-                          step_rate, step_rates, update_average, uses_cumulative_l1)
+                          dense_step, finish_epoch, prefetch_element, prefetch_item, per_sample_step,
+                          runs_single_column_loop, shrink_scales, step_rate, step_rates, update_average,
+                          uses_cumulative_l1)
 from .losses import row_loss_grad
 
 
@@ -106,12 +107,13 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
     for m in range(n_loss):
         loss_sum_out[m] = 0.0
     t = step_count[0]
-    one_column = sparse_updates and batch_size == 1 and n_columns == 1 and columns[ACTIVE, 0] != 0.0 and n_loss == 1
-    if one_column:
+    first_general_row = 0
+    if runs_single_column_loop(optimizer, clip_norm, batch_size, columns, n_loss):
         t = per_sample_epoch_one_column_csr(
             data, indices, indptr, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper,
             columns, params, coef_scale, average, l1_total, l1_applied, t, cumulative_penalty, loss_sum_out, eta_out)
-    for start in range(0, 0 if one_column else n_steps_rows, batch_size):
+        first_general_row = n_steps_rows  # every row done; the end-of-epoch L1 catch-up below still runs
+    for start in range(first_general_row, n_steps_rows, batch_size):
         stop = min(start + batch_size, n_steps_rows)
         n_rows = stop - start
         t += 1

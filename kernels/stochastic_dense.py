@@ -52,7 +52,8 @@ from ._jit import jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, L2, MAX_DERIVATIVE, POWER_T,
                           PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH, PROGRESS_INTERVAL, SCALE, SGD, add_l1_totals,
                           average_column, clip_gradient, cumulative_l1, dense_step, finish_epoch, load_acquire,
-                          prefetch_item, per_sample_step, shrink_scales, step_rate, step_rates, store_release,
+                          prefetch_item, per_sample_step, runs_single_column_loop, shrink_scales, step_rate,
+                          step_rates, store_release,
                           update_average, uses_cumulative_l1)
 from .losses import block_loss_grad, row_loss_grad
 
@@ -242,7 +243,7 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     for m in range(n_loss):
         loss_sum_out[m] = 0.0
     t = step_count[0]
-    if sparse_updates and batch_size == 1 and n_columns == 1 and columns[ACTIVE, 0] != 0.0 and n_loss == 1:
+    if runs_single_column_loop(optimizer, clip_norm, batch_size, columns, n_loss):
         step_count[0] = per_sample_epoch_one_column(
             X, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper, columns, params,
             coef_scale, average, l1_total, l1_applied, t, cumulative_penalty, loss_sum_out, eta_out, progress)

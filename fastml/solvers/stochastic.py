@@ -279,13 +279,13 @@ def _use_prefetch_thread(objective, options, n_rows, columns):
     """Whether a per-sample epoch runs with a prefetching thread: plain SGD one row at a time on one
     active model (the epoch kernel's single-column loop, the only one that reports its position),
     shuffled rows of a large dense X, and a second thread allowed."""
-    from ..kernels import _optimizers as ids
+    from ..kernels._optimizers import runs_single_column_loop
 
-    design = objective.X
-    return (options.shuffle and options.batch_size == 1 and options.optimizer == "sgd" and not options.clip_norm
-            and objective.n_outputs == 1 and not objective.loss.is_multiclass and columns[ids.ACTIVE, 0] != 0.0
-            and objective.n_threads >= 2 and n_rows > PREFETCH_LEAD_ROWS
-            and design.dense.nbytes >= PREFETCH_THREAD_MIN_BYTES)
+    n_loss = 1 if objective.loss.is_multiclass else objective.n_outputs
+    single_column = runs_single_column_loop.py_func(OPTIMIZERS.index(options.optimizer), options.clip_norm or 0.0,
+                                                    options.batch_size, columns, n_loss)
+    return (single_column and options.shuffle and objective.n_threads >= 2 and n_rows > PREFETCH_LEAD_ROWS
+            and objective.X.dense.nbytes >= PREFETCH_THREAD_MIN_BYTES)
 
 
 def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=None, callback=None):
