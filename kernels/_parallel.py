@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import prange
 
+from ._blas_threads import limit_blas_threads
 from ._jit import jit_inline
 
 
@@ -85,41 +86,6 @@ MIN_VALUES_PER_THREAD = 1_000_000
 
 _pool = None
 _pool_lock = threading.Lock()
-_blas_controller = None
-
-
-def limit_blas_threads(n_threads):
-    """Context manager: BLAS (OpenBLAS, MKL...) uses at most ``n_threads`` threads inside it.
-
-    One ``threadpoolctl.ThreadpoolController`` is kept: building one scans the loaded libraries
-    (about 3 ms, more than a whole fit on breast_cancer), limiting through it does not.
-    """
-    global _blas_controller
-    if _blas_controller is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=n_threads, user_api="blas")
-
-
-# Below this order a dense factorization gains nothing from a second BLAS thread (measured here:
-# eigh of 100 x 100 0.94 ms on one or two, 300 x 300 8.4 ms on one and 11.2 ms on two; 1 000: 159 vs 126 ms).
-SMALL_DENSE_ORDER = 512
-
-
-def blas_threads_for_order(order):
-    """Context manager for a factorization or product of a matrix of order ``order``: one BLAS thread
-    below :data:`SMALL_DENSE_ORDER`, BLAS's default above.
-
-    Why it matters beyond the call itself: after a multithreaded call OpenBLAS's worker threads keep
-    spinning for a while (~0.1-0.5 s) waiting for more work, and on a 2-core machine they take a core
-    from the row-chunk threads of the next pass: a 1e5 x 100 Gram pass measured 26 ms after a
-    one-threaded ``eigh`` of its result and 40-55 ms after a two-threaded one (or a matrix-vector
-    product on the 10 000-row drift sample).
-    """
-    import contextlib
-
-    return limit_blas_threads(1) if order < SMALL_DENSE_ORDER else contextlib.nullcontext()
 
 
 def map_row_chunks(work, n_rows, n_threads, n_values):

@@ -19,6 +19,7 @@ n_features) float64, overwritten with the full symmetric matrix; ``rhs`` (n_samp
 """
 import numpy as np
 
+from ._blas_threads import blas_threads_for_pass
 from ._parallel import map_row_chunks
 
 BLOCK_ROWS = 2048
@@ -57,9 +58,10 @@ def weighted_gram_dense(X, h, out, rhs=None, rhs_out=None, block_rows=BLOCK_ROWS
     n_samples, n_features = X.shape
     if h is None and X.dtype == np.float64 and X.flags.f_contiguous and not X.flags.c_contiguous:
         # F order: BLAS reads the whole matrix in place (its own threads); X.T @ rhs is a second read
-        out[...] = X.T @ X
-        if rhs is not None:
-            rhs_out[...] = X.T @ rhs
+        with blas_threads_for_pass(n_threads):
+            out[...] = X.T @ X
+            if rhs is not None:
+                rhs_out[...] = X.T @ rhs
         return out
     parts = map_row_chunks(lambda start, stop: _chunk_sums(X, h, rhs, start, stop, block_rows), n_samples,
                            n_threads, X.size)

@@ -244,7 +244,7 @@ def linear_scorer(model):
     intercept = np.ravel(np.asarray(getattr(model, "intercept_", 0.0), dtype=np.float64))
 
     def score(rows):
-        from fastml.kernels._parallel import limit_blas_threads
+        from fastml.kernels._blas_threads import limit_blas_threads
 
         # float32 rows: multiply in float32 (as the estimators' own predict) instead of copying X to float64;
         # one BLAS thread: a second one gains little on the subsample and then spins, slowing the next fit

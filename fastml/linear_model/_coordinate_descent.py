@@ -19,6 +19,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import column_or_1d
 
 from .._config import resolve_n_threads
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
     record_fingerprint, check_choice, check_scalar_param, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
 )
@@ -123,6 +124,7 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
         """``coef_`` as a CSR matrix."""
         return sp.csr_matrix(np.atleast_2d(self.coef_))
 
+    @one_blas_thread_in_fit
     def fit(self, X, y, sample_weight=None, check_input=True):
         """Fit by coordinate descent; ``sample_weight`` multiplies the squared residuals (k == k copies).
 
@@ -303,6 +305,7 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
             alphas = np.sort(alphas)[::-1]
         return l1_ratios.ravel().astype(np.float64), alphas
 
+    @one_blas_thread_in_fit
     def fit(self, X, y, sample_weight=None):
         """Fit every alpha (and l1_ratio) on every fold, keep the best, refit it on all data."""
         from ..solvers._cd_statistics import fold_training_statistics
@@ -440,6 +443,7 @@ class LassoCV(ElasticNetCV):
         self.random_state = random_state
         self.selection = selection
 
+    @one_blas_thread_in_fit
     def fit(self, X, y, sample_weight=None):
         """Fit every alpha on every fold, keep the best, refit it on all data."""
         super().fit(X, y, sample_weight)

@@ -4,6 +4,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics import d2_tweedie_score
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
     record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, linear_scores, make_objective,
     prepare_sample_weight, progress_callback, settle_finite_check, solver_info, validate_fit_data,
@@ -96,6 +97,7 @@ class PoissonRegressor(ObjectiveMixin, RegressorMixin, BaseEstimator):
         return self.coef_.astype(np.float64)[:, None], np.array([float(self.intercept_)])
 
     # -- fit / predict ---------------------------------------------------------------------------
+    @one_blas_thread_in_fit
     def fit(self, X, y, sample_weight=None):
         """Fit the model; ``sample_weight`` multiplies each sample's deviance (integer k == k copies)."""
         check_scalar_param(self.alpha, "alpha", minimum=0.0)

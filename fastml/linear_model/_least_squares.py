@@ -16,6 +16,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, check_cv
 from sklearn.utils.validation import check_is_fitted
 
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ..solvers._result import SolverResult, Trace, notify
 from ._base import (
     record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, linear_scores, make_objective, prepare_sample_weight,
@@ -149,6 +150,7 @@ class LinearRegression(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, B
     def _penalties(self, weight_sum, n_targets):
         return 0.0, 0.0
 
+    @one_blas_thread_in_fit
     def fit(self, X, y, sample_weight=None):
         """Fit by least squares; ``sample_weight`` multiplies the squared residuals (integer k == k copies)."""
         check_scalar_param(self.tol, "tol", minimum=0.0)
@@ -284,6 +286,7 @@ class Ridge(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstimato
     def _penalties(self, weight_sum, n_targets):
         return _check_alpha(self.alpha, n_targets) / weight_sum, 0.0
 
+    @one_blas_thread_in_fit
     def fit(self, X, y, sample_weight=None):
         """Fit the model; ``sample_weight`` multiplies the squared residuals (integer k == k copies)."""
         check_choice(self.solver, "solver", RIDGE_SOLVERS)
@@ -440,6 +443,7 @@ class RidgeCV(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstima
             raise ValueError("alphas must hold at least one value")
         return np.asarray(values)
 
+    @one_blas_thread_in_fit
     def fit(self, X, y, sample_weight=None):
         """Fit ridge for every alpha, keep the best by cross-validation."""
         check_choice(self.gcv_mode, "gcv_mode", GCV_MODES)

@@ -6,6 +6,7 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
     record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, encode_labels, fit_classes, kernel_threads,
     linear_scores, make_objective, prepare_sample_weight, progress_callback, settle_finite_check, solver_info,
@@ -145,6 +146,7 @@ class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin,
         return self.coef_.T.astype(np.float64), np.atleast_1d(self.intercept_).astype(np.float64)
 
     # -- fit / predict ---------------------------------------------------------------------------
+    @one_blas_thread_in_fit
     def fit(self, X, y, sample_weight=None):
         """Fit the model; ``sample_weight`` multiplies the per-sample loss (integer k == k copies)."""
         check_scalar_param(self.C, "C", minimum=0.0, include_minimum=False)

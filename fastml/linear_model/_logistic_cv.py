@@ -24,6 +24,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 from sklearn.utils.class_weight import compute_class_weight
 
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
     record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, fit_classes, kernel_threads, make_objective,
     prepare_sample_weight,
@@ -147,6 +148,7 @@ class LogisticRegressionCV(LinearClassifierMixin, ObjectiveMixin, ClassifierMixi
     _binary_layout = "paths"
 
     # -- fit ---------------------------------------------------------------------------------------
+    @one_blas_thread_in_fit
     def fit(self, X, y, sample_weight=None, **params):
         """Cross-validate every C, then refit the best one (``params`` may hold ``groups`` for ``cv``)."""
         Cs = self._check_params()

@@ -43,6 +43,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ..solvers._result import SolverResult, Trace
 from ._base import (
     record_fingerprint, ObjectiveMixin, accepted_dtypes, check_choice, check_scalar_param, encode_labels, fit_classes,
@@ -479,6 +480,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD, ClassifierMixin, BaseEstima
         return self._fit_data(X, self._encode_target(y), sample_weight, coef_init, intercept_init, partial=partial,
                               stratify=y, zero_intercept=True)
 
+    @one_blas_thread_in_fit
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit with ``max_iter`` epochs of SGD (fewer when the stopping rule is met).
 
@@ -494,6 +496,7 @@ class SGDClassifier(LinearClassifierMixin, _BaseSGD, ClassifierMixin, BaseEstima
         return record_fingerprint(self._fit(X, y, classes=None, sample_weight=sample_weight, coef_init=coef_init,
                                             intercept_init=intercept_init, partial=False), X)
 
+    @one_blas_thread_in_fit
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``(X, y)``, continuing exactly where the last fit or partial_fit stopped.
 
@@ -622,6 +625,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD, BaseEstimator):
         return self._fit_data(X, self._encode_target(y), sample_weight, coef_init, intercept_init, partial=partial, stratify=None,
                               zero_intercept=False)
 
+    @one_blas_thread_in_fit
     def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
         """Fit with ``max_iter`` epochs of SGD (fewer when the stopping rule is met).
 
@@ -637,6 +641,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD, BaseEstimator):
         return record_fingerprint(self._fit(X, y, sample_weight=sample_weight, coef_init=coef_init,
                                             intercept_init=intercept_init, partial=False), X)
 
+    @one_blas_thread_in_fit
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, continuing exactly where the last fit or partial_fit stopped."""
         first_call = not hasattr(self, "coef_")

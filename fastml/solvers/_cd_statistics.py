@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels._parallel import limit_blas_threads, map_row_chunks
+from ..kernels._blas_threads import limit_blas_threads
+from ..kernels._parallel import map_row_chunks
 
 # rows gathered (and shifted, in float64) per BLAS call
 _GATHER_ROWS = 2048

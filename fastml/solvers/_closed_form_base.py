@@ -11,7 +11,6 @@ CSR: the Cython Gram and rmatvec kernels), plus small sums over ``y``. The inter
 eliminated in Gram space (:func:`center_statistics`), so ``X`` is never copied nor centered: the
 only buffers are row blocks and ``(n_samples, n_targets + 1)`` right-hand sides.
 """
-import contextlib
 import warnings
 from dataclasses import dataclass
 
@@ -202,16 +201,12 @@ def csr_threads(indptr, n_threads):
     return n_threads if nnz >= MIN_NNZ_PER_THREAD * 2 else 1
 
 
-@contextlib.contextmanager
 def blas_threads(n_threads):
-    """Limit BLAS threads to ``n_threads`` inside the block (no-op when None: BLAS keeps its default)."""
-    if n_threads is None:
-        yield
-        return
-    from ..kernels._parallel import limit_blas_threads
+    """At most ``n_threads`` BLAS threads inside the block (``n_jobs`` is a cap, never a raise: inside
+    an estimator's fit BLAS stays on one thread); no-op when None."""
+    from ..kernels._blas_threads import cap_blas_threads
 
-    with limit_blas_threads(resolve_n_threads(n_threads)):
-        yield
+    return cap_blas_threads(None if n_threads is None else resolve_n_threads(n_threads))
 
 
 def _right_hand_side(y, rows=None):
@@ -510,7 +505,7 @@ def symmetric_eigen(matrix):
     """Eigenvalues (ascending, clipped at 0: negative ones are rounding noise of a Gram) and vectors."""
     from scipy.linalg import eigh
 
-    from ..kernels._parallel import blas_threads_for_order
+    from ..kernels._blas_threads import blas_threads_for_order
 
     if matrix.shape[0] == 0:
         return np.zeros(0), np.zeros((0, 0))

@@ -51,7 +51,7 @@ class HessianPreconditioner:
         """
         objective = view.objective
         step = sample_step(view)
-        from ..kernels._parallel import limit_blas_threads
+        from ..kernels._blas_threads import limit_blas_threads
 
         # one BLAS thread: the sample is small, and OpenBLAS threads left spinning after a call can
         # slow the next pass of the objective's own (OpenMP) threads on a 2-core machine.

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._config import resolve_n_threads
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ..kernels._parallel import map_row_chunks
 from ._closed_form_base import (
     LeastSquaresData, block_rows_for, blas_threads, center_statistics, centered_target_sums,
@@ -244,6 +245,7 @@ def _gcv_scores(system, eigenvalues, inverse, projected, centered_sq_sums, fit_i
     return scores, dof
 
 
+@one_blas_thread_in_fit
 def ridge_path(X, y, alphas, sample_weight=None, *, fit_intercept=True, cv="loo", store_cv_values=False,
                options=None, n_threads=None):
     """Ridge regression for every penalty of ``alphas`` from one eigendecomposition of the Gram matrix.
@@ -320,6 +322,7 @@ def ridge_path(X, y, alphas, sample_weight=None, *, fit_intercept=True, cv="loo"
                            eigenvalues=eigenvalues, objectives=objectives)
 
 
+@one_blas_thread_in_fit
 def ridge_kfold(X, y, fold_ids, alphas, sample_weight=None, *, fit_intercept=True, options=None, n_threads=None):
     """K-fold cross-validated ridge for a grid of penalties, with one pass over ``X``.
 

@@ -20,12 +20,12 @@ factorization, leave-one-out/GCV scores and K folds by subtraction live in ``_ri
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, lapack
 
+from ..kernels._blas_threads import blas_threads_for_order, one_blas_thread_in_fit
 from ._closed_form_base import (
     ClosedFormOptions, LeastSquaresData, RankDeficientWarning, center_statistics, centered_target_sums,
     check_options, check_penalties, gram_statistics, pack_params, penalized_inverse, symmetric_eigen,
     warn_rank_deficient,
 )
-from ..kernels._parallel import blas_threads_for_order
 from ._result import SolverResult, Trace, notify
 from ._ridge_path import RidgeKFoldResult, RidgePathResult, ridge_kfold, ridge_path
 
@@ -91,6 +91,7 @@ def _objective_and_gradient(system, coef, penalties, centered_sq_sums):
     return objectives, np.sqrt(np.einsum("jt,jt->t", gradient, gradient))
 
 
+@one_blas_thread_in_fit
 def solve_least_squares(X, y, sample_weight=None, *, alpha=0.0, fit_intercept=True, options=None,
                         n_threads=None, callback=None):
     """Least squares or ridge regression in closed form, one pass over ``X``.

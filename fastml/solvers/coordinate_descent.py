@@ -47,6 +47,7 @@ import scipy.sparse as sp
 
 from .._config import resolve_n_threads
 from .._objective import DesignMatrix, frozen_view
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._result import SolverResult, Trace, notify
 
 __all__ = [
@@ -589,6 +590,7 @@ def _run(problem, l1, l2, w0, options, callback, trace):
                         info=info)
 
 
+@one_blas_thread_in_fit
 def coordinate_descent(X, y, sample_weight=None, *, alpha, l1_ratio=1.0, fit_intercept=True, w0=None,
                        options=None, callback=None, n_threads=None):
     """Fit the Lasso / elastic net with squared error by coordinate descent.
@@ -696,6 +698,7 @@ def alpha_max(X, y, sample_weight=None, *, l1_ratio=1.0, fit_intercept=True):
     return float(np.abs(xty).max() / (w.sum() * l1_ratio)) if xty.size else 0.0
 
 
+@one_blas_thread_in_fit
 def coordinate_descent_path(X, y, sample_weight=None, *, l1_ratio=1.0, alphas=None, n_alphas=100, eps=1e-3,
                             fit_intercept=True, options=None, n_threads=None):
     """Solutions for many ``alpha`` with warm starts, from one preparation of ``X``.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._line_search import ModelView, max_norms, require_finite
 from ._result import Trace, notify
 from .lbfgs import _check_int, _result
@@ -79,6 +80,7 @@ def subgradient_max_norms(view, models, smooth_gradients):
     return max_norms(np.where(at_zero, shrunk, with_sign))
 
 
+@one_blas_thread_in_fit
 def gradient_descent(objective, w0=None, options=None, callback=None):
     """Minimize a :class:`fastml.LinearObjective` with a smooth loss (and optional L1) by (accelerated)
     proximal gradient descent.

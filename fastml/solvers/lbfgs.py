@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._curvature_memory import CurvatureMemory
 from ._line_search import ModelView, batched_wolfe_search, max_norms, relative_decrease, require_finite
 from ._preconditioner import AUTO_PATIENCE, HessianPreconditioner, wants_preconditioner
@@ -101,6 +102,7 @@ def check_smooth_objective(objective, solver, alternatives):
         raise ValueError(f"{solver} does not handle an L1 penalty (l1 > 0); use {alternatives}")
 
 
+@one_blas_thread_in_fit
 def lbfgs(objective, w0=None, options=None, callback=None):
     """Minimize a smooth :class:`fastml.LinearObjective` with L-BFGS (all its models at once).
 

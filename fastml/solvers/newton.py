@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._line_search import ModelView, batched_armijo, max_norms, require_finite
 from ._result import Trace, notify
 from .lbfgs import _check_int, _result, check_smooth_objective
@@ -80,7 +81,7 @@ def solve_newton_system(hessian, gradient):
     if not np.all(np.isfinite(hessian)):
         raise ValueError("the Hessian is not finite: the data may hold NaN/inf or badly scaled features; "
                          "standardize X or increase the L2 penalty")
-    from ..kernels._parallel import blas_threads_for_order
+    from ..kernels._blas_threads import blas_threads_for_order
 
     with blas_threads_for_order(len(hessian)):  # spinning BLAS threads would slow the next pass over X
         return _factor_and_solve(hessian, gradient)
@@ -183,6 +184,7 @@ def warm_second_order_kernels(objective, use_cg):
     _WARMED.add(key)
 
 
+@one_blas_thread_in_fit
 def newton(objective, w0=None, options=None, callback=None):
     """Minimize a smooth :class:`fastml.LinearObjective` with Newton's method (all its models at once).
 

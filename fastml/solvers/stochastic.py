@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._objective import LinearObjective
+from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._result import SolverResult, Trace, notify
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
@@ -288,6 +289,7 @@ def _use_prefetch_thread(objective, options, n_rows, columns):
             and objective.X.dense.nbytes >= PREFETCH_THREAD_MIN_BYTES)
 
 
+@one_blas_thread_in_fit
 def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=None, callback=None):
     """Minimize a :class:`fastml.LinearObjective` with minibatch SGD, momentum, Nesterov, Adam or AdamW.
 
