@@ -54,6 +54,9 @@ def make_problem(n_samples, n_features, n_classes=2, dtype=np.float64, seed=0):
 
 
 def best_time(function, repeats):
+    """Best of ``repeats`` calls, after a pause: BLAS threads of the previous calls (either library's)
+    keep spinning for up to ~0.5 s and would take a core from the first calls timed here."""
+    time.sleep(0.5)
     times = []
     result = None
     for _ in range(repeats):

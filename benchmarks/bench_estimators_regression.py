@@ -60,6 +60,9 @@ def make_data(n_samples, n_features, dtype, seed=0):
 
 
 def best_time(estimator, X, y, repeats):
+    """Best of ``repeats`` fits, after a pause: the previous library's BLAS threads keep spinning for
+    up to ~0.5 s and would take a core from the first fits timed here (see median_fit_time)."""
+    time.sleep(0.5)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

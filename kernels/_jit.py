@@ -123,9 +123,15 @@ def _renamed_copy(function, suffix):
     return copy
 
 
-def jit_inline(function=None, *, gather=False):
-    """Compile ``function`` as a helper linked into (and inlined by LLVM into) the kernels calling it."""
-    decorate = numba.njit(cache=CACHE, fastmath=FASTMATH_GATHER if gather else FASTMATH, nogil=True)
+def jit_inline(function=None, *, gather=False, vector_division=False):
+    """Compile ``function`` as a helper linked into (and inlined by LLVM into) the kernels calling it.
+
+    ``vector_division=True`` compiles it under Numpy's error model: Python's checks every float
+    division for zero, and that branch (an exception path) keeps LLVM from vectorizing a loop that
+    divides; under Numpy's a division by zero gives inf or NaN, for the caller's finiteness checks.
+    """
+    decorate = numba.njit(cache=CACHE, fastmath=FASTMATH_GATHER if gather else FASTMATH, nogil=True,
+                          error_model="numpy" if vector_division else "python")
     return decorate if function is None else decorate(function)
 
 

@@ -280,6 +280,49 @@ def clip_gradient(grad, max_norm, joint):
                 grad[k, j] *= factor
 
 
+@jit_inline(vector_division=True)
+def adam_coordinates(params, grad, moments, k, first_j, stop_j, hyper, step_size, root_correction, keep, l2, l1):
+    """Adam / AdamW on coordinates ``first_j:stop_j`` of column ``k`` (see :func:`dense_step`): AdamW
+    passes ``keep = 1 - eta l2`` and ``l2 = 0``, Adam ``keep = 1`` and its ``l2``; ``l1`` > 0 adds the
+    proximal step ``soft_threshold(w, l1 step / denominator)``.
+
+    The loop body has no branch (the soft threshold as ``max(w - c, 0) + min(w + c, 0)``, which is
+    ``w`` itself for ``c = 0``), so it vectorizes: with the penalty choices as branches inside it,
+    LLVM kept it scalar, 5.5 ns per coordinate (a minibatch step on 2^18 hashed features cost more
+    than the batch's rows). Each operation is the one it replaces, in the same order: same results.
+    """
+    beta1 = hyper[BETA1]
+    beta2 = hyper[BETA2]
+    epsilon = hyper[EPSILON]
+    amsgrad = hyper[AMSGRAD] != 0.0
+    if amsgrad:
+        for j in range(first_j, stop_j):
+            weight = params[k, j]
+            g = grad[k, j] + l2 * weight
+            first = beta1 * moments[0, k, j] + (1.0 - beta1) * g
+            second = beta2 * moments[1, k, j] + (1.0 - beta2) * g * g
+            moments[0, k, j] = first
+            moments[1, k, j] = second
+            second = max(second, moments[2, k, j])
+            moments[2, k, j] = second
+            denominator = math.sqrt(second) / root_correction + epsilon
+            value = weight * keep - step_size * first / denominator
+            threshold = l1 * step_size / denominator
+            params[k, j] = max(value - threshold, 0.0) + min(value + threshold, 0.0)
+    else:
+        for j in range(first_j, stop_j):
+            weight = params[k, j]
+            g = grad[k, j] + l2 * weight
+            first = beta1 * moments[0, k, j] + (1.0 - beta1) * g
+            second = beta2 * moments[1, k, j] + (1.0 - beta2) * g * g
+            moments[0, k, j] = first
+            moments[1, k, j] = second
+            denominator = math.sqrt(second) / root_correction + epsilon
+            value = weight * keep - step_size * first / denominator
+            threshold = l1 * step_size / denominator
+            params[k, j] = max(value - threshold, 0.0) + min(value + threshold, 0.0)
+
+
 @jit_inline
 def dense_step(optimizer, params, grad, eta, columns, hyper, t, fit_intercept, moments):
     """One optimizer step on every coordinate from the minibatch loss gradient ``grad``.
@@ -320,33 +363,14 @@ def dense_step(optimizer, params, grad, eta, columns, hyper, t, fit_intercept, m
                     value = soft_threshold(value, rate * l1)
                 params[k, j] = value
         else:  # ADAM, ADAMW
-            beta1 = hyper[BETA1]
-            beta2 = hyper[BETA2]
-            epsilon = hyper[EPSILON]
-            amsgrad = hyper[AMSGRAD] != 0.0
-            step_size = rate / (1.0 - beta1 ** t)
-            root_correction = math.sqrt(1.0 - beta2 ** t)
-            for j in range(n_coordinates):
-                penalized = j < n_features
-                value = params[k, j]
-                g = grad[k, j]
-                if penalized:
-                    if optimizer == ADAMW:
-                        value *= 1.0 - rate * l2
-                    else:
-                        g += l2 * value
-                first = beta1 * moments[0, k, j] + (1.0 - beta1) * g
-                second = beta2 * moments[1, k, j] + (1.0 - beta2) * g * g
-                moments[0, k, j] = first
-                moments[1, k, j] = second
-                if amsgrad:
-                    second = max(second, moments[2, k, j])
-                    moments[2, k, j] = second
-                denominator = math.sqrt(second) / root_correction + epsilon
-                value -= step_size * first / denominator
-                if penalized and l1 > 0.0:
-                    value = soft_threshold(value, l1 * step_size / denominator)
-                params[k, j] = value
+            step_size = rate / (1.0 - hyper[BETA1] ** t)
+            root_correction = math.sqrt(1.0 - hyper[BETA2] ** t)
+            decoupled = optimizer == ADAMW
+            adam_coordinates(params, grad, moments, k, 0, n_features, hyper, step_size, root_correction,
+                             1.0 - rate * l2 if decoupled else 1.0, 0.0 if decoupled else l2, l1)
+            if fit_intercept:  # unpenalized
+                adam_coordinates(params, grad, moments, k, n_features, n_features + 1, hyper, step_size,
+                                 root_correction, 1.0, 0.0, 0.0)
 
 
 @jit_inline
