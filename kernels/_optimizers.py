@@ -95,6 +95,9 @@ CACHE_LINE_BYTES = 64
 # a minibatch's rows are split over threads only when each thread gets at least this many values of X
 # (rows x features): a parallel region costs a few microseconds per step (see stochastic_dense)
 MIN_BATCH_VALUES_PER_THREAD = 8192
+# a dense-gradient step on CSR rows is split over threads only when each thread gets at least this many
+# coordinates (hashed text: 2^18 per model): Adam costs ~2 ns per coordinate, the region a few us
+MIN_STEP_COORDINATES_PER_THREAD = 1 << 15
 
 
 def _prefetch_codegen(context, builder, sig, args):
@@ -281,51 +284,56 @@ def clip_gradient(grad, max_norm, joint):
 
 
 @jit_inline(vector_division=True)
-def adam_coordinates(params, grad, moments, k, first_j, stop_j, hyper, step_size, root_correction, keep, l2, l1):
-    """Adam / AdamW on coordinates ``first_j:stop_j`` of column ``k`` (see :func:`dense_step`): AdamW
-    passes ``keep = 1 - eta l2`` and ``l2 = 0``, Adam ``keep = 1`` and its ``l2``; ``l1`` > 0 adds the
-    proximal step ``soft_threshold(w, l1 step / denominator)``.
+def adam_coordinates(weights, grads, firsts, seconds, maxima, amsgrad, hyper, step_size, root_correction, keep, l2,
+                     l1):
+    """Adam / AdamW on the coordinates of the 1-d views ``weights`` (with their gradients, first and
+    second moments, and the running maxima of the second, used with ``amsgrad``); see
+    :func:`dense_step`. AdamW passes ``keep = 1 - eta l2`` and ``l2 = 0``, Adam ``keep = 1`` and its
+    ``l2``; ``l1`` > 0 adds the proximal step ``soft_threshold(w, l1 step / denominator)``.
 
-    The loop body has no branch (the soft threshold as ``max(w - c, 0) + min(w + c, 0)``, which is
-    ``w`` itself for ``c = 0``), so it vectorizes: with the penalty choices as branches inside it,
-    LLVM kept it scalar, 5.5 ns per coordinate (a minibatch step on 2^18 hashed features cost more
-    than the batch's rows). Each operation is the one it replaces, in the same order: same results.
+    Written to vectorize, which it does only so: no branch in the loop (the soft threshold as
+    ``max(w - c, 0) + min(w + c, 0)``, which is ``w`` itself for ``c = 0``), Numpy's error model (no
+    zero check on the divisions), and 1-d views indexed from 0 (over ``params[k, j]`` with a range
+    starting at a computed ``j``, Numba's negative-index wraparound kept LLVM from vectorizing). With
+    the penalty choices as branches it ran scalar, 5.5 ns per coordinate, against ~1.6 ns here: a
+    minibatch step on 2^18 hashed features cost more than the batch's rows. Each operation is the one
+    it replaces, in the same order: same results.
     """
     beta1 = hyper[BETA1]
     beta2 = hyper[BETA2]
     epsilon = hyper[EPSILON]
-    amsgrad = hyper[AMSGRAD] != 0.0
     if amsgrad:
-        for j in range(first_j, stop_j):
-            weight = params[k, j]
-            g = grad[k, j] + l2 * weight
-            first = beta1 * moments[0, k, j] + (1.0 - beta1) * g
-            second = beta2 * moments[1, k, j] + (1.0 - beta2) * g * g
-            moments[0, k, j] = first
-            moments[1, k, j] = second
-            second = max(second, moments[2, k, j])
-            moments[2, k, j] = second
+        for j in range(weights.shape[0]):
+            weight = weights[j]
+            g = grads[j] + l2 * weight
+            first = beta1 * firsts[j] + (1.0 - beta1) * g
+            second = beta2 * seconds[j] + (1.0 - beta2) * g * g
+            firsts[j] = first
+            seconds[j] = second
+            second = max(second, maxima[j])
+            maxima[j] = second
             denominator = math.sqrt(second) / root_correction + epsilon
             value = weight * keep - step_size * first / denominator
             threshold = l1 * step_size / denominator
-            params[k, j] = max(value - threshold, 0.0) + min(value + threshold, 0.0)
+            weights[j] = max(value - threshold, 0.0) + min(value + threshold, 0.0)
     else:
-        for j in range(first_j, stop_j):
-            weight = params[k, j]
-            g = grad[k, j] + l2 * weight
-            first = beta1 * moments[0, k, j] + (1.0 - beta1) * g
-            second = beta2 * moments[1, k, j] + (1.0 - beta2) * g * g
-            moments[0, k, j] = first
-            moments[1, k, j] = second
+        for j in range(weights.shape[0]):
+            weight = weights[j]
+            g = grads[j] + l2 * weight
+            first = beta1 * firsts[j] + (1.0 - beta1) * g
+            second = beta2 * seconds[j] + (1.0 - beta2) * g * g
+            firsts[j] = first
+            seconds[j] = second
             denominator = math.sqrt(second) / root_correction + epsilon
             value = weight * keep - step_size * first / denominator
             threshold = l1 * step_size / denominator
-            params[k, j] = max(value - threshold, 0.0) + min(value + threshold, 0.0)
+            weights[j] = max(value - threshold, 0.0) + min(value + threshold, 0.0)
 
 
 @jit_inline
-def dense_step(optimizer, params, grad, eta, columns, hyper, t, fit_intercept, moments):
-    """One optimizer step on every coordinate from the minibatch loss gradient ``grad``.
+def dense_step(optimizer, params, grad, eta, columns, hyper, t, fit_intercept, moments, first_j, stop_j):
+    """One optimizer step on the coordinates ``first_j:stop_j`` of every column (coordinate
+    ``n_features`` is the intercept) from the minibatch loss gradient ``grad``.
 
     ``grad`` is (n_columns, n_features + 1) without the penalty; the L2 term is added here (as a
     gradient for SGD, momentum, Nesterov and Adam; as decoupled weight decay for AdamW) and L1 is a
@@ -333,44 +341,63 @@ def dense_step(optimizer, params, grad, eta, columns, hyper, t, fit_intercept, m
     the velocity (momentum), or the first and second moments and their running maximum (Adam).
     Conventions follow PyTorch: ``v <- mu v + g``; Nesterov steps along ``g + mu v``; Adam divides
     ``m / (1 - beta1^t)`` by ``sqrt(v) / sqrt(1 - beta2^t) + eps``; AdamW first multiplies the
-    weights by ``1 - eta * l2``.
+    weights by ``1 - eta * l2``. Every coordinate's update depends on that coordinate only, so a step
+    split into ranges (one per thread, ``stochastic_csr``) is the same step. The feature loops run
+    over 1-d views indexed from 0 (see :func:`adam_coordinates`: they vectorize only so).
     """
     n_columns, width = params.shape
     n_features = width - 1
-    n_coordinates = n_features + (1 if fit_intercept else 0)
+    stop_features = min(stop_j, n_features)
+    intercept = fit_intercept and first_j <= n_features < stop_j
     for k in range(n_columns):
         if columns[ACTIVE, k] == 0.0:
             continue
         rate = eta[k]
         l2 = columns[L2, k]
         l1 = columns[L1, k]
+        weights = params[k][first_j:stop_features]
+        grads = grad[k][first_j:stop_features]
         if optimizer == SGD:
             shrink = max(0.0, 1.0 - rate * l2)
-            for j in range(n_features):
-                params[k, j] = params[k, j] * shrink - rate * grad[k, j]
-            if fit_intercept:
+            for j in range(weights.shape[0]):
+                weights[j] = weights[j] * shrink - rate * grads[j]
+            if intercept:
                 params[k, n_features] -= rate * grad[k, n_features]
         elif optimizer == MOMENTUM or optimizer == NESTEROV:
             decay = hyper[MOMENTUM_DECAY]
-            for j in range(n_coordinates):
-                penalized = j < n_features
-                g = grad[k, j] + (l2 * params[k, j] if penalized else 0.0)
-                velocity = decay * moments[0, k, j] + g
-                moments[0, k, j] = velocity
-                direction = g + decay * velocity if optimizer == NESTEROV else velocity
-                value = params[k, j] - rate * direction
-                if penalized and l1 > 0.0:
-                    value = soft_threshold(value, rate * l1)
-                params[k, j] = value
+            nesterov = optimizer == NESTEROV
+            momentum_coordinates(weights, grads, moments[0, k][first_j:stop_features], decay, nesterov, rate, l2, l1)
+            if intercept:  # unpenalized
+                momentum_coordinates(params[k][n_features:], grad[k][n_features:],
+                                     moments[0, k][n_features:], decay, nesterov, rate, 0.0, 0.0)
         else:  # ADAM, ADAMW
             step_size = rate / (1.0 - hyper[BETA1] ** t)
             root_correction = math.sqrt(1.0 - hyper[BETA2] ** t)
             decoupled = optimizer == ADAMW
-            adam_coordinates(params, grad, moments, k, 0, n_features, hyper, step_size, root_correction,
-                             1.0 - rate * l2 if decoupled else 1.0, 0.0 if decoupled else l2, l1)
-            if fit_intercept:  # unpenalized
-                adam_coordinates(params, grad, moments, k, n_features, n_features + 1, hyper, step_size,
-                                 root_correction, 1.0, 0.0, 0.0)
+            amsgrad = hyper[AMSGRAD] != 0.0
+            maxima_slot = 2 if amsgrad else 1  # read only with amsgrad
+            adam_coordinates(weights, grads, moments[0, k][first_j:stop_features], moments[1, k][first_j:stop_features],
+                             moments[maxima_slot, k][first_j:stop_features], amsgrad, hyper, step_size,
+                             root_correction, 1.0 - rate * l2 if decoupled else 1.0, 0.0 if decoupled else l2, l1)
+            if intercept:  # unpenalized
+                adam_coordinates(params[k][n_features:], grad[k][n_features:], moments[0, k][n_features:],
+                                 moments[1, k][n_features:], moments[maxima_slot, k][n_features:], amsgrad, hyper,
+                                 step_size, root_correction, 1.0, 0.0, 0.0)
+
+
+@jit_inline
+def momentum_coordinates(weights, grads, velocities, decay, nesterov, rate, l2, l1):
+    """Momentum or Nesterov (PyTorch's conventions, see :func:`dense_step`) on the coordinates of the
+    1-d views ``weights``, with the L2 term as a gradient and L1 as a proximal step (``l1`` > 0)."""
+    for j in range(weights.shape[0]):
+        g = grads[j] + l2 * weights[j]
+        velocity = decay * velocities[j] + g
+        velocities[j] = velocity
+        direction = g + decay * velocity if nesterov else velocity
+        value = weights[j] - rate * direction
+        if l1 > 0.0:
+            value = soft_threshold(value, rate * l1)
+        weights[j] = value
 
 
 @jit_inline

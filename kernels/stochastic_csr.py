@@ -11,10 +11,19 @@ every coordinate each step, so their cost per step grows with n_features; with v
 prefer larger batches. ``indices``/``indptr`` may be int32 or int64; duplicate column indices add
 up, as in ``scipy.sparse``.
 
+Threads: the rows of a batch are few and sparse (their gradient is a scatter, serial), but a
+dense-gradient step on hashed text updates 2^18 coordinates per model, which cost more than the
+batch's rows: with ``n_threads > 1`` the step's coordinates are split into that many contiguous
+ranges, one thread each (an element-wise update: the same result for any split), and each range of
+the gradient is cleared for the next batch while in cache. Measured on 5e5 x 2^18 (50 nonzeros per
+row), one Adam epoch of batch 256: see ``benchmarks/bench_stochastic.py``.
+
 Contract: ``data`` (nnz,) float32/float64, ``indices`` (nnz,), ``indptr`` (n_samples + 1,), all may
-be read-only; every other argument as in ``stochastic_dense.stochastic_epoch_dense``.
+be read-only; ``n_threads`` >= 1 (see above); every other argument as in
+``stochastic_dense.stochastic_epoch_dense``.
 """
 import numpy as np
+from numba import prange
 
 from ._jit import jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, L2, MAX_DERIVATIVE, POWER_T,
@@ -85,10 +94,10 @@ def per_sample_epoch_one_column_csr(data, indices, indptr, y, sample_weight, ord
     return t
 
 
-@jit_kernel
+@jit_kernel(parallel=True)
 def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, order, loss_id, loss_param, optimizer, schedule,
                            batch_size, fit_intercept, joint_clip, hyper, columns, params, coef_scale,
-                           moments, average, l1_total, l1_applied, step_count, loss_sum_out, eta_out):
+                           moments, average, l1_total, l1_applied, step_count, loss_sum_out, eta_out, n_threads):
     """Run one epoch over the rows ``order`` of a CSR matrix; see the module docstring."""
     n_columns = params.shape[0]
     n_loss = loss_sum_out.shape[0]
@@ -160,8 +169,7 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
                         params[k, indices[p]] += weight_step * data[p]
                     if fit_intercept:
                         params[k, n_features] += step
-        else:
-            grad[:, :] = 0.0
+        else:  # grad is all zeros here: allocated so, and cleared range by range after each step
             for b in range(n_rows):
                 row = order[start + b]
                 for k in range(n_columns):
@@ -172,7 +180,13 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
                         grad[k, n_features] += value
             if clip_norm > 0.0:
                 clip_gradient(grad, clip_norm, joint_clip)
-            dense_step(optimizer, params, grad, eta_out, columns, hyper, float(t), fit_intercept, moments)
+            for chunk in prange(n_threads):
+                first_j = ((n_features + 1) * chunk) // n_threads
+                stop_j = ((n_features + 1) * (chunk + 1)) // n_threads
+                dense_step(optimizer, params, grad, eta_out, columns, hyper, float(t), fit_intercept, moments,
+                           first_j, stop_j)
+                for k in range(n_columns):
+                    grad[k][first_j:stop_j] = 0.0  # a view from 0 (see dense_step): a vectorized fill
         # 3) plain SGD's cumulative L1 penalty, on the features the batch rows touch
         if cumulative_penalty and add_l1_totals(columns, eta_out, l1_total):
             for k in range(n_columns):

@@ -309,7 +309,8 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
         else:
             if clip_norm > 0.0:
                 clip_gradient(grad, clip_norm, joint_clip)
-            dense_step(optimizer, params, grad, eta_out, columns, hyper, float(t), fit_intercept, moments)
+            dense_step(optimizer, params, grad, eta_out, columns, hyper, float(t), fit_intercept, moments, 0,
+                       n_features + 1)
         # 3) plain SGD's cumulative L1 penalty: every feature of a dense row is touched
         if cumulative_penalty and add_l1_totals(columns, eta_out, l1_total):
             for k in range(n_columns):

@@ -265,6 +265,20 @@ def _minibatch_threads(objective, options):
     return threads if rows_per_thread * objective.n_features >= MIN_BATCH_VALUES_PER_THREAD else 1
 
 
+def _csr_step_threads(objective, options):
+    """Threads for the step of a CSR minibatch: the objective's threads when the optimizer updates
+    every coordinate each step and each thread gets enough of them to pay for a parallel region per
+    step (see ``kernels.stochastic_csr``), else 1."""
+    from ..kernels._optimizers import MIN_STEP_COORDINATES_PER_THREAD
+
+    threads = objective.n_threads
+    sparse_updates = options.optimizer == "sgd" and not options.clip_norm
+    if sparse_updates or threads <= 1:
+        return 1
+    coordinates = (objective.n_features + 1) * objective.n_outputs
+    return threads if coordinates >= MIN_STEP_COORDINATES_PER_THREAD * threads else 1
+
+
 # Per-sample SGD over shuffled rows larger than this (bytes of X) gets a prefetching thread (see
 # ``kernels.stochastic_dense.prefetch_rows_ahead``); smaller data stays in the caches after one epoch.
 PREFETCH_THREAD_MIN_BYTES = 1 << 25
@@ -363,8 +377,11 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     loss_sum = np.zeros(1 if objective.loss.is_multiclass else objective.n_outputs)
     eta = np.zeros(objective.n_outputs)
     if design.is_sparse:
+        step_threads = _csr_step_threads(objective, options)
+
         def run_epoch(order, *arrays):
-            return stochastic_epoch_csr(*design.csr, objective.n_features, *common, order, *fixed, *arrays)
+            return call_parallel(stochastic_epoch_csr, *design.csr, objective.n_features, *common, order, *fixed,
+                                 *arrays, step_threads, serial=step_threads == 1)
     else:
         threads = _minibatch_threads(objective, options)
         progress = np.zeros(1, dtype=np.int64)  # the epoch's position, for the prefetching thread

@@ -175,6 +175,41 @@ def test_threaded_minibatches_match_one_thread(settings, loss, n_models):
     assert_allclose(two, fit(1), rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.parametrize("settings", [
+    dict(optimizer="adam", amsgrad=True, average=True),
+    dict(optimizer="adamw", learning_rate=0.01),
+    dict(optimizer="momentum", learning_rate=0.01),
+    dict(optimizer="nesterov", learning_rate=0.01, clip_norm=0.5),
+    dict(optimizer="sgd", learning_rate=0.01, clip_norm=0.5),
+])
+@pytest.mark.parametrize("l1", [0.0, 1e-3])
+def test_threaded_csr_step_is_the_serial_step(settings, l1):
+    """On CSR rows with many features the step's coordinates are split over two threads: an
+    element-wise update, so the parameters and optimizer state are bitwise those of one thread."""
+    from fastml.kernels._optimizers import MIN_STEP_COORDINATES_PER_THREAD
+    from fastml.solvers.stochastic import _csr_step_threads
+
+    from fastml._objective import SERIAL_WORK
+
+    rng = np.random.default_rng(9)
+    n_samples, n_features = 2000, 2 * MIN_STEP_COORDINATES_PER_THREAD  # just enough for two threads
+    nonzeros = SERIAL_WORK // n_samples + 1  # enough stored values for a threaded objective
+    X = sp.random(n_samples, n_features, density=nonzeros / n_features, format="csr", random_state=rng)
+    y = (rng.random(n_samples) < 0.5).astype(float)
+    options = StochasticOptions(batch_size=64, max_epochs=2, tol=None, random_state=3, **settings)
+
+    def fit(n_threads):
+        objective = LinearObjective("log_loss", X, y, l2=1e-3, l1=l1, n_threads=n_threads)
+        assert _csr_step_threads(objective, options) == n_threads
+        result = stochastic_gradient(objective, options=options)
+        return result.params, result.info["state"].moments
+
+    (params_two, moments_two), (params_one, moments_one) = fit(2), fit(1)
+    assert np.abs(params_one).max() > 0
+    assert_array_equal(params_two, params_one)
+    assert_array_equal(moments_two, moments_one)
+
+
 def test_prefetching_thread_leaves_per_sample_sgd_unchanged(monkeypatch):
     """Per-sample SGD over shuffled rows of a large X gets a second thread that only prefetches rows:
     forced on small data here, it must run, stop, and leave every parameter bitwise as without it."""
@@ -351,3 +386,20 @@ def test_small_minibatches_and_plain_sgd_stay_on_one_thread():
     assert _minibatch_threads(objective, StochasticOptions(optimizer="sgd", batch_size=512)) == 1
     small = LinearObjective("squared_error", X[:100], np.zeros(100), n_threads=2)  # a serial objective
     assert _minibatch_threads(small, StochasticOptions(optimizer="adam", batch_size=512)) == 1
+
+
+def test_csr_step_threads_only_for_many_coordinates():
+    from fastml.kernels._optimizers import MIN_STEP_COORDINATES_PER_THREAD
+    from fastml.solvers.stochastic import _csr_step_threads
+
+    def threads(n_features, n_threads=2, **settings):
+        X = sp.random(50, n_features, density=5000 / n_features, format="csr", random_state=0)  # 250 000 nonzeros
+        objective = LinearObjective("squared_error", X, np.zeros(50), n_threads=n_threads)
+        return _csr_step_threads(objective, StochasticOptions(**settings))
+
+    wide = 2 * MIN_STEP_COORDINATES_PER_THREAD
+    assert threads(wide, optimizer="adam") == 2
+    assert threads(wide, optimizer="sgd", clip_norm=1.0) == 2
+    assert threads(wide, optimizer="sgd") == 1  # plain SGD updates through the rows only
+    assert threads(wide, n_threads=1, optimizer="adam") == 1
+    assert threads(wide // 4, optimizer="adam") == 1
