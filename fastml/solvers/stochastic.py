@@ -333,7 +333,7 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     """
     from ..kernels import _optimizers as ids
     from ..kernels._jit import call_parallel
-    from ..kernels.stochastic_csr import stochastic_epoch_csr
+    from ..kernels.stochastic_csr import stochastic_epoch_csr, unsigned_index_views
     from ..kernels.stochastic_dense import prefetch_rows_ahead, stochastic_epoch_dense
 
     if not isinstance(objective, LinearObjective):
@@ -378,9 +378,11 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     eta = np.zeros(objective.n_outputs)
     if design.is_sparse:
         step_threads = _csr_step_threads(objective, options)
+        data, indices, indptr = design.csr
+        csr = (data, *unsigned_index_views(indices, indptr))
 
         def run_epoch(order, *arrays):
-            return call_parallel(stochastic_epoch_csr, *design.csr, objective.n_features, *common, order, *fixed,
+            return call_parallel(stochastic_epoch_csr, *csr, objective.n_features, *common, order, *fixed,
                                  *arrays, step_threads, serial=step_threads == 1)
     else:
         threads = _minibatch_threads(objective, options)
