@@ -151,28 +151,28 @@ def bench_adam(X, y, repeats, batch_size=256, learning_rate=1e-3):
 
     torch.manual_seed(0)
     y_t = torch.from_numpy(y)
-    if sp.issparse(X):
-        order = np.random.default_rng(0).permutation(X.shape[0])
-        batches = []
-        for start in range(0, X.shape[0], batch_size):
-            part = X[order[start:start + batch_size]]
-            rows = torch.sparse_csr_tensor(torch.from_numpy(part.indptr.astype(np.int64)),
-                                           torch.from_numpy(part.indices.astype(np.int64)),
-                                           torch.from_numpy(part.data), size=part.shape)
-            batches.append((rows, y_t[order[start:start + batch_size]]))
-
-        def torch_epoch():
-            return torch_adam_epoch(X.shape[1], batches, learning_rate)
-    else:
-        X_t = torch.from_numpy(X)
-
-        def torch_epoch():
-            order = torch.randperm(X.shape[0])
-            return torch_adam_epoch(X.shape[1], ((X_t[index], y_t[index]) for index in order.split(batch_size)),
-                                    learning_rate)
-
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # torch: sparse CSR support "in beta"
+        warnings.simplefilter("ignore", UserWarning)  # torch: sparse CSR support "in beta", invariant checks off
+        if sp.issparse(X):
+            order = np.random.default_rng(0).permutation(X.shape[0])
+            batches = []
+            for start in range(0, X.shape[0], batch_size):
+                part = X[order[start:start + batch_size]]
+                rows = torch.sparse_csr_tensor(torch.from_numpy(part.indptr.astype(np.int64)),
+                                               torch.from_numpy(part.indices.astype(np.int64)),
+                                               torch.from_numpy(part.data), size=part.shape)
+                batches.append((rows, y_t[order[start:start + batch_size]]))
+
+            def torch_epoch():
+                return torch_adam_epoch(X.shape[1], batches, learning_rate)
+        else:
+            X_t = torch.from_numpy(X)
+
+            def torch_epoch():
+                order = torch.randperm(X.shape[0])
+                return torch_adam_epoch(X.shape[1], ((X_t[index], y_t[index]) for index in order.split(batch_size)),
+                                        learning_rate)
+
         peer = timed(torch_epoch, repeats)
     note = f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64"
     return ours, peer, ours_loss, objective.value(peer[2]), note
