@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -213,6 +214,21 @@ class ObjectiveMixin:
                              multi_output=True, y_numeric=False)
         objective = self._build_objective(X, self._encode_target(y), prepare_sample_weight(sample_weight, X))
         return float(objective.value(objective.pack(*self._solver_coef())))
+
+
+class LinearClassifierPredictMixin(LinearClassifierMixin):
+    """scikit-learn's ``LinearClassifierMixin`` with ``predict`` in plain numpy.
+
+    Its ``predict`` resolves the array namespace and device of ``X`` and of ``classes_`` on every call
+    (scikit-learn's array API support, which fastml's numpy kernels do not offer): measured, 34 us
+    of a single-row ``predict`` on breast_cancer where ``decision_function`` takes 9 us. Same
+    semantics: class ``classes_[1]`` where the score is positive (two classes), else the arg max.
+    """
+
+    def predict(self, X):
+        scores = self.decision_function(X)
+        indices = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[indices]
 
 
 def fast_dense_rows(estimator, X, check_finite=True):

@@ -2,15 +2,14 @@
 import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
-    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, encode_labels, fit_classes, kernel_threads,
-    linear_scores, make_objective, prepare_sample_weight, progress_callback, settle_finite_check, solver_info,
-    validate_fit_data, warn_if_not_converged,
+    LinearClassifierPredictMixin, record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param,
+    encode_labels, fit_classes, kernel_threads, linear_scores, make_objective, prepare_sample_weight,
+    progress_callback, settle_finite_check, solver_info, validate_fit_data, warn_if_not_converged,
 )
 from ._solve import STOCHASTIC_SOLVERS, run_solver
 
@@ -18,7 +17,7 @@ PENALTIES = ("l2", "l1", "elasticnet", None)
 SOLVERS = ("auto", "lbfgs", "newton", "gd", "sgd", "adam")
 
 
-class LogisticRegression(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin, BaseEstimator):
+class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, ClassifierMixin, BaseEstimator):
     """Logistic regression (binary and multinomial), a drop-in for scikit-learn's.
 
     Minimizes, with ``s`` the sample weights times the class weights and ``S = sum(s)``::

@@ -19,16 +19,15 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 from sklearn.utils.class_weight import compute_class_weight
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
-    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, fit_classes, kernel_threads, make_objective,
-    prepare_sample_weight,
-    progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
+    LinearClassifierPredictMixin, record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param,
+    fit_classes, kernel_threads, make_objective, prepare_sample_weight, progress_callback, solver_info,
+    validate_fit_data, warn_if_not_converged,
 )
 from ._logistic import LogisticRegression
 from ._solve import run_solver
@@ -36,7 +35,7 @@ from ._solve import run_solver
 SOLVERS = {"lbfgs": "lbfgs", "newton": "newton", "newton-cholesky": "newton", "gd": "gd"}
 
 
-class LogisticRegressionCV(LinearClassifierMixin, ObjectiveMixin, ClassifierMixin, BaseEstimator):
+class LogisticRegressionCV(LinearClassifierPredictMixin, ObjectiveMixin, ClassifierMixin, BaseEstimator):
     """Logistic regression with C chosen by cross-validation, a drop-in for scikit-learn's (L2 penalty).
 
     All folds of a binary problem are fitted together by the batched solvers, the Cs in turn with warm

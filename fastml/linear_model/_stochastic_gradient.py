@@ -37,7 +37,6 @@ import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._available_if import available_if
 from sklearn.utils.class_weight import compute_class_weight
@@ -46,8 +45,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ..solvers._result import SolverResult, Trace
 from ._base import (
-    record_fingerprint, ObjectiveMixin, accepted_dtypes, check_choice, check_scalar_param, encode_labels, fit_classes,
-    kernel_threads, linear_scores, make_objective,
+    LinearClassifierPredictMixin, record_fingerprint, ObjectiveMixin, accepted_dtypes, check_choice,
+    check_scalar_param, encode_labels, fit_classes, kernel_threads, linear_scores, make_objective,
     prepare_sample_weight, progress_callback, solver_info,
 )
 from ._solve import _seed
@@ -353,7 +352,7 @@ _ATTRIBUTES_DOC = """
 """
 
 
-class SGDClassifier(LinearClassifierMixin, _BaseSGD, ClassifierMixin, BaseEstimator):
+class SGDClassifier(LinearClassifierPredictMixin, _BaseSGD, ClassifierMixin, BaseEstimator):
     __doc__ = """Linear classifiers (SVM, logistic regression, ...) fitted by SGD, a drop-in for scikit-learn's.
 
     Two classes give one binary model; K > 2 classes give K one-vs-all models, fitted in one batched

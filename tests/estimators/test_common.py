@@ -197,3 +197,26 @@ def test_large_batch_scores_and_their_finiteness_check(name, monkeypatch):
             reference = np.exp(reference)
         assert not np.isfinite(reference).all()
         np.testing.assert_allclose(np.reshape(score(huge), reference.shape), reference, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["LogisticRegression", "LogisticRegressionCV", "SGDClassifier"])
+@pytest.mark.parametrize("labels", [["no", "yes"], [3, 7, 11]])
+def test_predict_is_scikit_learns_linear_classifier_predict(name, labels):
+    """fastml's numpy ``predict`` (LinearClassifierPredictMixin) gives what scikit-learn's
+    LinearClassifierMixin.predict gives: binary (score > 0) and multiclass (arg max), any labels,
+    dense and CSR, ties at a zero score included."""
+    from sklearn.linear_model._base import LinearClassifierMixin
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((120, 4))
+    y = np.asarray(labels, dtype=object if isinstance(labels[0], str) else None)[
+        np.digitize(X[:, 0] + 0.3 * rng.standard_normal(120), [-0.5, 0.5]) % len(labels)]
+    model = _instance(name).fit(X, y)
+    rows = np.vstack([X, np.zeros((1, 4))])
+    if len(labels) == 2:  # a row exactly on the boundary: score 0 is the first class
+        rows[-1, 0] = -model.intercept_[0] / model.coef_[0, 0]
+    for data in (rows, sp.csr_matrix(rows)):
+        ours = model.predict(data)
+        assert ours.dtype == model.classes_.dtype
+        np.testing.assert_array_equal(ours, LinearClassifierMixin.predict(model, data))
+    assert set(np.unique(ours)) <= set(model.classes_)
