@@ -12,7 +12,7 @@ Cases (``--quick`` shrinks the large ones for a shared machine):
 * LogisticRegressionCV (5 folds x 10 Cs) on breast_cancer;
 * a regularization path of 50 Cs on breast_cancer: one batched fastml L-BFGS call (all models share
   each pass) against 50 scikit-learn fits, the same objectives and tolerance;
-* single-row ``predict`` latency.
+* single-row ``predict`` latency (LogisticRegression, and SGDClassifier, fitted on breast_cancer).
 
 Both libraries are timed with their default threads and with one thread, and each one's BEST time
 is reported (on a busy 2-core machine spinning OpenMP threads can be much slower than one thread).
@@ -36,6 +36,7 @@ from threadpoolctl import threadpool_limits
 import fastml
 from fastml.linear_model._logistic import LogisticRegression
 from fastml.linear_model._logistic_cv import LogisticRegressionCV
+from fastml.linear_model._stochastic_gradient import SGDClassifier
 
 warnings.simplefilter("ignore", (ConvergenceWarning, FutureWarning))
 
@@ -163,7 +164,7 @@ def bench_batched_path(rows, repeats, n_models=50):
                  "objective_rel_diff_max": float(np.max((ours_values - theirs_values) / theirs_values))})
 
 
-def bench_predict_latency(ours, theirs, X, rows, calls):
+def bench_predict_latency(ours, theirs, X, rows, calls, label=""):
     row = X[:1].copy()
     for name, model in (("fastml", ours), ("sklearn", theirs)):
         model.predict(row)
@@ -172,7 +173,7 @@ def bench_predict_latency(ours, theirs, X, rows, calls):
             start = time.perf_counter()
             model.predict(row)
             times.append(time.perf_counter() - start)
-        rows.append({"case": f"single-row predict latency ({name})", f"{name}_us": 1e6 * float(np.median(times))})
+        rows.append({"case": f"single-row predict latency{label} ({name})", f"{name}_us": 1e6 * float(np.median(times))})
 
 
 def bench_batch_predict(rows, n_samples, repeats):
@@ -213,6 +214,9 @@ def main():
     ours, theirs, X = bench_breast_cancer(rows, 20 if args.quick else 50, args.profile)
     bench_batched_path(rows, 3 if args.quick else 7)
     bench_predict_latency(ours, theirs, X, rows, 2000)
+    y = load_breast_cancer().target
+    bench_predict_latency(SGDClassifier(random_state=0).fit(X, y), sk.SGDClassifier(random_state=0).fit(X, y), X, rows,
+                          2000, label=", SGDClassifier")
     bench_batch_predict(rows, sizes[-1], 3 if args.quick else 7)
     for row in rows:
         print(" | ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
