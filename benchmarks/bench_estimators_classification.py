@@ -173,7 +173,8 @@ def bench_predict_latency(ours, theirs, X, rows, calls, label=""):
             start = time.perf_counter()
             model.predict(row)
             times.append(time.perf_counter() - start)
-        rows.append({"case": f"single-row predict latency{label} ({name})", f"{name}_us": 1e6 * float(np.median(times))})
+        rows.append({"case": f"single-row predict latency{label} ({name})",
+                     f"{name}_us": 1e6 * float(np.median(times))})
 
 
 def bench_batch_predict(rows, n_samples, repeats):

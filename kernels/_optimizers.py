@@ -291,13 +291,13 @@ def adam_coordinates(weights, grads, firsts, seconds, maxima, amsgrad, hyper, st
     :func:`dense_step`. AdamW passes ``keep = 1 - eta l2`` and ``l2 = 0``, Adam ``keep = 1`` and its
     ``l2``; ``l1`` > 0 adds the proximal step ``soft_threshold(w, l1 step / denominator)``.
 
-    Written to vectorize, which it does only so: no branch in the loop (:func:`adam_weight` has the soft
-    threshold as ``max(w - c, 0) + min(w + c, 0)``, which is ``w`` itself for ``c = 0``, and Numpy's
-    error model: no zero check on its divisions), and 1-d views indexed from 0 (over ``params[k, j]`` with a range
-    starting at a computed ``j``, Numba's negative-index wraparound kept LLVM from vectorizing). With
-    the penalty choices as branches it ran scalar, 5.5 ns per coordinate, against ~1.6 ns here: a
-    minibatch step on 2^18 hashed features cost more than the batch's rows. Each operation is the one
-    it replaces, in the same order: same results.
+    Written to vectorize, which it does only so: no branch in the loop (:func:`adam_weight` has the
+    soft threshold as ``max(w - c, 0) + min(w + c, 0)``, which is ``w`` itself for ``c = 0``, and
+    Numpy's error model: no zero check on its divisions), and 1-d views indexed from 0 (over
+    ``params[k, j]`` with a range starting at a computed ``j``, Numba's negative-index wraparound kept
+    LLVM from vectorizing). With the penalty choices as branches it ran scalar, 5.5 ns per coordinate,
+    against ~1.6 ns here: a minibatch step on 2^18 hashed features cost more than the batch's rows.
+    Each operation is the one it replaces, in the same order: same results.
     """
     beta1 = hyper[BETA1]
     beta2 = hyper[BETA2]
@@ -371,7 +371,8 @@ def dense_step(optimizer, params, grad, eta, columns, hyper, t, fit_intercept, m
         elif optimizer == MOMENTUM or optimizer == NESTEROV:
             decay = hyper[MOMENTUM_DECAY]
             nesterov = optimizer == NESTEROV
-            momentum_coordinates(weights, grads, moments[0, k][first_j:stop_features], decay, nesterov, rate, l2, l1)
+            velocities = moments[0, k][first_j:stop_features]
+            momentum_coordinates(weights, grads, velocities, decay, nesterov, rate, l2, l1)
             if intercept:  # unpenalized
                 momentum_coordinates(params[k][n_features:], grad[k][n_features:],
                                      moments[0, k][n_features:], decay, nesterov, rate, 0.0, 0.0)
@@ -381,9 +382,11 @@ def dense_step(optimizer, params, grad, eta, columns, hyper, t, fit_intercept, m
             decoupled = optimizer == ADAMW
             amsgrad = hyper[AMSGRAD] != 0.0
             maxima_slot = 2 if amsgrad else 1  # read only with amsgrad
-            adam_coordinates(weights, grads, moments[0, k][first_j:stop_features], moments[1, k][first_j:stop_features],
-                             moments[maxima_slot, k][first_j:stop_features], amsgrad, hyper, step_size,
-                             root_correction, 1.0 - rate * l2 if decoupled else 1.0, 0.0 if decoupled else l2, l1)
+            firsts = moments[0, k][first_j:stop_features]
+            seconds = moments[1, k][first_j:stop_features]
+            maxima = moments[maxima_slot, k][first_j:stop_features]
+            adam_coordinates(weights, grads, firsts, seconds, maxima, amsgrad, hyper, step_size, root_correction,
+                             1.0 - rate * l2 if decoupled else 1.0, 0.0 if decoupled else l2, l1)
             if intercept:  # unpenalized
                 adam_coordinates(params[k][n_features:], grad[k][n_features:], moments[0, k][n_features:],
                                  moments[1, k][n_features:], moments[maxima_slot, k][n_features:], amsgrad, hyper,
