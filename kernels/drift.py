@@ -210,13 +210,175 @@ def gather_columns(X, rows, out):
                 out[j, r] = X[rows[r], j]
 
 
+# Quantile edges without a sort. The order statistics at the decile ranks of a column's edge sample
+# are found by bucketing it: a linear map of [min, max] onto SELECT_BUCKETS buckets is monotone (a
+# larger value never gets a smaller bucket, whatever the rounding), so the bucket holding a rank follows
+# from the bucket counts, and only the few values of those buckets are gathered and sorted. A bucket
+# still holding many values (heavy tails, outliers stretching the range) is bucketed once more over its
+# own range; one still larger after that (or with infinite values) is sorted. numpy's sort of the
+# 2 048-value edge samples, scalar for float64 here, cost 16-20 ns a value; this 4-6 ns.
+SELECT_BUCKETS = 256
+SELECT_SORT_AT_MOST = 64  # a bucket this small is insertion-sorted; a larger one bucketed again (once)
+
+
+@jit_inline
+def _insertion_sort(values):
+    """Sort a few values in place (a bucket's dozen: numba's quicksort costs more there)."""
+    for i in range(1, values.shape[0]):
+        v = values[i]
+        k = i
+        while k > 0 and values[k - 1] > v:
+            values[k] = values[k - 1]
+            k -= 1
+        values[k] = v
+
+
+@jit_inline
+def _sort_small_or_large(values):
+    if values.shape[0] <= SELECT_SORT_AT_MOST:
+        _insertion_sort(values)
+    else:
+        values.sort()
+
+
+@jit_inline
+def _bucketable(lowest, highest):
+    """Whether values in [lowest, highest] can be bucketed: a positive, finite range whose bucket
+    scale is finite too (an infinite value makes every bucket index NaN, a subnormal range the
+    scale infinite)."""
+    span = highest - lowest
+    # comparisons, not math.isfinite: under "reassoc" LLVM folds that of a difference to true (measured)
+    return 0.0 < span < np.inf and SELECT_BUCKETS / span < np.inf
+
+
+@jit_inline
+def _range_of(values):
+    lowest = values[0]
+    highest = values[0]
+    for i in range(values.shape[0]):
+        lowest = min(lowest, values[i])
+        highest = max(highest, values[i])
+    return lowest, highest
+
+
+@jit_inline
+def _bucket_ranks(values, lowest, highest, ranks, first_rank, n_ranks, indices, gathered, slot_bounds, rank_slot):
+    """Bucket ``values`` (no NaN, ``_bucketable`` range [lowest, highest]) and gather the values of
+    each bucket holding one of the (ascending) ``ranks[first_rank:first_rank + n_ranks]`` into
+    ``gathered``: slot ``s``'s values are ``gathered[slot_bounds[s]:slot_bounds[s + 1]]`` (slots in
+    bucket order), rank ``k``'s slot is ``rank_slot[k]``, and ``ranks[k]`` becomes its rank within
+    the slot. ``indices``: int64 scratch, ``len(values) + 2 * SELECT_BUCKETS`` long. Returns the number
+    of slots."""
+    n = values.shape[0]
+    bucket_of = indices[:n]
+    histogram = indices[n:n + SELECT_BUCKETS]
+    slot_of_bucket = indices[n + SELECT_BUCKETS:n + 2 * SELECT_BUCKETS]
+    scale = SELECT_BUCKETS / (highest - lowest)
+    for i in range(n):  # computed once and kept: the gathering pass must see exactly these buckets
+        bucket_of[i] = min(np.int64((values[i] - lowest) * scale), SELECT_BUCKETS - 1)
+    histogram[:] = 0
+    for i in range(n):
+        histogram[bucket_of[i]] += 1
+    slot_of_bucket[:] = -1
+    n_slots = 0
+    below = 0  # values in the buckets before `bucket`
+    bucket = 0
+    for k in range(first_rank, first_rank + n_ranks):
+        while below + histogram[bucket] <= ranks[k]:
+            below += histogram[bucket]
+            bucket += 1
+        if slot_of_bucket[bucket] < 0:
+            slot_of_bucket[bucket] = n_slots
+            slot_bounds[n_slots + 1] = slot_bounds[n_slots] + histogram[bucket]
+            n_slots += 1
+        rank_slot[k] = slot_of_bucket[bucket]
+        ranks[k] -= below
+    # fill each slot from its start; histogram[b] is reused as the fill position of b's slot
+    for b in range(SELECT_BUCKETS):
+        if slot_of_bucket[b] >= 0:
+            histogram[b] = slot_bounds[slot_of_bucket[b]]
+    for i in range(n):
+        bucket = bucket_of[i]
+        if slot_of_bucket[bucket] >= 0:
+            gathered[histogram[bucket]] = values[i]
+            histogram[bucket] += 1
+    return n_slots
+
+
+@jit_inline
+def _order_statistics(values, ranks, out, workspace, indices):
+    """``out[k]`` = the ``ranks[k]``-th smallest of ``values`` (0-based, ascending ranks; no NaN) as a
+    sort would give it; ``values`` and ``ranks`` are overwritten. ``workspace``: float64 (2, at least
+    len(values)); ``indices``: int64 scratch, ``len(values) + 2 * SELECT_BUCKETS + 4 * (len(ranks) + 1)``."""
+    n = values.shape[0]
+    n_ranks = ranks.shape[0]
+    lowest, highest = _range_of(values)
+    if not _bucketable(lowest, highest):  # all equal, infinite values or a subnormal range: sort
+        values.sort()
+        for k in range(n_ranks):
+            out[k] = values[ranks[k]]
+        return
+    bookkeeping = indices[n + 2 * SELECT_BUCKETS:]
+    slot_bounds = bookkeeping[:n_ranks + 1]
+    rank_slot = bookkeeping[n_ranks + 1:2 * n_ranks + 1]
+    sub_bounds = bookkeeping[2 * n_ranks + 2:3 * n_ranks + 3]
+    sub_slot = bookkeeping[3 * n_ranks + 3:4 * n_ranks + 3]
+    slot_bounds[0] = 0
+    sub_bounds[0] = 0
+    gathered = workspace[0]
+    n_slots = _bucket_ranks(values, lowest, highest, ranks, 0, n_ranks, indices, gathered, slot_bounds, rank_slot)
+    k = 0
+    for s in range(n_slots):
+        slot = gathered[slot_bounds[s]:slot_bounds[s + 1]]
+        first = k
+        while k < n_ranks and rank_slot[k] == s:
+            k += 1
+        low, high = _range_of(slot)
+        if slot.shape[0] <= SELECT_SORT_AT_MOST or not _bucketable(low, high):
+            _sort_small_or_large(slot)
+            for r in range(first, k):
+                out[r] = slot[ranks[r]]
+            continue
+        # many values in one bucket: bucket them once more, over their own range
+        regathered = workspace[1]
+        n_sub = _bucket_ranks(slot, low, high, ranks, first, k - first, indices, regathered, sub_bounds, sub_slot)
+        for u in range(n_sub):
+            part = regathered[sub_bounds[u]:sub_bounds[u + 1]]
+            _sort_small_or_large(part)
+            for r in range(first, k):
+                if sub_slot[r] == u:
+                    out[r] = part[ranks[r]]
+
+
+@jit_inline
+def _quantile_edges(column, n_rows, step, edges, workspace, indices):
+    """The inverted-CDF quantiles at b / n_bins (b = 1 .. n_bins - 1, ``n_bins = len(edges) + 1``) of
+    the present values among ``column[:n_rows:step]``: ``edges[b - 1]`` = their value of rank
+    ceil(b m / n_bins) - 1 of the m present ones, as a sort of them would give. Returns m (no edges
+    when 0). ``workspace``: float64 (3, at least m); ``indices``: int64 (see :func:`_order_statistics`)."""
+    values = workspace[2]
+    m = 0
+    for i in range(0, n_rows, step):
+        v = column[i]
+        values[m] = v
+        m += v == v  # NaN is overwritten by the next value
+    if m == 0:
+        return 0
+    n_bins = edges.shape[0] + 1
+    ranks = indices[indices.shape[0] - edges.shape[0]:]  # the end of indices: _order_statistics leaves it
+    for b in range(1, n_bins):
+        ranks[b - 1] = (b * m + n_bins - 1) // n_bins - 1  # ceil(b m / n_bins) - 1
+    _order_statistics(values[:m], ranks, edges, workspace, indices[:indices.shape[0] - edges.shape[0]])
+    return m
+
+
 @jit_kernel
-def reference_cells(columns, n_rows, edge_sample, n_bins, max_categories):
+def reference_cells(columns, n_rows, edge_step, n_bins, max_categories):
     """The reference fingerprint of the first ``n_rows`` values of each row of ``columns`` (n_columns,
     at least n_rows; float64; a padded buffer, see ``Fingerprint.from_data``): a column with
     at most ``max_categories`` distinct present values is discrete (its cells: the sorted categories),
-    any other gets the ``n_bins`` quantile bins of its row of ``edge_sample`` (the same column on a
-    subset of the rows, sorted, NaN last): the inverted-CDF quantiles, deduplicated, those at or above
+    any other gets the ``n_bins`` quantile bins of its edge sample (every ``edge_step``-th row, NaN
+    left out; :func:`_quantile_edges`): the inverted-CDF quantiles, deduplicated, those at or above
     the column's maximum dropped. Returns ``values`` (n_columns, W) NaN padded, ``n_values``,
     ``discrete``, ``counts`` (n_columns, W + 2: cells, unseen/top cell, missing cell, laid out as
     :func:`bin_counts_dense` counts new rows) and ``stats`` (n_columns, 5: mean, std, min, max of the
@@ -235,6 +397,10 @@ def reference_cells(columns, n_rows, edge_sample, n_bins, max_categories):
     counts = np.zeros((n_columns, width + 2))
     stats = np.full((n_columns, 5), np.nan)
     distinct = np.empty(max_categories + 1)
+    quantiles = np.empty(max(n_bins - 1, 0))
+    edge_rows = (n_rows + edge_step - 1) // edge_step
+    workspace = np.empty((3, edge_rows))
+    indices = np.empty(edge_rows + 2 * SELECT_BUCKETS + 5 * n_bins, dtype=np.int64)
     for j in range(n_columns):
         column = columns[j]
         # distinct present values, until there are too many: a continuous column stops within a few rows
@@ -287,12 +453,9 @@ def reference_cells(columns, n_rows, edge_sample, n_bins, max_categories):
                 values[j, k] = categories[k]
             n_cells = n_distinct
         else:
-            sample = edge_sample[j]
-            n_sample = 0
-            while n_sample < sample.shape[0] and sample[n_sample] == sample[n_sample]:
-                n_sample += 1
+            n_sample = _quantile_edges(column, n_rows, edge_step, quantiles, workspace, indices)
             for b in range(1, n_bins if n_sample > 0 else 1):
-                edge = sample[(b * n_sample + n_bins - 1) // n_bins - 1]  # ceil(b n / n_bins) - 1
+                edge = quantiles[b - 1]
                 if edge >= highest:  # an edge at the maximum: an empty top bin
                     break
                 if n_cells == 0 or edge != values[j, n_cells - 1]:

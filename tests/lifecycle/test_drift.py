@@ -104,6 +104,39 @@ def test_fingerprint_block_matches_numpy(n_rows):
     np.testing.assert_allclose(block.stats, expected_stats, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_rows", [150, 3000, 10_000])
+def test_fingerprint_edges_of_awkward_columns_match_numpy(n_rows):
+    """The decile edges are selected by bucketing, not sorting (kernels.drift._order_statistics):
+    columns that defeat one bucketing (an outlier stretching the range, heavy tails, two far clusters),
+    that cannot be bucketed (infinities, a subnormal range) or that tie, give numpy's quantiles exactly."""
+    from fastml.drift._fingerprint import EDGE_ROWS, _Block
+
+    rng = np.random.default_rng(n_rows)
+    normal = rng.standard_normal((n_rows, 8))
+    with_outlier = normal[:, 0].copy()
+    with_outlier[n_rows // 3] = 1e12
+    with_infinities = normal[:, 1].copy()
+    with_infinities[[1, n_rows // 2]] = [np.inf, -np.inf]
+    columns = np.column_stack([
+        with_outlier,
+        rng.lognormal(0.0, 4.0, n_rows),  # heavy right tail: most values in the first buckets
+        np.where(rng.random(n_rows) < 0.5, 0.0, 1e9) + normal[:, 2],  # two clusters 1e9 apart
+        with_infinities,
+        normal[:, 3] * 1e-310,  # subnormal values: the bucket scale would overflow
+        np.round(normal[:, 4] * 40),  # ~200 tied integers: buckets of equal values
+        np.where(rng.random(n_rows) < 0.6, 0.0, normal[:, 5]),  # 60 % zeros, the rest continuous
+        1e6 + 1e-9 * normal[:, 6],  # a tiny spread on a large offset
+        rng.standard_cauchy(n_rows),
+    ])
+    block = _Block.from_columns(columns)
+    cells, discrete = numpy_reference_block(columns, EDGE_ROWS)
+    np.testing.assert_array_equal(block.discrete, discrete)
+    assert not discrete.any()
+    for j, expected in enumerate(cells):
+        assert block.n_values[j] == expected.size, j
+        np.testing.assert_array_equal(block.values[j, : expected.size], expected, err_msg=f"column {j}")
+
+
 def test_wide_fingerprint_sorts_a_bounded_number_of_values():
     """Wide data: the edges come from at most EDGE_VALUES_PER_FIT sorted values (at least
     MIN_EDGE_ROWS rows per column), and are those numpy's quantiles give on that strided subset."""
