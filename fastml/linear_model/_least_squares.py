@@ -14,13 +14,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, check_cv
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import assert_all_finite, check_is_fitted
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ..solvers._result import SolverResult, Trace, notify
 from ._base import (
-    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, linear_scores, make_objective, prepare_sample_weight,
-    progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
+    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, gram_settles_finiteness, linear_scores,
+    make_objective, prepare_sample_weight, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
 )
 
 RIDGE_SOLVERS = ("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs")
@@ -155,7 +155,8 @@ class LinearRegression(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, B
         """Fit by least squares; ``sample_weight`` multiplies the squared residuals (integer k == k copies)."""
         check_scalar_param(self.tol, "tol", minimum=0.0)
         n_threads = n_threads_from_n_jobs(self.n_jobs)
-        X, y = validate_fit_data(self, X, y, multi_output=True)
+        # the closed form checks X's finiteness on its Gram matrix; coordinate descent reads X unchecked
+        X, y = validate_fit_data(self, X, y, multi_output=True, check_X_finite=self.positive)
         sample_weight = optional_sample_weight(sample_weight, X)
         for name in ("rank_", "singular_"):
             self.__dict__.pop(name, None)
@@ -172,7 +173,8 @@ class LinearRegression(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, B
             self.solver_info_ = solver_info(result, "coordinate_descent")
             self.loss_curve_ = result.trace["objective"][-1:]
         else:
-            coef, intercept, result = self._least_squares(X, y, sample_weight, n_threads)
+            with gram_settles_finiteness(self, X):
+                coef, intercept, result = self._least_squares(X, y, sample_weight, n_threads)
             self.solver_info_ = solver_info(result, "eigh")
             self.solver_info_["rank"] = self.rank_
             self.loss_curve_ = result.trace["objective"]
@@ -296,7 +298,8 @@ class Ridge(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstimato
             raise ValueError(f"solver='{self.solver}' does not support positive fitting. Please set the solver "
                              "to 'auto' or 'lbfgs', or set `positive=False`")
         _check_alpha(self.alpha, max(1, np.size(self.alpha)))
-        X, y = validate_fit_data(self, X, y, multi_output=True)
+        closed_form = not self.positive and self.solver not in ITERATIVE_RIDGE_SOLVERS
+        X, y = validate_fit_data(self, X, y, multi_output=True, check_X_finite=not closed_form)
         n_targets = 1 if y.ndim == 1 else y.shape[1]
         sample_weight = optional_sample_weight(sample_weight, X)
         weight_sum = float(X.shape[0] if sample_weight is None else sample_weight.sum())
@@ -308,7 +311,8 @@ class Ridge(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstimato
             elif self.solver in ITERATIVE_RIDGE_SOLVERS:
                 coef, intercept, result, solver = self._fit_lbfgs(X, y, sample_weight, callback)
             else:
-                coef, intercept, result, solver = self._fit_closed_form(X, y, sample_weight, l2, callback)
+                with gram_settles_finiteness(self, X):
+                    coef, intercept, result, solver = self._fit_closed_form(X, y, sample_weight, l2, callback)
         finally:
             if bar is not None:
                 bar.close()
@@ -454,15 +458,18 @@ class RidgeCV(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstima
             raise ValueError("cv!=None and alpha_per_target=True are incompatible")
         if self.cv is None and self.scoring is not None:
             return self._fit_with_scikit_learn(X, y, sample_weight)
-        X, y = validate_fit_data(self, X, y, multi_output=True)
+        # every path solves from Gram statistics (leave-one-out, folds by subtraction) or refits
+        # through Ridge, whose checks settle X's finiteness
+        X, y = validate_fit_data(self, X, y, multi_output=True, check_X_finite=False)
         sample_weight = optional_sample_weight(sample_weight, X)
         self.__dict__.pop("cv_results_", None)
         trace = Trace()
         trace.start()
-        if self.cv is None:
-            coef, intercept = self._fit_leave_one_out(X, y, sample_weight, alphas)
-        else:
-            coef, intercept = self._fit_folds(X, y, sample_weight, alphas)
+        with gram_settles_finiteness(self, X):
+            if self.cv is None:
+                coef, intercept = self._fit_leave_one_out(X, y, sample_weight, alphas)
+            else:
+                coef, intercept = self._fit_folds(X, y, sample_weight, alphas)
         self._set_coef(coef, intercept, X.dtype, y.ndim)
         value = self.__dict__.pop("_path_objective", None)  # leave-one-out: known from Gram quantities
         if value is None:
@@ -572,6 +579,7 @@ class RidgeCV(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstima
         return coef, np.broadcast_to(intercept, (coef.shape[1],))
 
     def _fit_grid_search(self, X, y, sample_weight, alphas, splits):
+        assert_all_finite(X, estimator_name=type(self).__name__, input_name="X")  # fit left it to the Gram paths
         search = GridSearchCV(Ridge(fit_intercept=self.fit_intercept), {"alpha": alphas}, cv=splits,
                               scoring=self.scoring)
         search.fit(X, y, **({} if sample_weight is None else {"sample_weight": sample_weight}))

@@ -189,10 +189,18 @@ def block_rows_for(n_features, itemsize=8, block_bytes=BLOCK_BYTES):
     return int(max(256, block_bytes // max(1, n_features * itemsize)))
 
 
+class NonFiniteGramError(ValueError):
+    """The Gram statistics are not finite: ``X`` (or ``y``) held a NaN or an infinity, or values whose
+    squares overflow float64. Estimators that leave ``X``'s finiteness to this check catch it to give
+    scikit-learn's message (``linear_model._base.gram_settles_finiteness``)."""
+
+
 def check_finite_gram(gram, rhs_out):
-    """Raise if the Gram statistics are not finite: X held NaN/inf (or values whose squares overflow)."""
+    """Raise if the Gram statistics are not finite: X held NaN/inf (or values whose squares overflow).
+    A NaN or an infinity anywhere in a row reaches the diagonal (its square, or 0 * inf under a zero
+    weight), so this p x p check stands for a pass over X."""
     if not (np.isfinite(gram).all() and np.isfinite(rhs_out).all()):
-        raise ValueError("X contains NaN or infinity (or values so large that X^T X overflows float64)")
+        raise NonFiniteGramError("X contains NaN or infinity (or values so large that X^T X overflows float64)")
 
 
 def csr_threads(indptr, n_threads):

@@ -8,6 +8,7 @@ from sklearn.datasets import load_diabetes, make_regression
 from sklearn.model_selection import GridSearchCV, KFold, ShuffleSplit, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_array
 from sklearn.utils.estimator_checks import check_dataframe_column_names_consistency, parametrize_with_checks
 
 from fastml.linear_model._least_squares import LinearRegression, Ridge, RidgeCV
@@ -300,6 +301,41 @@ def test_bad_input_gives_scikit_learn_errors(Estimator):
         Estimator().fit(X, y, sample_weight=-np.ones(len(y)))
     with pytest.raises(ValueError, match="features"):
         Estimator().fit(X, y).predict(X[:, :3])
+
+
+@pytest.mark.parametrize("make", [LinearRegression, lambda: LinearRegression(positive=True), Ridge,
+                                  lambda: Ridge(solver="lbfgs"), RidgeCV, lambda: RidgeCV(cv=3),
+                                  lambda: RidgeCV(cv=3, scoring="neg_mean_absolute_error")])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_X_gives_scikit_learns_error_without_a_pass_of_its_own(make, sparse, bad):
+    """The closed-form paths skip validate_data's pass over X and let the Gram matrix's check settle it
+    (a NaN or an infinity anywhere in a row reaches the diagonal, also under a zero sample weight):
+    the error is still scikit-learn's (check_array's, as validate_data raised it), word for word, for
+    dense and CSR X, float32 and float64."""
+    X, y = DATA["diabetes"]
+    for dtype in (np.float64, np.float32):
+        bad_X = X.astype(dtype)
+        bad_X[7, 3] = bad
+        weights = np.ones(len(y))
+        weights[7] = 0.0
+        bad_X = sp.csr_matrix(bad_X) if sparse else bad_X
+        estimator = make()
+        with pytest.raises(ValueError) as theirs:  # what validate_data raises for this estimator
+            check_array(bad_X, accept_sparse="csr", estimator=estimator, input_name="X")
+        with pytest.raises(ValueError) as ours:
+            estimator.fit(bad_X, y, sample_weight=weights)
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_finite_X_whose_gram_overflows_is_named():
+    """Finite values whose squares overflow float64 pass scikit-learn's check; the Gram check names them."""
+    X, y = DATA["diabetes"]
+    huge = X.copy()
+    huge[5, 1] = 1e200
+    for estimator in (LinearRegression(), Ridge(), RidgeCV()):
+        with pytest.raises(ValueError, match="overflows float64"):
+            estimator.fit(huge, y)
 
 
 def test_negative_or_invalid_alpha_is_rejected():
