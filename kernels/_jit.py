@@ -28,6 +28,7 @@ import types
 os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp tbb workqueue")
 
 import numba  # noqa: E402
+import numpy as np  # noqa: E402
 
 CACHE = os.environ.get("FASTML_NUMBA_CACHE", "1") != "0"
 FASTMATH = {"reassoc", "contract", "nsz"}
@@ -149,6 +150,18 @@ def jit_vector_math(function):
     LLVM from vectorizing the caller's loop.
     """
     return numba.njit(cache=CACHE, fastmath=FASTMATH_EXACT, error_model="numpy", nogil=True)(function)
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def is_finite(value):
+    """``math.isfinite`` / ``np.isfinite`` of a scalar that survives the kernels' fast-math flags.
+
+    Numba computes those as "``value - value`` is not NaN", and under "reassoc" LLVM cancels
+    ``value - value`` when ``value`` is itself a sum or a difference: ``isfinite(a - b)`` was True
+    for a = inf, b = -inf (measured, numba 0.68). An absolute value compared with infinity has no
+    such rewrite (and no fast-math flags of its own here: LLVM inlines it with them), and vectorizes.
+    """
+    return abs(value) < np.inf
 
 
 @numba.njit(cache=CACHE)

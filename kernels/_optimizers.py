@@ -31,7 +31,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from ._jit import jit_inline
+from ._jit import is_finite, jit_inline
 from .losses import loss_grad_point
 
 # optimizer ids
@@ -440,9 +440,9 @@ def finish_epoch(params, coef_scale, loss_sum):
             params[k, j] *= scale
         coef_scale[k] = 1.0
         for j in range(width):
-            if not math.isfinite(params[k, j]):
+            if not is_finite(params[k, j]):
                 status = NON_FINITE
     for m in range(loss_sum.shape[0]):
-        if not math.isfinite(loss_sum[m]):
+        if not is_finite(loss_sum[m]):
             status = NON_FINITE
     return status

@@ -5,7 +5,6 @@ its own float64 buffer, and the buffers are summed in chunk order. The result de
 of chunks only, so it is bitwise reproducible for a fixed ``n_threads`` whatever the scheduler does.
 :func:`map_row_chunks` does the same for Python code whose work is BLAS calls on row blocks.
 """
-import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,7 +12,7 @@ import numpy as np
 from numba import prange
 
 from ._blas_threads import limit_blas_threads
-from ._jit import jit_inline
+from ._jit import is_finite, jit_inline
 
 
 @jit_inline
@@ -77,7 +76,7 @@ def count_nonfinite(values, n_rows):
     count = 0
     for b in range(n_rows):
         for k in range(values.shape[1]):
-            count += 0 if math.isfinite(values[b, k]) else 1
+            count += 0 if is_finite(values[b, k]) else 1
     return count
 
 

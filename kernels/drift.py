@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import prange
 
-from ._jit import jit_inline, jit_kernel
+from ._jit import is_finite, jit_inline, jit_kernel
 from ._parallel import chunk_count, row_chunk_bounds
 
 
@@ -247,8 +247,7 @@ def _bucketable(lowest, highest):
     scale is finite too (an infinite value makes every bucket index NaN, a subnormal range the
     scale infinite)."""
     span = highest - lowest
-    # comparisons, not math.isfinite: under "reassoc" LLVM folds that of a difference to true (measured)
-    return 0.0 < span < np.inf and SELECT_BUCKETS / span < np.inf
+    return span > 0.0 and is_finite(span) and is_finite(SELECT_BUCKETS / span)  # not math.isfinite: see is_finite
 
 
 @jit_inline

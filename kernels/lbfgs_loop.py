@@ -19,7 +19,7 @@ preconditioned)``, the last False when the preconditioner was dropped (its step 
 import numpy as np
 from numba.extending import overload
 
-from ._jit import jit_inline, jit_kernel, perf_counter
+from ._jit import is_finite, jit_inline, jit_kernel, perf_counter
 from .objective_csr import loss_grad_csr
 from .objective_dense import loss_grad_dense
 
@@ -111,10 +111,10 @@ def _max_abs(vector):
 
 @jit_inline
 def _all_finite(value, vector):
-    if not np.isfinite(value):
+    if not is_finite(value):
         return False
     for entry in vector:
-        if not np.isfinite(entry):
+        if not is_finite(entry):
             return False
     return True
 
@@ -124,7 +124,7 @@ def _cubic_minimizer(a, fa, ga, b, fb, gb):
     """Minimizer of the cubic through (a, fa, fa') and (b, fb, fb'), or NaN when it has none."""
     d1 = ga + gb - 3.0 * (fa - fb) / (a - b)
     radicand = d1 * d1 - ga * gb
-    if not np.isfinite(radicand) or radicand < 0.0:
+    if not is_finite(radicand) or radicand < 0.0:
         return np.nan
     d2 = np.sqrt(radicand) if b >= a else -np.sqrt(radicand)
     return b - (b - a) * (gb + d2 - d1) / (gb - ga + 2.0 * d2)
@@ -250,7 +250,7 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
                                                  loss_id, param, l2, inv_weight_sum, w, direction, step, trial,
                                                  trial_gradient, loss_buffer, grad_coef, grad_intercept)
             n_evaluations += 1
-            sufficient = np.isfinite(trial_value) and trial_value <= value - step * armijo_limit
+            sufficient = is_finite(trial_value) and trial_value <= value - step * armijo_limit
             if not sufficient or (trials > 0 and trial_value >= prev_value):
                 lo_step, lo_value, lo_slope = prev_step, prev_value, prev_slope
                 hi_step, hi_value, hi_slope = step, trial_value, trial_slope
@@ -269,7 +269,7 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
                     done = True
                 else:
                     next_step = _cubic_minimizer(prev_step, prev_value, prev_slope, step, trial_value, trial_slope)
-                    if not np.isfinite(next_step) or not (2.0 * step <= next_step <= 10.0 * step):
+                    if not is_finite(next_step) or not (2.0 * step <= next_step <= 10.0 * step):
                         next_step = 4.0 * step
                     prev_step, prev_value, prev_slope = step, trial_value, trial_slope
                     step = min(next_step, 1e10)
@@ -282,17 +282,17 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
                 if abs(width) <= _EPS * max(abs(lo_step), 1e-300):
                     break
                 step = np.nan
-                if np.isfinite(hi_value) and np.isfinite(hi_slope):
+                if is_finite(hi_value) and is_finite(hi_slope):
                     step = _cubic_minimizer(lo_step, lo_value, lo_slope, hi_step, hi_value, hi_slope)
                 low = min(lo_step + 0.1 * width, hi_step - 0.1 * width)
                 high = max(lo_step + 0.1 * width, hi_step - 0.1 * width)
-                if not np.isfinite(step) or not (low <= step <= high):
+                if not is_finite(step) or not (low <= step <= high):
                     step = lo_step + 0.5 * width
                 trial_value, trial_slope = _try_step(design, n_features, n_outputs, fit_intercept, y, sample_weight,
                                                      loss_id, param, l2, inv_weight_sum, w, direction, step, trial,
                                                      trial_gradient, loss_buffer, grad_coef, grad_intercept)
                 n_evaluations += 1
-                sufficient = np.isfinite(trial_value) and trial_value <= value - step * armijo_limit
+                sufficient = is_finite(trial_value) and trial_value <= value - step * armijo_limit
                 if not sufficient or trial_value >= lo_value:
                     hi_step, hi_value, hi_slope = step, trial_value, trial_slope
                     continue

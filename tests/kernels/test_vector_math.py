@@ -79,3 +79,22 @@ def test_fused_logistic_block_matches_pointwise_formula(dtype):
     np.testing.assert_allclose(loss[0], expected_loss, rtol=1e-13)
     np.testing.assert_allclose(grad[:, 0], X.astype(np.float64).T @ derivative, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(grad_intercept[0], derivative.sum(), rtol=1e-12, atol=1e-12)
+
+
+def test_is_finite_survives_fast_math_reassociation():
+    """Numba's isfinite is "x - x is not NaN"; under "reassoc" LLVM cancels x - x for a sum or a
+    difference x, so isfinite(a - b) said True for inf - (-inf). kernels._jit.is_finite must not."""
+    import numba
+
+    from fastml.kernels._jit import FASTMATH, is_finite
+
+    @numba.njit(fastmath=FASTMATH)
+    def finite_difference_and_sum(a, b):
+        return is_finite(a - b), is_finite(a * a - 3.0 * b), is_finite(a + b)
+
+    assert finite_difference_and_sum(1.0, 2.0) == (True, True, True)
+    assert finite_difference_and_sum(np.inf, -np.inf) == (False, False, False)
+    assert finite_difference_and_sum(np.inf, np.inf) == (False, False, False)  # NaN differences
+    assert finite_difference_and_sum(np.nan, 0.0) == (False, False, False)
+    assert finite_difference_and_sum(1e200, -1e200) == (True, False, True)  # the square overflows
+    assert finite_difference_and_sum(1e308, -1e308)[0] is False  # the difference overflows
