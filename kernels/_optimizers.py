@@ -27,6 +27,7 @@ Arrays of settings (indices below) keep the kernel signatures short:
 """
 import math
 
+import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
@@ -202,7 +203,24 @@ def per_sample_step(loss_id, loss_param, target, weight, total, params, coef_sca
     derivative = min(max(weight * derivative, -MAX_DERIVATIVE), MAX_DERIVATIVE) * column_scale
     if l2 != 0.0:
         shrink_scale(params, coef_scale, 0, eta, l2)
+    if not is_finite(raw):  # see poison_if_nonfinite
+        return np.nan, -eta * derivative
     return weight * loss, -eta * derivative
+
+
+@jit_inline
+def poison_if_nonfinite(raw, loss_sums):
+    """Make the epoch's losses NaN when one of a row's raw predictions is not finite.
+
+    A NaN or an infinity in a row of ``X`` gives a non-finite raw prediction, but not always a
+    non-finite loss: the hinge-type losses give a NaN margin zero loss and zero derivative, and the
+    row would be skipped without a word. With this, :func:`finish_epoch` reports ``NON_FINITE`` after
+    any epoch that met one, whatever the loss (and whatever the row's weight), so that the estimators
+    can leave ``X``'s finiteness to the epoch instead of a pass of their own."""
+    for k in range(raw.shape[0]):
+        if not is_finite(raw[k]):
+            for m in range(loss_sums.shape[0]):
+                loss_sums[m] = np.nan
 
 
 @jit_inline

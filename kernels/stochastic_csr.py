@@ -31,9 +31,9 @@ from numba import prange
 from ._jit import jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, L2, MAX_DERIVATIVE, POWER_T,
                           PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, average_column, clip_gradient, cumulative_l1,
-                          dense_step, finish_epoch, prefetch_element, prefetch_item, per_sample_step,
-                          runs_single_column_loop, shrink_scales, step_rate, step_rates, update_average,
-                          uses_cumulative_l1)
+                          dense_step, finish_epoch, per_sample_step, poison_if_nonfinite, prefetch_element,
+                          prefetch_item, runs_single_column_loop, shrink_scales, step_rate, step_rates,
+                          update_average, uses_cumulative_l1)
 from .losses import row_loss_grad
 
 
@@ -164,6 +164,7 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
             row_loss_grad(loss_id, y, sample_weight, row, raw, loss_param, loss_row, derivative[b])
             for m in range(n_loss):
                 loss_sum_out[m] += loss_row[m]
+            poison_if_nonfinite(raw, loss_sum_out)
             for k in range(n_columns):  # clipped as scikit-learn's MAX_DLOSS, so early huge steps stay finite
                 value = min(max(derivative[b, k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
                 derivative[b, k] = value * (columns[SCALE, k] / n_rows)

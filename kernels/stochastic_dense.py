@@ -52,9 +52,8 @@ from ._jit import jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, L2, MAX_DERIVATIVE, POWER_T,
                           PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH, PROGRESS_INTERVAL, SCALE, SGD, add_l1_totals,
                           average_column, clip_gradient, cumulative_l1, dense_step, finish_epoch, load_acquire,
-                          prefetch_item, per_sample_step, runs_single_column_loop, shrink_scales, step_rate,
-                          step_rates, store_release,
-                          update_average, uses_cumulative_l1)
+                          per_sample_step, poison_if_nonfinite, prefetch_item, runs_single_column_loop, shrink_scales,
+                          step_rate, step_rates, store_release, update_average, uses_cumulative_l1)
 from .losses import block_loss_grad, row_loss_grad
 
 
@@ -97,6 +96,7 @@ def batch_rows_derivatives(X, y, sample_weight, order, first, stop, n_steps_rows
             for j in range(n_features):
                 total += X[row, j] * params[k, j]
             raw[b, k] = coef_scale[k] * total + params[k, n_features]
+        poison_if_nonfinite(raw[b], loss_sum)
         for c in range(y.shape[1]):
             targets[b, c] = y[row, c]
         for c in range(sample_weight.shape[1]):
@@ -275,6 +275,7 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
                 row_loss_grad(loss_id, y, sample_weight, row, raw_row, loss_param, loss_one, derivative[b])
                 for m in range(n_loss):
                     loss_sum_out[m] += loss_one[m]
+                poison_if_nonfinite(raw_row, loss_sum_out)
                 for k in range(n_columns):
                     value = min(max(derivative[b, k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
                     derivative[b, k] = value * (columns[SCALE, k] / n_rows)

@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_array
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.estimator_checks import check_dataframe_column_names_consistency, parametrize_with_checks
 
@@ -501,6 +502,83 @@ def test_partial_fit_that_diverges_leaves_the_model_as_it_was():
     twin.partial_fit(X, y)
     assert_array_equal(model.coef_, twin.coef_)
     assert model.t_ == twin.t_
+
+
+def _with_bad_value(X, bad, row, sparse):
+    bad_X = X.copy()
+    bad_X[row, 3] = bad
+    return sp.csr_matrix(bad_X) if sparse else bad_X
+
+
+def _check_array_error(X, estimator):
+    with pytest.raises(ValueError) as raised:  # what validate_data raises for this estimator
+        check_array(X, accept_sparse="csr", estimator=estimator, input_name="X")
+    return str(raised.value)
+
+
+@pytest.mark.parametrize("settings", [
+    {"loss": "hinge"}, {"loss": "log_loss"}, {"loss": "squared_hinge"}, {"loss": "modified_huber"},
+    {"loss": "perceptron"}, {"loss": "hinge", "batch_size": 16}, {"loss": "hinge", "optimizer": "adam"},
+    {"loss": "log_loss", "optimizer": "momentum", "batch_size": 8}, {"loss": "hinge", "average": True},
+    {"loss": "hinge", "penalty": "l1"},
+])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_classifier_non_finite_X_raises_scikit_learns_error_from_the_first_epoch(digits, settings, sparse, bad):
+    """validate_data skips X's finiteness and the epochs settle it: the hinge-type losses give a NaN
+    margin zero loss and derivative, so the kernels mark the epoch's loss instead. The error is
+    scikit-learn's word for word, also for a row of zero weight, one class of several (one-vs-all) and
+    float32; a failed fit or first partial_fit leaves no fitted attribute behind."""
+    X, y = digits
+    weights = np.ones(len(y))
+    weights[11] = 0.0
+    for dtype in (np.float64, np.float32):
+        bad_X = _with_bad_value(X.astype(dtype), bad, 11, sparse)
+        model = SGDClassifier(max_iter=3, tol=None, random_state=0, **settings)
+        with pytest.raises(ValueError) as raised:
+            model.fit(bad_X, y, sample_weight=weights)
+        assert str(raised.value) == _check_array_error(bad_X, model)
+        assert not hasattr(model, "coef_") and not hasattr(model, "classes_")
+        with pytest.raises(ValueError) as raised:
+            model.partial_fit(bad_X, y, classes=np.unique(y))
+        assert str(raised.value) == _check_array_error(bad_X, model)
+        assert not hasattr(model, "classes_") and not hasattr(model, "n_features_in_")
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_regressor_non_finite_X_raises_scikit_learns_error(diabetes, loss, sparse):
+    X, y = diabetes
+    for bad in (np.nan, np.inf):
+        bad_X = _with_bad_value(X, bad, 5, sparse)
+        model = SGDRegressor(loss=loss, max_iter=2, tol=None, random_state=0)
+        with pytest.raises(ValueError) as raised:
+            model.fit(bad_X, y)
+        assert str(raised.value) == _check_array_error(bad_X, model)
+
+
+def test_non_finite_X_in_partial_fit_leaves_the_model_as_it_was(cancer):
+    """A later partial_fit on bad rows raises scikit-learn's error and changes nothing: the next call
+    continues exactly as if it had not happened."""
+    X, y = cancer
+    model = SGDClassifier(loss="hinge", random_state=0).partial_fit(X, y, classes=[0, 1])
+    twin = clone(model).partial_fit(X, y, classes=[0, 1])
+    coef = model.coef_.copy()
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        model.partial_fit(_with_bad_value(X, np.nan, 40, False), y)
+    assert_array_equal(model.coef_, coef)
+    model.partial_fit(X, y)
+    twin.partial_fit(X, y)
+    assert_array_equal(model.coef_, twin.coef_)
+    assert model.t_ == twin.t_
+
+
+def test_non_finite_X_in_the_early_stopping_validation_rows(cancer):
+    """Rows held out for early stopping are read by no epoch: they are checked on their own."""
+    X, y = cancer
+    for row in range(0, len(y), 7):  # some of these rows land in the validation split
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            SGDClassifier(early_stopping=True, random_state=0).fit(_with_bad_value(X, np.nan, row, False), y)
 
 
 def test_sparse_input_with_mixed_index_dtypes_is_not_modified(cancer):
