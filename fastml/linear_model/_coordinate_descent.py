@@ -21,7 +21,8 @@ from sklearn.utils.validation import column_or_1d
 from .._config import resolve_n_threads
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
-    record_fingerprint, check_choice, check_scalar_param, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
+    record_fingerprint, check_choice, check_scalar_param, gram_settles_finiteness, progress_callback, solver_info,
+    validate_fit_data, warn_if_not_converged,
 )
 from ._least_squares import LinearRegressorMixin, n_threads_from_n_jobs, optional_sample_weight
 from ._solve import _seed
@@ -138,13 +139,14 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
         check_scalar_param(self.alpha, "alpha", minimum=0.0)
         mixing = float(self._mixing())
         _check_common(self)
-        X, y = validate_fit_data(self, X, y, multi_output=True)
+        # every coordinate-descent variant checks its sums over X (Gram diagonal or column squares),
+        # which settles X's finiteness without a pass of its own
+        X, y = validate_fit_data(self, X, y, multi_output=True, check_X_finite=False)
         if self.alpha == 0:
             warnings.warn("With alpha=0, this algorithm does not converge well. You are advised to use the "
                           "LinearRegression estimator", stacklevel=2)
         sample_weight = optional_sample_weight(sample_weight, X)
-        from ..solvers.coordinate_descent import (CoordinateDescentOptions, coordinate_descent,
-                                                  coordinate_descent_from_statistics)
+        from ..solvers.coordinate_descent import CoordinateDescentOptions
 
         n_features, n_targets = X.shape[1], (1 if y.ndim == 1 else y.shape[1])
         options = CoordinateDescentOptions(max_iter=self.max_iter, tol=self.tol, selection=self.selection,
@@ -156,14 +158,8 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
             w0 = np.vstack([coef.reshape(n_features, n_targets), np.zeros((int(self.fit_intercept), n_targets))])
         callback, bar = progress_callback(self, self.max_iter, self.callbacks)
         try:
-            if statistics is not None:
-                result = coordinate_descent_from_statistics(statistics, X.shape[0], alpha=float(self.alpha),
-                                                            l1_ratio=mixing, fit_intercept=self.fit_intercept, w0=w0,
-                                                            options=options, callback=callback)
-            else:
-                result = coordinate_descent(X, y, sample_weight, alpha=float(self.alpha), l1_ratio=mixing,
-                                            fit_intercept=self.fit_intercept, w0=w0, options=options,
-                                            callback=callback)
+            with gram_settles_finiteness(self, X):
+                result = self._solve(X, y, sample_weight, statistics, mixing, w0, options, callback)
         finally:
             if bar is not None:
                 bar.close()
@@ -177,6 +173,17 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
         self.loss_curve_ = result.trace["objective"]
         self.solver_info_ = solver_info(result, "coordinate_descent")
         return record_fingerprint(self, X)
+
+
+    def _solve(self, X, y, sample_weight, statistics, mixing, w0, options, callback):
+        from ..solvers.coordinate_descent import coordinate_descent, coordinate_descent_from_statistics
+
+        if statistics is not None:
+            return coordinate_descent_from_statistics(statistics, X.shape[0], alpha=float(self.alpha), l1_ratio=mixing,
+                                                      fit_intercept=self.fit_intercept, w0=w0, options=options,
+                                                      callback=callback)
+        return coordinate_descent(X, y, sample_weight, alpha=float(self.alpha), l1_ratio=mixing,
+                                  fit_intercept=self.fit_intercept, w0=w0, options=options, callback=callback)
 
 
 class Lasso(ElasticNet):

@@ -48,6 +48,7 @@ import scipy.sparse as sp
 from .._config import resolve_n_threads
 from .._objective import DesignMatrix, frozen_view
 from ..kernels._blas_threads import one_blas_thread_in_fit
+from ._closed_form_base import NonFiniteGramError
 from ._result import SolverResult, Trace, notify
 
 __all__ = [
@@ -166,10 +167,13 @@ class _Problem:
 
         if csc is not None and self.variant == "gram":
             design, csc = _design(csc.tocsr()), None  # the Gram kernel reads rows: one copy
-        if self.variant == "gram":
-            self._prepare_gram(design, w, y_c)
-        else:
-            self._prepare_columns(design, csc, w, y_c)
+        # a NaN or an infinity in X surfaces in the sums, checked right after (_require_finite): no
+        # RuntimeWarning on the way
+        with np.errstate(invalid="ignore", over="ignore"):
+            if self.variant == "gram":
+                self._prepare_gram(design, w, y_c)
+            else:
+                self._prepare_columns(design, csc, w, y_c)
 
     @classmethod
     def from_statistics(cls, stats, fit_intercept, n_samples, n_threads):
@@ -354,9 +358,10 @@ def _centered_gram_dense(X, sample_weight, x_mean, y_c):
 
 
 def _require_finite(*statistics):
-    """The sums over X are finite exactly when X is (short of overflow): no separate pass to check."""
+    """The sums over X are finite exactly when X is (short of overflow): no separate pass to check.
+    (Every variant's sums see every value: the Gram diagonal, or the column sums of squares.)"""
     if not all(np.all(np.isfinite(values)) for values in statistics):
-        raise ValueError("X contains NaN or infinity (or values too large to square)")
+        raise NonFiniteGramError("X contains NaN or infinity (or values too large to square)")
 
 
 def _design(X):

@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold, ShuffleSplit, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_array
 from sklearn.utils.estimator_checks import check_dataframe_column_names_consistency, parametrize_with_checks
 
 from fastml.linear_model._coordinate_descent import ElasticNet, ElasticNetCV, Lasso, LassoCV
@@ -303,6 +304,34 @@ def test_bad_input_gives_scikit_learn_errors(Estimator):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # alpha=0 with max_iter=5
+@pytest.mark.parametrize("make", [Lasso, lambda: ElasticNet(l1_ratio=0.3), lambda: Lasso(positive=True),
+                                  lambda: Lasso(precompute=True), lambda: Lasso(fit_intercept=False)])
+@pytest.mark.parametrize("layout", ["tall", "wide", "csr", "fortran"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_X_gives_scikit_learns_error_without_a_pass_of_its_own(make, layout, bad):
+    """validate_data skips X's finiteness: every coordinate-descent variant (Gram, dense columns,
+    sparse columns) checks its sums over X, which settles it, and the error is scikit-learn's word for
+    word (float32 and float64, a bad value in the first row, whose values the column variant subtracts
+    from the others, or in a row of zero weight)."""
+    rng = np.random.default_rng(0)
+    n_rows, n_columns = (60, 5) if layout != "wide" else (8, 30)
+    for dtype in (np.float64, np.float32):
+        for row in (0, 3):
+            X = rng.standard_normal((n_rows, n_columns)).astype(dtype)
+            y = rng.standard_normal(n_rows)
+            X[row, 2] = bad
+            weights = np.ones(n_rows)
+            weights[3] = 0.0
+            X = sp.csr_matrix(X) if layout == "csr" else np.asfortranarray(X) if layout == "fortran" else X
+            estimator = make()
+            with pytest.raises(ValueError) as theirs:  # what validate_data raises for this estimator
+                check_array(X, accept_sparse="csr", estimator=estimator, input_name="X")
+            with pytest.raises(ValueError) as ours:
+                estimator.fit(X, y, sample_weight=weights)
+            assert str(ours.value) == str(theirs.value)
+            assert not hasattr(estimator, "coef_")
+
+
 def test_invalid_hyper_parameters_are_rejected():
     X, y, _ = DATA["diabetes"]
     with pytest.raises(ValueError, match="alpha"):
