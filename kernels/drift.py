@@ -193,21 +193,27 @@ def bin_counts_csr(data, indices, indptr, n_features, values, n_values, discrete
     return counts, moments
 
 
-@jit_kernel
-def gather_columns(X, rows, out):
+@jit_kernel(parallel=True)
+def gather_columns(X, rows, out, n_threads):
     """``out[j, r] = X[rows[r], j]`` as float64: the subsample of a fingerprint, a column per row of
     ``out``, in one pass (a row gather, then a transposing copy, read and wrote it twice). The loop
-    order follows ``X``'s layout (rows contiguous or columns contiguous)."""
+    order follows ``X``'s layout (rows contiguous or columns contiguous); each thread copies a
+    contiguous range of the rows (a multiple of 8: whole cache lines of ``out``)."""
     n_features = X.shape[1]
-    if X.strides[1] == X.itemsize:
-        for r in range(rows.shape[0]):
-            row = rows[r]
+    n_rows = rows.shape[0]
+    n_chunks = chunk_count((n_rows + 7) // 8, n_threads)
+    for chunk in prange(n_chunks):
+        first = min(n_rows, 8 * ((((n_rows + 7) // 8) * chunk) // n_chunks))
+        stop = min(n_rows, 8 * ((((n_rows + 7) // 8) * (chunk + 1)) // n_chunks))
+        if X.strides[1] == X.itemsize:
+            for r in range(first, stop):
+                row = rows[r]
+                for j in range(n_features):
+                    out[j, r] = X[row, j]
+        else:
             for j in range(n_features):
-                out[j, r] = X[row, j]
-    else:
-        for j in range(n_features):
-            for r in range(rows.shape[0]):
-                out[j, r] = X[rows[r], j]
+                for r in range(first, stop):
+                    out[j, r] = X[rows[r], j]
 
 
 # Quantile edges without a sort. The order statistics at the decile ranks of a column's edge sample
@@ -371,8 +377,77 @@ def _quantile_edges(column, n_rows, step, edges, workspace, indices):
     return m
 
 
-@jit_kernel
-def reference_cells(columns, n_rows, edge_step, n_bins, max_categories):
+@jit_inline
+def _reference_column(column, n_rows, edge_step, n_bins, max_categories, j, values, n_values, discrete, counts, stats,
+                      distinct, quantiles, workspace, indices):
+    """Row ``j`` of :func:`reference_cells`'s outputs from ``column`` (its scratch arrays passed in)."""
+    width = values.shape[1]
+    # distinct present values, until there are too many: a continuous column stops within a few rows
+    n_distinct = 0
+    for i in range(n_rows):
+        v = column[i]
+        if v != v:
+            continue
+        seen = False
+        for k in range(n_distinct):
+            if distinct[k] == v:
+                seen = True
+                break
+        if not seen:
+            distinct[n_distinct] = v
+            n_distinct += 1
+            if n_distinct > max_categories:
+                break
+    # present count, sum, min and max: a select per value, no branch, so the loop vectorizes
+    n_present = 0
+    total = 0.0
+    lowest = np.inf
+    highest = -np.inf
+    for i in range(n_rows):
+        v = column[i]
+        present = v == v
+        n_present += present
+        total += v if present else 0.0
+        lowest = v if v < lowest else lowest  # NaN compares False
+        highest = v if v > highest else highest
+    n_missing = n_rows - n_present
+    counts[j, width + 1] = n_missing
+    stats[j, 4] = n_missing / max(n_rows, 1)
+    if n_present == 0:
+        return
+    mean = total / n_present
+    squares = 0.0
+    for i in range(n_rows):
+        v = column[i]
+        squares += (v - mean) * (v - mean) if v == v else 0.0
+    stats[j, 0] = mean
+    stats[j, 1] = math.sqrt(squares / n_present)
+    stats[j, 2] = lowest
+    stats[j, 3] = highest
+    n_cells = 0
+    if n_distinct <= max_categories:
+        discrete[j] = True
+        categories = np.sort(distinct[:n_distinct])
+        for k in range(n_distinct):
+            values[j, k] = categories[k]
+        n_cells = n_distinct
+    else:
+        n_sample = _quantile_edges(column, n_rows, edge_step, quantiles, workspace, indices)
+        for b in range(1, n_bins if n_sample > 0 else 1):
+            edge = quantiles[b - 1]
+            if edge >= highest:  # an edge at the maximum: an empty top bin
+                break
+            if n_cells == 0 or edge != values[j, n_cells - 1]:
+                values[j, n_cells] = edge
+                n_cells += 1
+    n_values[j] = n_cells
+    # every present value is one of the categories of a discrete column: counting by intervals
+    # between sorted values serves both kinds
+    _add_interval_counts(column, n_rows, values[j], n_cells, n_present, counts[j])
+
+
+@jit_kernel(parallel=True)
+def reference_cells(columns, n_rows, edge_step, n_bins, max_categories, n_threads):
     """The reference fingerprint of the first ``n_rows`` values of each row of ``columns`` (n_columns,
     at least n_rows; float64; a padded buffer, see ``Fingerprint.from_data``): a column with
     at most ``max_categories`` distinct present values is discrete (its cells: the sorted categories),
@@ -386,7 +461,8 @@ def reference_cells(columns, n_rows, edge_step, n_bins, max_categories):
     No full sort: distinct values are tracked only until there are too many (a few dozen rows for a
     continuous column). A value's cell is the number of edges or categories strictly below it (as
     :func:`bin_counts_dense` counts new rows): :func:`_add_interval_counts` gives every cell of both
-    kinds. Every other loop is branch-free and vectorizes.
+    kinds. Every other loop is branch-free and vectorizes. Columns are split over ``n_threads``
+    threads (the results do not depend on it).
     """
     n_columns = columns.shape[0]
     width = max(n_bins - 1, max_categories)
@@ -395,75 +471,18 @@ def reference_cells(columns, n_rows, edge_step, n_bins, max_categories):
     discrete = np.zeros(n_columns, dtype=np.bool_)
     counts = np.zeros((n_columns, width + 2))
     stats = np.full((n_columns, 5), np.nan)
-    distinct = np.empty(max_categories + 1)
-    quantiles = np.empty(max(n_bins - 1, 0))
     edge_rows = (n_rows + edge_step - 1) // edge_step
-    workspace = np.empty((3, edge_rows))
-    indices = np.empty(edge_rows + 2 * SELECT_BUCKETS + 5 * n_bins, dtype=np.int64)
-    for j in range(n_columns):
-        column = columns[j]
-        # distinct present values, until there are too many: a continuous column stops within a few rows
-        n_distinct = 0
-        for i in range(n_rows):
-            v = column[i]
-            if v != v:
-                continue
-            seen = False
-            for k in range(n_distinct):
-                if distinct[k] == v:
-                    seen = True
-                    break
-            if not seen:
-                distinct[n_distinct] = v
-                n_distinct += 1
-                if n_distinct > max_categories:
-                    break
-        # present count, sum, min and max: a select per value, no branch, so the loop vectorizes
-        n_present = 0
-        total = 0.0
-        lowest = np.inf
-        highest = -np.inf
-        for i in range(n_rows):
-            v = column[i]
-            present = v == v
-            n_present += present
-            total += v if present else 0.0
-            lowest = v if v < lowest else lowest  # NaN compares False
-            highest = v if v > highest else highest
-        n_missing = n_rows - n_present
-        counts[j, width + 1] = n_missing
-        stats[j, 4] = n_missing / max(n_rows, 1)
-        if n_present == 0:
-            continue
-        mean = total / n_present
-        squares = 0.0
-        for i in range(n_rows):
-            v = column[i]
-            squares += (v - mean) * (v - mean) if v == v else 0.0
-        stats[j, 0] = mean
-        stats[j, 1] = math.sqrt(squares / n_present)
-        stats[j, 2] = lowest
-        stats[j, 3] = highest
-        n_cells = 0
-        if n_distinct <= max_categories:
-            discrete[j] = True
-            categories = np.sort(distinct[:n_distinct])
-            for k in range(n_distinct):
-                values[j, k] = categories[k]
-            n_cells = n_distinct
-        else:
-            n_sample = _quantile_edges(column, n_rows, edge_step, quantiles, workspace, indices)
-            for b in range(1, n_bins if n_sample > 0 else 1):
-                edge = quantiles[b - 1]
-                if edge >= highest:  # an edge at the maximum: an empty top bin
-                    break
-                if n_cells == 0 or edge != values[j, n_cells - 1]:
-                    values[j, n_cells] = edge
-                    n_cells += 1
-        n_values[j] = n_cells
-        # every present value is one of the categories of a discrete column: counting by intervals
-        # between sorted values serves both kinds
-        _add_interval_counts(column, n_rows, values[j], n_cells, n_present, counts[j])
+    # columns are independent: contiguous ranges of them per thread, each with its own scratch
+    n_chunks = chunk_count(n_columns, n_threads)
+    bounds = row_chunk_bounds(n_columns, n_chunks)
+    for chunk in prange(n_chunks):
+        distinct = np.empty(max_categories + 1)
+        quantiles = np.empty(max(n_bins - 1, 0))
+        workspace = np.empty((3, edge_rows))
+        indices = np.empty(edge_rows + 2 * SELECT_BUCKETS + 5 * n_bins, dtype=np.int64)
+        for j in range(bounds[chunk], bounds[chunk + 1]):
+            _reference_column(columns[j], n_rows, edge_step, n_bins, max_categories, j, values, n_values, discrete,
+                              counts, stats, distinct, quantiles, workspace, indices)
     return values, n_values, discrete, counts, stats
 
 

@@ -132,6 +132,14 @@ def test_fingerprint_edges_of_awkward_columns_match_numpy(n_rows):
     cells, discrete = numpy_reference_block(columns, EDGE_ROWS)
     np.testing.assert_array_equal(block.discrete, discrete)
     assert not discrete.any()
+    # the kernel split over threads (by columns) gives the same block
+    from fastml.kernels.drift import reference_cells
+
+    buffer = np.ascontiguousarray(columns.T)
+    step = -(-n_rows // EDGE_ROWS)
+    for one, two in zip(reference_cells.serial(buffer, n_rows, step, 10, 20, 1),
+                        reference_cells(buffer, n_rows, step, 10, 20, 3)):
+        np.testing.assert_array_equal(one, two)
     for j, expected in enumerate(cells):
         assert block.n_values[j] == expected.size, j
         np.testing.assert_array_equal(block.values[j, : expected.size], expected, err_msg=f"column {j}")
@@ -156,10 +164,15 @@ def test_wide_fingerprint_sorts_a_bounded_number_of_values():
 
 
 @pytest.mark.parametrize("n_rows", [300, 2500])  # all rows; a subsample of max_rows=1000
-def test_fingerprint_of_every_layout_is_that_of_its_subsample(n_rows):
+@pytest.mark.parametrize("threads", [1, 3])
+def test_fingerprint_of_every_layout_is_that_of_its_subsample(n_rows, threads, monkeypatch):
     """The fused gather (rows straight into the column-major layout) against numpy's row gather, for C
-    and F order, float32, CSR and a strided view: the same cells, counts and statistics."""
+    and F order, float32, CSR and a strided view: the same cells, counts and statistics, also with the
+    gather and the cells split over threads (rows in whole cache lines, columns)."""
+    from fastml.drift import _fingerprint
     from fastml.drift._fingerprint import _Block
+
+    monkeypatch.setattr(_fingerprint, "_threads_for", lambda n_values: threads)
 
     rng = np.random.default_rng(n_rows)
     wide = rng.standard_normal((n_rows, 12))
