@@ -68,20 +68,36 @@ def bench_large():
 def bench_fit_fingerprints(fits=30):
     """What the fingerprint adds to every fit: Fingerprint.from_data on float64 data (median of ``fits``
     calls, no scorer), at sizes where a fit itself takes milliseconds: power-of-two row counts (they
-    once mapped the subsample's copy onto a few cache sets) and wide data (its sort is bounded)."""
-    rng = np.random.default_rng(2)
-    cells = []
-    for n_rows, n_features in ((1_000, 100), (4_096, 100), (5_000, 100), (8_192, 100), (20_000, 100),
-                               (1_000, 3_000), (5_000, 2_000)):
-        X = rng.standard_normal((n_rows, n_features))
-        Fingerprint.from_data(X)
+    once mapped the subsample's copy onto a few cache sets) and wide data (its edge sample is bounded).
+    With the default thread count and with one thread; beside it, numpy's sort of the same edge
+    samples (what gave the decile edges before they were selected by bucketing, 16-20 ns a value here)."""
+    from fastml.drift._fingerprint import EDGE_ROWS, EDGE_VALUES_PER_FIT, MAX_CELLS_PER_FIT, MIN_EDGE_ROWS
+
+    def median_ms(call):
+        call()
         times = []
         for _ in range(fits):
             t = time.perf_counter()
-            Fingerprint.from_data(X)
+            call()
             times.append(time.perf_counter() - t)
-        cells.append(f"{n_rows} x {n_features}: {1e3 * np.median(times):.2f} ms")
-    print("Fingerprint.from_data, float64 (median): " + ", ".join(cells))
+        return 1e3 * np.median(times)
+
+    rng = np.random.default_rng(2)
+    print(f"\nFingerprint.from_data, float64, median of {fits}; numpy's sort of its edge samples for comparison")
+    print(f"{'rows x features':>18} {'default threads':>16} {'1 thread':>10} {'np.sort of edges':>17}")
+    for n_rows, n_features in ((1_000, 100), (4_096, 100), (5_000, 100), (8_192, 100), (20_000, 100),
+                               (100_000, 100), (1_000, 3_000), (5_000, 2_000)):
+        X = rng.standard_normal((n_rows, n_features))
+        threaded = median_ms(lambda: Fingerprint.from_data(X))
+        with fastml.config_context(n_threads=1):
+            serial = median_ms(lambda: Fingerprint.from_data(X))
+        # the edge sample from_data takes: a strided part of the (at most MAX_CELLS_PER_FIT) subsample
+        sample_rows = min(n_rows, max(1000, MAX_CELLS_PER_FIT // n_features))
+        edge_rows = min(EDGE_ROWS, max(MIN_EDGE_ROWS, EDGE_VALUES_PER_FIT // n_features))
+        columns = np.ascontiguousarray(X[:sample_rows].T)
+        step = max(1, -(-sample_rows // edge_rows))
+        sort = median_ms(lambda: np.sort(columns[:, ::step], axis=1))
+        print(f"{n_rows:>9} x {n_features:<6} {threaded:>13.2f} ms {serial:>7.2f} ms {sort:>14.2f} ms")
 
 
 def calibration(reps=1000, alpha=0.05):

@@ -198,7 +198,7 @@ def gather_columns(X, rows, out, n_threads):
     """``out[j, r] = X[rows[r], j]`` as float64: the subsample of a fingerprint, a column per row of
     ``out``, in one pass (a row gather, then a transposing copy, read and wrote it twice). The loop
     order follows ``X``'s layout (rows contiguous or columns contiguous); each thread copies a
-    contiguous range of the rows (a multiple of 8: whole cache lines of ``out``)."""
+    contiguous range of the rows (a multiple of 8: whole cache lines of ``out``), 8 rows at a time."""
     n_features = X.shape[1]
     n_rows = rows.shape[0]
     n_chunks = chunk_count((n_rows + 7) // 8, n_threads)
@@ -206,10 +206,26 @@ def gather_columns(X, rows, out, n_threads):
         first = min(n_rows, 8 * ((((n_rows + 7) // 8) * chunk) // n_chunks))
         stop = min(n_rows, 8 * ((((n_rows + 7) // 8) * (chunk + 1)) // n_chunks))
         if X.strides[1] == X.itemsize:
-            for r in range(first, stop):
-                row = rows[r]
+            # 8 rows at a time: each column then gets a whole cache line of `out` at once (a row at a
+            # time wrote 8 bytes into every column's line; 20-30 % slower, 1e3 x 3 000: 7.8 -> 5.9 ms)
+            r = first
+            while r + 8 <= stop:
+                a0, a1, a2, a3 = rows[r], rows[r + 1], rows[r + 2], rows[r + 3]
+                a4, a5, a6, a7 = rows[r + 4], rows[r + 5], rows[r + 6], rows[r + 7]
                 for j in range(n_features):
-                    out[j, r] = X[row, j]
+                    out[j, r] = X[a0, j]
+                    out[j, r + 1] = X[a1, j]
+                    out[j, r + 2] = X[a2, j]
+                    out[j, r + 3] = X[a3, j]
+                    out[j, r + 4] = X[a4, j]
+                    out[j, r + 5] = X[a5, j]
+                    out[j, r + 6] = X[a6, j]
+                    out[j, r + 7] = X[a7, j]
+                r += 8
+            for tail in range(r, stop):
+                row = rows[tail]
+                for j in range(n_features):
+                    out[j, tail] = X[row, j]
         else:
             for j in range(n_features):
                 for r in range(first, stop):
