@@ -40,7 +40,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils._available_if import available_if
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.validation import assert_all_finite, check_is_fitted, validate_data
+from sklearn.utils.validation import assert_all_finite, check_array, check_is_fitted, validate_data
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ..solvers._result import SolverResult, Trace
@@ -293,8 +293,8 @@ class _BaseSGD(ObjectiveMixin):
         try:
             return self._fit(X, y, **fit_options)
         except FloatingPointError as diverged:
-            try:
-                assert_all_finite(X, estimator_name=type(self).__name__, input_name="X")
+            try:  # X as the caller gave it (a frame, a list): converted as validate_data converted it
+                check_array(X, accept_sparse="csr", dtype=accepted_dtypes(X), estimator=self, input_name="X")
             except ValueError as invalid:
                 # _fit_objective has put back a copy of the optimizer state taken before the epoch (the
                 # solver advanced the one `before` refers to in place); everything else as it was

@@ -546,6 +546,16 @@ def test_regressor_non_finite_X_raises_scikit_learns_error(diabetes, loss, spars
         assert_raises_validation_error(model.fit, model, bad_X, y)
 
 
+def test_missing_values_of_a_pandas_frame_give_scikit_learns_error():
+    """A nullable pandas column with a missing value reaches the epochs as NaN; the error is raised on
+    the frame as validate_data converted it."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": pd.array([1, 2, None, 4] * 10, dtype="Int64"), "b": np.arange(40.0)})
+    model = SGDClassifier(random_state=0)
+    assert_raises_validation_error(model.fit, model, frame, np.arange(40) % 2)
+    assert not hasattr(model, "n_features_in_")
+
+
 def test_non_finite_X_in_partial_fit_leaves_the_model_as_it_was(cancer):
     """A later partial_fit on bad rows raises scikit-learn's error and changes nothing: the next call
     continues exactly as if it had not happened."""
