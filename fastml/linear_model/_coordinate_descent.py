@@ -174,8 +174,8 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
         self.solver_info_ = solver_info(result, "coordinate_descent")
         return record_fingerprint(self, X)
 
-
     def _solve(self, X, y, sample_weight, statistics, mixing, w0, options, callback):
+        """Coordinate descent on ``X`` (or on the fold statistics of a cross-validation pass)."""
         from ..solvers.coordinate_descent import coordinate_descent, coordinate_descent_from_statistics
 
         if statistics is not None:
