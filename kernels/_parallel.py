@@ -87,17 +87,19 @@ _pool = None
 _pool_lock = threading.Lock()
 
 
-def map_row_chunks(work, n_rows, n_threads, n_values):
+def map_row_chunks(work, n_rows, n_threads, n_values, min_values_per_thread=MIN_VALUES_PER_THREAD):
     """``[work(start, stop) for each contiguous row chunk]``, one Python thread per chunk, in chunk order.
 
     For Python code whose time is spent in BLAS on row blocks (it releases the GIL): every BLAS call
     runs single-threaded meanwhile. Measured on the 2-core machine of ``PEERS.md``: two threads of
     one-threaded GEMMs on 2048-row blocks form ``X^T X`` of 1e6 x 100 in 0.19 s, where OpenBLAS's
     own two threads take 0.37-0.41 s for that tall-skinny product. There are ``n_threads`` chunks,
-    fewer when the ``n_values`` stored values give a thread less than ``MIN_VALUES_PER_THREAD``.
+    fewer when the ``n_values`` stored values give a thread less than ``min_values_per_thread``.
+    Python threads block on a queue when idle, where the OpenMP workers of ``prange`` kernels spin
+    for a while and take a core from whatever threads run next (see ``fastml.drift._fingerprint``).
     """
     global _pool
-    n_chunks = max(1, min(n_threads, n_values // MIN_VALUES_PER_THREAD))
+    n_chunks = max(1, min(n_threads, n_values // min_values_per_thread))
     bounds = row_chunk_bounds.py_func(n_rows, n_chunks)  # the kernels' split, in plain numpy
     if n_chunks == 1:
         # one thread's worth of work (or one thread asked for): BLAS's own thread team costs more than

@@ -193,43 +193,38 @@ def bin_counts_csr(data, indices, indptr, n_features, values, n_values, discrete
     return counts, moments
 
 
-@jit_kernel(parallel=True)
-def gather_columns(X, rows, out, n_threads):
-    """``out[j, r] = X[rows[r], j]`` as float64: the subsample of a fingerprint, a column per row of
-    ``out``, in one pass (a row gather, then a transposing copy, read and wrote it twice). The loop
-    order follows ``X``'s layout (rows contiguous or columns contiguous); each thread copies a
-    contiguous range of the rows (a multiple of 8: whole cache lines of ``out``), 8 rows at a time."""
+@jit_kernel
+def gather_columns(X, rows, out, first, stop):
+    """``out[j, r] = X[rows[r], j]`` as float64 for ``first <= r < stop``: the subsample of a
+    fingerprint, a column per row of ``out``, in one pass (a row gather, then a transposing copy,
+    read and wrote it twice). The loop order follows ``X``'s layout (rows contiguous or columns
+    contiguous); C-ordered rows are copied 8 at a time. Threads take disjoint row ranges."""
     n_features = X.shape[1]
-    n_rows = rows.shape[0]
-    n_chunks = chunk_count((n_rows + 7) // 8, n_threads)
-    for chunk in prange(n_chunks):
-        first = min(n_rows, 8 * ((((n_rows + 7) // 8) * chunk) // n_chunks))
-        stop = min(n_rows, 8 * ((((n_rows + 7) // 8) * (chunk + 1)) // n_chunks))
-        if X.strides[1] == X.itemsize:
-            # 8 rows at a time: each column then gets a whole cache line of `out` at once (a row at a
-            # time wrote 8 bytes into every column's line; 20-30 % slower, 1e3 x 3 000: 7.8 -> 5.9 ms)
-            r = first
-            while r + 8 <= stop:
-                a0, a1, a2, a3 = rows[r], rows[r + 1], rows[r + 2], rows[r + 3]
-                a4, a5, a6, a7 = rows[r + 4], rows[r + 5], rows[r + 6], rows[r + 7]
-                for j in range(n_features):
-                    out[j, r] = X[a0, j]
-                    out[j, r + 1] = X[a1, j]
-                    out[j, r + 2] = X[a2, j]
-                    out[j, r + 3] = X[a3, j]
-                    out[j, r + 4] = X[a4, j]
-                    out[j, r + 5] = X[a5, j]
-                    out[j, r + 6] = X[a6, j]
-                    out[j, r + 7] = X[a7, j]
-                r += 8
-            for tail in range(r, stop):
-                row = rows[tail]
-                for j in range(n_features):
-                    out[j, tail] = X[row, j]
-        else:
+    if X.strides[1] == X.itemsize:
+        # 8 rows at a time: each column then gets a whole cache line of `out` at once (a row at a
+        # time wrote 8 bytes into every column's line; 20-30 % slower, 1e3 x 3 000: 7.8 -> 5.9 ms)
+        r = first
+        while r + 8 <= stop:
+            a0, a1, a2, a3 = rows[r], rows[r + 1], rows[r + 2], rows[r + 3]
+            a4, a5, a6, a7 = rows[r + 4], rows[r + 5], rows[r + 6], rows[r + 7]
             for j in range(n_features):
-                for r in range(first, stop):
-                    out[j, r] = X[rows[r], j]
+                out[j, r] = X[a0, j]
+                out[j, r + 1] = X[a1, j]
+                out[j, r + 2] = X[a2, j]
+                out[j, r + 3] = X[a3, j]
+                out[j, r + 4] = X[a4, j]
+                out[j, r + 5] = X[a5, j]
+                out[j, r + 6] = X[a6, j]
+                out[j, r + 7] = X[a7, j]
+            r += 8
+        for tail in range(r, stop):
+            row = rows[tail]
+            for j in range(n_features):
+                out[j, tail] = X[row, j]
+    else:
+        for j in range(n_features):
+            for r in range(first, stop):
+                out[j, r] = X[rows[r], j]
 
 
 # Quantile edges without a sort. The order statistics at the decile ranks of a column's edge sample
@@ -462,8 +457,8 @@ def _reference_column(column, n_rows, edge_step, n_bins, max_categories, j, valu
     _add_interval_counts(column, n_rows, values[j], n_cells, n_present, counts[j])
 
 
-@jit_kernel(parallel=True)
-def reference_cells(columns, n_rows, edge_step, n_bins, max_categories, n_threads):
+@jit_kernel
+def reference_cells(columns, n_rows, edge_step, n_bins, max_categories):
     """The reference fingerprint of the first ``n_rows`` values of each row of ``columns`` (n_columns,
     at least n_rows; float64; a padded buffer, see ``Fingerprint.from_data``): a column with
     at most ``max_categories`` distinct present values is discrete (its cells: the sorted categories),
@@ -477,8 +472,8 @@ def reference_cells(columns, n_rows, edge_step, n_bins, max_categories, n_thread
     No full sort: distinct values are tracked only until there are too many (a few dozen rows for a
     continuous column). A value's cell is the number of edges or categories strictly below it (as
     :func:`bin_counts_dense` counts new rows): :func:`_add_interval_counts` gives every cell of both
-    kinds. Every other loop is branch-free and vectorizes. Columns are split over ``n_threads``
-    threads (the results do not depend on it).
+    kinds. Every other loop is branch-free and vectorizes. Columns are independent: threads take
+    disjoint ranges of them (``Fingerprint``), with the same results.
     """
     n_columns = columns.shape[0]
     width = max(n_bins - 1, max_categories)
@@ -488,17 +483,13 @@ def reference_cells(columns, n_rows, edge_step, n_bins, max_categories, n_thread
     counts = np.zeros((n_columns, width + 2))
     stats = np.full((n_columns, 5), np.nan)
     edge_rows = (n_rows + edge_step - 1) // edge_step
-    # columns are independent: contiguous ranges of them per thread, each with its own scratch
-    n_chunks = chunk_count(n_columns, n_threads)
-    bounds = row_chunk_bounds(n_columns, n_chunks)
-    for chunk in prange(n_chunks):
-        distinct = np.empty(max_categories + 1)
-        quantiles = np.empty(max(n_bins - 1, 0))
-        workspace = np.empty((3, edge_rows))
-        indices = np.empty(edge_rows + 2 * SELECT_BUCKETS + 5 * n_bins, dtype=np.int64)
-        for j in range(bounds[chunk], bounds[chunk + 1]):
-            _reference_column(columns[j], n_rows, edge_step, n_bins, max_categories, j, values, n_values, discrete,
-                              counts, stats, distinct, quantiles, workspace, indices)
+    distinct = np.empty(max_categories + 1)
+    quantiles = np.empty(max(n_bins - 1, 0))
+    workspace = np.empty((3, edge_rows))
+    indices = np.empty(edge_rows + 2 * SELECT_BUCKETS + 5 * n_bins, dtype=np.int64)
+    for j in range(n_columns):
+        _reference_column(columns[j], n_rows, edge_step, n_bins, max_categories, j, values, n_values, discrete,
+                          counts, stats, distinct, quantiles, workspace, indices)
     return values, n_values, discrete, counts, stats
 
 

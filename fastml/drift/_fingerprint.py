@@ -41,15 +41,29 @@ FORMAT_VERSION = 1
 
 CONTINUOUS, DISCRETE = 0, 1
 # from this many subsample values on, the fingerprint's kernels (gather, cells) run on the default
-# thread count; below it on one: 1 000 x 100 0.9 -> 0.6 ms, 5 000 x 100 2.4-3.5 -> 1.6 ms, a 1e5-row
-# fit's 10 000 x 100 subsample 8-9 -> 5 ms (2 threads)
-MIN_VALUES_FOR_THREADS = 100_000
+# thread count, in Python threads over disjoint row / column ranges (kernels._parallel.map_row_chunks);
+# below it on one. Measured with 2 threads (bench_drift.py): 2e4 x 100 4.8 -> 2.9 ms, 1e5 x 100 5.3 ->
+# 3.5 ms; with fewer values the dispatch costs about what it saves (4 096 x 100: 1.9 ms on one thread,
+# 2.3 on two). Not a prange kernel: its OpenMP workers spin after the region, and the next fit's Gram
+# pass (two Python threads in BLAS) lost more to them than the threads saved (1e5 x 100 Ridge and
+# Lasso fits back to back: 30 -> 34 ms)
+MIN_VALUES_FOR_THREADS = 1_000_000
 
 
 def _threads_for(n_values):
     from .._config import resolve_n_threads
 
     return resolve_n_threads(None) if n_values >= MIN_VALUES_FOR_THREADS else 1
+
+
+def _split_over_threads(work, n_items, n_values):
+    """``[work(first, stop) for each thread's contiguous range of the n_items]`` (see _threads_for)."""
+    threads = _threads_for(n_values)
+    if threads == 1:
+        return [work(0, n_items)]
+    from fastml.kernels._parallel import map_row_chunks
+
+    return map_row_chunks(work, n_items, threads, n_values, 1)
 
 
 
@@ -89,14 +103,14 @@ class _Block:
         type, categories, cell counts and statistics from every row (``kernels.drift.reference_cells``,
         one compiled pass per column, no full sort).
         """
-        from fastml.kernels._jit import call_parallel
         from fastml.kernels.drift import reference_cells  # Numba loads with the first fit, not on import
 
         edge_rows = min(EDGE_ROWS, max(MIN_EDGE_ROWS, EDGE_VALUES_PER_FIT // max(buffer.shape[0], 1)))
         step = max(1, -(-n_rows // edge_rows))
-        threads = _threads_for(buffer.shape[0] * n_rows)
-        values, n_values, discrete, counts, stats = call_parallel(reference_cells, buffer, n_rows, step, n_bins,
-                                                                  max_categories, threads, serial=threads == 1)
+        n_columns = buffer.shape[0]
+        parts = _split_over_threads(lambda first, stop: reference_cells(buffer[first:stop], n_rows, step, n_bins,
+                                                                        max_categories), n_columns, n_columns * n_rows)
+        values, n_values, discrete, counts, stats = (np.concatenate(arrays) for arrays in zip(*parts))
         width = max(1, int(n_values.max(initial=0)))
         # cells beyond n_values[j] (+ the top/unseen one) are empty: keep width + 1 cells and the missing one
         counts = np.concatenate([counts[:, : width + 1], counts[:, -1:]], axis=1)
@@ -182,7 +196,6 @@ class Fingerprint:
             sample = X if rows is None else X[rows]
             features = _Block.from_columns(sample.toarray())
         else:
-            from fastml.kernels._jit import call_parallel
             from fastml.kernels.drift import gather_columns
 
             # the subsample is gathered straight into the column-major float64 layout of the cell
@@ -193,9 +206,9 @@ class Fingerprint:
             n_sample = n_rows if rows is None else rows.size
             lines = -(-n_sample // 8)
             buffer = np.empty((n_features, 8 * (lines + 1 - lines % 2)))
-            threads = _threads_for(n_sample * n_features)
-            call_parallel(gather_columns, X, np.arange(n_rows) if rows is None else rows, buffer, threads,
-                          serial=threads == 1)
+            sample_rows = np.arange(n_rows) if rows is None else rows
+            _split_over_threads(lambda first, stop: gather_columns(X, sample_rows, buffer, first, stop), n_sample,
+                                n_sample * n_features)
             features = _Block.from_column_major(buffer, n_sample)
             sample = buffer[:, :n_sample].T
         scores = None
