@@ -388,75 +388,6 @@ def _quantile_edges(column, n_rows, step, edges, workspace, indices):
     return m
 
 
-@jit_inline
-def _reference_column(column, n_rows, edge_step, n_bins, max_categories, j, values, n_values, discrete, counts, stats,
-                      distinct, quantiles, workspace, indices):
-    """Row ``j`` of :func:`reference_cells`'s outputs from ``column`` (its scratch arrays passed in)."""
-    width = values.shape[1]
-    # distinct present values, until there are too many: a continuous column stops within a few rows
-    n_distinct = 0
-    for i in range(n_rows):
-        v = column[i]
-        if v != v:
-            continue
-        seen = False
-        for k in range(n_distinct):
-            if distinct[k] == v:
-                seen = True
-                break
-        if not seen:
-            distinct[n_distinct] = v
-            n_distinct += 1
-            if n_distinct > max_categories:
-                break
-    # present count, sum, min and max: a select per value, no branch, so the loop vectorizes
-    n_present = 0
-    total = 0.0
-    lowest = np.inf
-    highest = -np.inf
-    for i in range(n_rows):
-        v = column[i]
-        present = v == v
-        n_present += present
-        total += v if present else 0.0
-        lowest = v if v < lowest else lowest  # NaN compares False
-        highest = v if v > highest else highest
-    n_missing = n_rows - n_present
-    counts[j, width + 1] = n_missing
-    stats[j, 4] = n_missing / max(n_rows, 1)
-    if n_present == 0:
-        return
-    mean = total / n_present
-    squares = 0.0
-    for i in range(n_rows):
-        v = column[i]
-        squares += (v - mean) * (v - mean) if v == v else 0.0
-    stats[j, 0] = mean
-    stats[j, 1] = math.sqrt(squares / n_present)
-    stats[j, 2] = lowest
-    stats[j, 3] = highest
-    n_cells = 0
-    if n_distinct <= max_categories:
-        discrete[j] = True
-        categories = np.sort(distinct[:n_distinct])
-        for k in range(n_distinct):
-            values[j, k] = categories[k]
-        n_cells = n_distinct
-    else:
-        n_sample = _quantile_edges(column, n_rows, edge_step, quantiles, workspace, indices)
-        for b in range(1, n_bins if n_sample > 0 else 1):
-            edge = quantiles[b - 1]
-            if edge >= highest:  # an edge at the maximum: an empty top bin
-                break
-            if n_cells == 0 or edge != values[j, n_cells - 1]:
-                values[j, n_cells] = edge
-                n_cells += 1
-    n_values[j] = n_cells
-    # every present value is one of the categories of a discrete column: counting by intervals
-    # between sorted values serves both kinds
-    _add_interval_counts(column, n_rows, values[j], n_cells, n_present, counts[j])
-
-
 @jit_kernel
 def reference_cells(columns, n_rows, edge_step, n_bins, max_categories):
     """The reference fingerprint of the first ``n_rows`` values of each row of ``columns`` (n_columns,
@@ -488,8 +419,69 @@ def reference_cells(columns, n_rows, edge_step, n_bins, max_categories):
     workspace = np.empty((3, edge_rows))
     indices = np.empty(edge_rows + 2 * SELECT_BUCKETS + 5 * n_bins, dtype=np.int64)
     for j in range(n_columns):
-        _reference_column(columns[j], n_rows, edge_step, n_bins, max_categories, j, values, n_values, discrete,
-                          counts, stats, distinct, quantiles, workspace, indices)
+        column = columns[j]
+        # distinct present values, until there are too many: a continuous column stops within a few rows
+        n_distinct = 0
+        for i in range(n_rows):
+            v = column[i]
+            if v != v:
+                continue
+            seen = False
+            for k in range(n_distinct):
+                if distinct[k] == v:
+                    seen = True
+                    break
+            if not seen:
+                distinct[n_distinct] = v
+                n_distinct += 1
+                if n_distinct > max_categories:
+                    break
+        # present count, sum, min and max: a select per value, no branch, so the loop vectorizes
+        n_present = 0
+        total = 0.0
+        lowest = np.inf
+        highest = -np.inf
+        for i in range(n_rows):
+            v = column[i]
+            present = v == v
+            n_present += present
+            total += v if present else 0.0
+            lowest = v if v < lowest else lowest  # NaN compares False
+            highest = v if v > highest else highest
+        n_missing = n_rows - n_present
+        counts[j, width + 1] = n_missing
+        stats[j, 4] = n_missing / max(n_rows, 1)
+        if n_present == 0:
+            continue
+        mean = total / n_present
+        squares = 0.0
+        for i in range(n_rows):
+            v = column[i]
+            squares += (v - mean) * (v - mean) if v == v else 0.0
+        stats[j, 0] = mean
+        stats[j, 1] = math.sqrt(squares / n_present)
+        stats[j, 2] = lowest
+        stats[j, 3] = highest
+        n_cells = 0
+        if n_distinct <= max_categories:
+            discrete[j] = True
+            categories = np.sort(distinct[:n_distinct])
+            for k in range(n_distinct):
+                values[j, k] = categories[k]
+            n_cells = n_distinct
+        else:
+            n_sample = _quantile_edges(column, n_rows, edge_step, quantiles, workspace, indices)
+            for b in range(1, n_bins if n_sample > 0 else 1):
+                edge = quantiles[b - 1]
+                if edge >= highest:  # an edge at the maximum: an empty top bin
+                    break
+                if n_cells == 0 or edge != values[j, n_cells - 1]:
+                    values[j, n_cells] = edge
+                    n_cells += 1
+        n_values[j] = n_cells
+        # every present value is one of the categories of a discrete column: counting by intervals
+        # between sorted values serves both kinds
+        _add_interval_counts(column, n_rows, values[j], n_cells, n_present, counts[j])
     return values, n_values, discrete, counts, stats
 
 

@@ -99,8 +99,8 @@ class _Block:
         n_rows), float64 C order: a column per row.
 
         The quantile edges of a continuous column are those of a strided subset of at most
-        ``EDGE_ROWS`` of its rows (selected, not sorted) (fewer for wide data, see ``EDGE_VALUES_PER_FIT``); the feature
-        type, categories, cell counts and statistics from every row (``kernels.drift.reference_cells``,
+        ``EDGE_ROWS`` of its rows (fewer for wide data, see ``EDGE_VALUES_PER_FIT``), selected, not
+        sorted; the feature type, categories, cell counts and statistics from every row (``kernels.drift.reference_cells``,
         one compiled pass per column, no full sort).
         """
         from fastml.kernels.drift import reference_cells  # Numba loads with the first fit, not on import
