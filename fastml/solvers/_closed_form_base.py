@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from .._config import resolve_n_threads
 from .._objective import DesignMatrix
+from ._offset_columns import as_csr_matrix, offset_column_sums, offset_columns
 
 
 class RankDeficientWarning(UserWarning):
@@ -307,9 +308,11 @@ def gram_statistics(data, block_rows=None, fit_intercept=False, max_offset_ratio
     the intercept is later eliminated (see :func:`center_statistics`). With ``fit_intercept``, when
     a column's uncentered weighted sum of squares exceeds ``max_offset_ratio`` times its centered
     one, dense ``X`` is read a second time with the first pass's means subtracted block by block
-    (:func:`_shifted_dense_statistics`), which restores full precision. A constant column (e.g. a
-    column of ones next to ``fit_intercept=True``) triggers it too: only the second pass can tell
-    it from a column with a tiny spread.
+    (:func:`_shifted_dense_statistics`), which restores full precision; CSR ``X`` has the sums of
+    just those columns (nearly dense, see ``_offset_columns``) formed again about their means
+    (:func:`shift_csr_statistics`). A constant column (e.g. a column of ones next to
+    ``fit_intercept=True``) triggers it too: only the second pass can tell it from a column with a
+    tiny spread.
     """
     from ..kernels.gram import BLOCK_ROWS, weighted_gram_dense
 
@@ -328,13 +331,40 @@ def gram_statistics(data, block_rows=None, fit_intercept=False, max_offset_ratio
             y_sums = data.y.sum(axis=0) if data.sample_weight is None else data.sample_weight @ data.y
             stats = _split_rhs(gram, rhs_out, data.weight_sum, y_sums)
         check_finite_gram(stats.gram, stats.xty)
-        if fit_intercept and not design.is_sparse and n_features:
-            raw = np.diag(stats.gram)
-            centered = raw - stats.column_sums ** 2 / stats.weight_sum
-            if np.any(raw > max_offset_ratio * centered):
+        if fit_intercept and n_features:
+            offset = offset_columns(np.diag(stats.gram), stats.column_sums, stats.weight_sum, 1.0 / max_offset_ratio)
+            if offset.size and design.is_sparse:
+                x_shift = np.zeros(n_features)
+                x_shift[offset] = stats.column_sums[offset] / stats.weight_sum
+                stats = shift_csr_statistics(stats, as_csr_matrix(design.csr, design.shape), data.y,
+                                             data.sample_weight, offset, x_shift, stats.y_sums / stats.weight_sum)
+            elif offset.size:
                 stats = _shifted_dense_statistics(data, stats.column_sums / stats.weight_sum,
                                                   stats.y_sums / stats.weight_sum, block_rows)
     return stats
+
+
+def shift_csr_statistics(stats, matrix, y, weights, offset, x_shift, y_shift):
+    """The statistics ``stats`` of the CSR rows ``matrix`` taken again about ``x_shift`` (zero but on
+    the columns ``offset``) and ``y_shift``: the offset columns' sums from their shifted, densified
+    values (``_offset_columns``), ``X^T W (y - y_shift)`` by one more sparse product."""
+    from ..kernels import _sparse
+
+    y_shifted = y - y_shift
+    sums = offset_column_sums(matrix, offset, x_shift[offset], weights, y_shifted)
+    gram = stats.gram.copy()
+    gram[:, offset] = sums.cross
+    gram[offset, :] = sums.cross.T
+    gram[np.ix_(offset, offset)] = sums.gram
+    rhs = np.ascontiguousarray(y_shifted if weights is None else y_shifted * weights[:, None])
+    xty = np.empty((matrix.shape[1], y.shape[1]))
+    _sparse.csr_rmatvec(matrix.data, matrix.indices, matrix.indptr, rhs, xty,
+                        csr_threads(matrix.indptr, resolve_n_threads(None)))
+    xty[offset] = sums.xty
+    column_sums = stats.column_sums.copy()
+    column_sums[offset] = sums.sums
+    y_sums = (y_shifted.sum(axis=0) if weights is None else weights @ y_shifted)
+    return GramStatistics(gram, xty, column_sums, stats.weight_sum, y_sums, x_shift, y_shift)
 
 
 def _shifted_dense_statistics(data, x_shift, y_shift, block_rows=None):
@@ -400,6 +430,24 @@ def fold_gram_statistics(data, fold_codes, n_folds, block_rows=None, fit_interce
                                         None if weights is None else weights[rows], n_threads)
                 grams[fold] = stats.gram
                 rhs_outs[fold, :, :-1], rhs_outs[fold, :, -1] = stats.xty, stats.column_sums
+            if fit_intercept:
+                # columns with large offsets: every fold's sums again about the overall means (one
+                # shift for all, so that fold statistics still add and subtract)
+                w = data.weights()
+                offset = offset_columns(np.einsum("fjj->j", grams), rhs_outs[:, :, -1].sum(axis=0), w.sum(),
+                                        1.0 / ClosedFormOptions.max_offset_ratio)
+                if offset.size:
+                    x_shift = np.zeros(n_features)
+                    x_shift[offset] = rhs_outs[:, offset, -1].sum(axis=0) / w.sum()
+                    y_shift = (w @ data.y) / w.sum()
+                    for fold in range(n_folds):
+                        rows = np.flatnonzero(fold_codes == fold)
+                        raw = _split_rhs(grams[fold], rhs_outs[fold], 0.0, np.zeros(n_targets))
+                        shifted = shift_csr_statistics(raw, matrix[rows], data.y[rows],
+                                                       None if weights is None else weights[rows], offset,
+                                                       x_shift, y_shift)
+                        grams[fold] = shifted.gram
+                        rhs_outs[fold, :, :-1], rhs_outs[fold, :, -1] = shifted.xty, shifted.column_sums
         else:
             X = design.dense
             if fit_intercept:
@@ -526,14 +574,19 @@ def penalized_inverse(eigenvalues, penalties, rcond):
     """``1 / (e_j + penalty_a)`` for every eigenvalue and penalty: shape ``(n_features, n_penalties)``.
 
     Directions whose penalized eigenvalue is at or below ``rcond`` times the largest one are set to
-    0 (the pseudo-inverse: minimum-norm solutions instead of inverted rounding noise). Returns the
-    matrix and the rank kept per penalty.
+    0 (the pseudo-inverse: minimum-norm solutions instead of inverted rounding noise), unless the
+    penalty itself exceeds the eigenvalues' rounding noise (``n_features * eps`` times the largest,
+    the backward error of ``eigh``): then no direction can invert noise, and cutting one would
+    change the ridge solution -- features whose variances span 1e12 (a timestamp in milliseconds
+    beside a rate) lost their smallest directions at ``alpha = 0.1``, where scikit-learn keeps
+    them. Returns the matrix and the rank kept per penalty.
     """
     penalties = np.atleast_1d(np.asarray(penalties, dtype=np.float64))
     total = eigenvalues[:, None] + penalties[None, :]
     if total.shape[0] == 0:
         return np.zeros(total.shape), np.zeros(penalties.shape[0], dtype=np.intp)
-    keep = total > rcond * total.max(axis=0)
+    noise = total.shape[0] * np.finfo(np.float64).eps * eigenvalues.max(initial=0.0)
+    keep = (total > rcond * total.max(axis=0)) | (penalties[None, :] > noise)
     inverse = np.zeros(total.shape)
     np.divide(1.0, total, out=inverse, where=keep)
     return inverse, keep.sum(axis=0)

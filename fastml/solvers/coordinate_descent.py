@@ -49,6 +49,7 @@ from .._config import resolve_n_threads
 from .._objective import DesignMatrix, frozen_view
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._closed_form_base import NonFiniteGramError
+from ._offset_columns import as_csr_matrix, offset_column_sums, offset_columns
 from ._result import SolverResult, Trace, notify
 
 __all__ = [
@@ -63,7 +64,15 @@ __all__ = [
 ]
 
 _GRAM_MAX_FEATURES = 1024
-_DEGENERATE = 1e-11  # a centered column norm below this fraction of its raw norm is a constant column
+# A column is constant (coefficient 0, the intercept absorbs it) when its centered weighted sum of
+# squares is at most _ROUNDING times the sum the last centering subtracted from (what is left is that
+# subtraction's rounding noise), or at most _DEGENERATE times its raw sum of squares (a spread below
+# ~1e-12 of its offset: a few thousand ulps, the closed form's rcond**2). The second test needs exact
+# centering: every path re-forms the sums of columns with large offsets about their means first
+# (dense: _centered_gram_dense; CSR: _offset_columns), so a timestamp in milliseconds (mean 1.7e12,
+# spread 1e5) is a feature, not a constant.
+_ROUNDING = 1e-11
+_DEGENERATE = 1e-24
 _BLOCK_ROWS = 4096
 _GRAM_BLOCK_ROWS = 65536
 _MIN_PARALLEL_WORK = 1_000_000  # flops below which a kernel call runs on one thread
@@ -203,12 +212,14 @@ class _Problem:
             problem.x_mean = np.zeros(problem.n_features)
             problem.y_mean = np.zeros(problem.n_targets)
             problem.y_norm2 = stats.yy.copy()
-        problem._finish_gram(G, xty, stats.x_squares)
+        problem._finish_gram(G, xty, stats.x_squares, np.diag(stats.xx))
         return problem
 
-    def _finish_gram(self, G, xty, raw_diag):
-        """Zero the constant columns (centered norm below _DEGENERATE of the raw one) and keep Q, q."""
-        degenerate = np.diag(G) <= _DEGENERATE * raw_diag
+    def _finish_gram(self, G, xty, raw_diag, shifted_diag):
+        """Zero the constant columns and keep Q, q. ``shifted_diag``: the diagonal the last (Gram-space)
+        centering subtracted from; ``raw_diag``: ``sum w x^2`` (see _ROUNDING, _DEGENERATE)."""
+        centered = np.diag(G)
+        degenerate = (centered <= _ROUNDING * shifted_diag) | (centered <= _DEGENERATE * raw_diag)
         G[degenerate, :] = 0.0
         G[:, degenerate] = 0.0
         self.gram = G
@@ -239,17 +250,30 @@ class _Problem:
             xty, x_weighted_sum = rhs_out[:, :K], rhs_out[:, K].copy()
         _require_finite(G, x_weighted_sum)
         raw_diag = np.diag(G).copy()
+        shifted_diag = raw_diag
         if self.fit_intercept:
             G -= np.outer(x_weighted_sum, x_weighted_sum) / self.weight_sum
             self.x_mean = x_weighted_sum / self.weight_sum
-            centered_share = np.diag(G) / np.where(raw_diag > 0, raw_diag, 1.0)
-            if not design.is_sparse and np.any((centered_share > _DEGENERATE) & (centered_share < _CENTERING_LOSS)):
-                # some |mean| > 100 std: centering in Gram space would cancel > 4 digits, so form
-                # the Gram again from row blocks centered on the fly (one more pass, no copy of X)
+            # columns with some |mean| > 100 std (or constant): centering in Gram space cancelled more
+            # than 4 digits of them, so their centered sums are formed again about their means
+            offset = offset_columns(raw_diag, x_weighted_sum, self.weight_sum, _CENTERING_LOSS)
+            if offset.size and design.is_sparse:
+                # CSR: only those (nearly dense) columns, densified a row block at a time
+                sums = offset_column_sums(as_csr_matrix(design.csr, design.shape), offset, self.x_mean[offset],
+                                          self.sample_weight, y_c)
+                self.x_mean[offset] += sums.sums / self.weight_sum
+                rows = sums.centered_gram_rows(self.x_mean, self.weight_sum)
+                G[:, offset], G[offset, :] = rows, rows.T
+                xty[offset] = sums.xty
+                shifted_diag = raw_diag.copy()
+                shifted_diag[offset] = np.diag(sums.gram)
+            elif offset.size:
+                # dense: the whole Gram from row blocks centered on the fly (one more pass, no copy of X)
                 G, xty = _centered_gram_dense(design.dense, self.sample_weight, self.x_mean, y_c)
+                shifted_diag = np.diag(G).copy()
         else:
             self.x_mean = np.zeros(d)
-        self._finish_gram(G, xty, raw_diag)
+        self._finish_gram(G, xty, raw_diag, shifted_diag)
 
     def _prepare_columns(self, design, csc, w, y_c):
         from ..kernels import _sparse
@@ -257,6 +281,7 @@ class _Problem:
         d = self.n_features
         # weighted sums of (x - origin) and of its square; the centered norms follow from them
         origin, square_sums, sums = np.zeros(d), np.empty(d), np.empty(d)
+        self.column_shift = np.zeros(d)  # stored columns are X - column_shift (see _shift_offset_columns)
         if self.variant == "sparse":
             csr_arrays = design.csr if csc is None else _design(csc.tocsr()).csr  # (CSC: a transient copy)
             _sparse.csr_column_sq_norms(*csr_arrays, d, w, square_sums)  # merges duplicates
@@ -293,15 +318,53 @@ class _Problem:
                               serial=self.threads(X.size) == 1)
                 self.X_f = frozen_view(X_f)
         _require_finite(square_sums, sums)
+        shifted_squares = square_sums  # about origin: what the centering below subtracts from
+        raw_squares = square_sums + origin * (2.0 * sums + self.weight_sum * origin)  # about zero
         if self.fit_intercept:
             self.x_mean = origin + sums / self.weight_sum
             self.norms = square_sums - sums * sums / self.weight_sum
+            offset = (offset_columns(square_sums, sums, self.weight_sum, _CENTERING_LOSS)
+                      if self.variant == "sparse" else np.zeros(0, dtype=np.intp))
+            if offset.size:
+                # the running mean of the CSC sweeps cancels the digits of a column with a large
+                # offset at every update (x ~ 1e6 moves the residual, the mean moves it back): such
+                # (nearly dense) columns are stored shifted by their means in the CSC copy instead
+                self._shift_offset_columns(offset)
+                exact = offset_column_sums(sp.csc_matrix(self.csc, shape=(self.n_samples, d)).tocsr(), offset,
+                                           np.zeros(offset.size), self.sample_weight, None, with_cross=False)
+                self.x_mean[offset] = exact.sums / self.weight_sum  # of the stored (shifted) columns
+                self.norms[offset] = np.diag(exact.gram) - exact.sums ** 2 / self.weight_sum
+                shifted_squares = square_sums.copy()
+                shifted_squares[offset] = np.diag(exact.gram)
         else:
             self.x_mean = np.zeros(d)
             self.norms = square_sums
-        self.norms[self.norms <= _DEGENERATE * square_sums] = 0.0
+        self.norms[(self.norms <= _ROUNDING * shifted_squares) | (self.norms <= _DEGENERATE * raw_squares)] = 0.0
         self.x_weighted_sum = self.x_mean * self.weight_sum
         self.y_c = np.ascontiguousarray(y_c.T)  # (n_targets, n_samples): each target's rows contiguous
+
+    def feature_means(self):
+        """Weighted mean of every feature of ``X`` (the intercept is ``y_mean - coef @ feature_means``)."""
+        shift = getattr(self, "column_shift", None)
+        return self.x_mean if shift is None else self.x_mean + shift
+
+    def _shift_offset_columns(self, offset):
+        """Store the CSC columns ``offset`` as ``x - mean`` with every row (they are nearly dense):
+        ``column_shift`` keeps the means, so that ``x_mean + column_shift`` is the features' mean."""
+        d = self.n_features
+        matrix = sp.csc_matrix(self.csc, shape=(self.n_samples, d))
+        shift = self.x_mean[offset].copy()
+        shifted = np.asarray(matrix[:, offset].toarray(), dtype=np.float64) - shift
+        kept = np.setdiff1d(np.arange(d), offset)
+        order = np.argsort(np.concatenate([kept, offset]))
+        rebuilt = sp.hstack([matrix[:, kept], sp.csc_matrix(shifted.astype(matrix.dtype, copy=False))],
+                            format="csc")[:, order]
+        rebuilt.sort_indices()
+        indices, indptr = rebuilt.indices, rebuilt.indptr
+        if indices.dtype != indptr.dtype:
+            indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
+        self.csc = tuple(frozen_view(np.ascontiguousarray(a)) for a in (rebuilt.data, indices, indptr))
+        self.column_shift[offset] = shift
 
     # -- statistics used by the duality gap -------------------------------------------------------
     def threads(self, work):
@@ -577,7 +640,7 @@ def _params(problem, coef):
     matrix = np.empty((problem.n_features + problem.fit_intercept, problem.n_targets))
     matrix[: problem.n_features] = coef.T
     if problem.fit_intercept:
-        matrix[problem.n_features] = problem.y_mean - coef @ problem.x_mean
+        matrix[problem.n_features] = problem.y_mean - coef @ problem.feature_means()
     return matrix.ravel()
 
 
