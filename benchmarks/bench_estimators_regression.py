@@ -157,6 +157,49 @@ def wide_fits(fits):
                   f"{theirs * 1e3:7.1f} ms   ratio {theirs / ours:4.2f}x")
 
 
+def offset_features(n_samples, fits):
+    """Sparse data with two nearly dense columns far from zero: a millisecond timestamp (mean 1.7e12,
+    spread 1e5) and a reading about a baseline (mean 1e6, spread 0.1). Before fastml formed such
+    columns' centered sums exactly, they were taken for constants on CSR input (coefficient 0).
+    Printed: seconds for CSR and dense input, each library; the largest coefficient error relative to
+    least squares on the explicitly centered dense matrix (numpy lstsq, or scikit-learn's dense fit
+    for the penalized models, which centers X itself); and fastml's CSR time on the same data
+    with the two columns standardized, i.e. the cost of the exact centering."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(5)
+    X = sp.random(n_samples, 100, density=0.05, format="csr", random_state=5, dtype=np.float64).toarray()
+    X[:, 0] = 1.7e12 + 1e5 * rng.standard_normal(n_samples)
+    X[:, 1] = 1e6 + 0.1 * rng.standard_normal(n_samples)
+    coef = rng.standard_normal(100)
+    coef[0] = 1e-5
+    y = (X - X.mean(axis=0)) @ coef + 0.1 * rng.standard_normal(n_samples)
+    standardized = X.copy()
+    standardized[:, :2] = (X[:, :2] - X[:, :2].mean(axis=0)) / X[:, :2].std(axis=0)
+    csr, csr_standardized = sp.csr_matrix(X), sp.csr_matrix(standardized)
+    centered = X - X.mean(axis=0)
+    print(f"\noffset features: {n_samples} x 100, 5 % dense + a ms timestamp and a reading about 1e6 "
+          f"(median of {fits} fits; coefficient error relative to the reference)")
+    for label, make_ours, make_theirs in [("LinearRegression", LinearRegression, sk.LinearRegression),
+                                          ("Ridge(1.0)", lambda: Ridge(1.0), lambda: sk.Ridge(1.0)),
+                                          ("Lasso(1e-3)", lambda: Lasso(1e-3), lambda: sk.Lasso(1e-3))]:
+        if label == "LinearRegression":
+            reference = np.linalg.lstsq(centered, y - y.mean(), rcond=None)[0]
+        else:
+            reference = make_theirs().fit(X, y).coef_
+        row = f"{label:17s}"
+        for name, data in (("CSR", csr), ("dense", X)):
+            make_ours().fit(data, y)
+            ours, theirs = make_ours(), make_theirs()
+            ours_time = median_fit_time(lambda: ours, data, y, fits)
+            theirs_time = median_fit_time(lambda: theirs, data, y, fits)
+            row += (f"  {name}: fastml {ours_time * 1e3:6.1f} ms (err {relative_difference(ours.coef_, reference):.0e})"
+                    f" sklearn {theirs_time * 1e3:6.1f} ms (err {relative_difference(theirs.coef_, reference):.0e})"
+                    f" {theirs_time / ours_time:4.1f}x")
+        plain = median_fit_time(make_ours, csr_standardized, y, fits)
+        print(row + f"  | fastml CSR, columns standardized: {plain * 1e3:6.1f} ms")
+
+
 def machine():
     lines = [f"python {platform.python_version()} on {platform.platform()}",
              f"processor: {platform.processor() or platform.machine()}, CPUs available: {len(os.sched_getaffinity(0))}"]
@@ -207,6 +250,7 @@ def main(argv=None):
                       flush=True)
             del X, y
 
+    offset_features(20_000 if args.quick else 200_000, 3 if args.quick else 5)
     small_fits(15 if args.quick else 30)
     wide_fits(5 if args.quick else 9)
 

@@ -368,33 +368,19 @@ def shift_csr_statistics(stats, matrix, y, weights, offset, x_shift, y_shift):
 
 
 def _shifted_dense_statistics(data, x_shift, y_shift, block_rows=None):
-    """Gram statistics of ``X - x_shift`` and ``y - y_shift``: a second pass in row blocks.
+    """Gram statistics of ``X - x_shift`` and ``y - y_shift``: a second pass over ``X``.
 
-    Each block is shifted (and scaled by ``sqrt(w)``) in a block buffer, never a copy of ``X``,
-    then handed to BLAS ``syrk`` through :func:`fastml.kernels.gram.weighted_gram_dense`.
+    The Gram kernel shifts (and scales by ``sqrt(w)``) each row block in its block buffer, in the
+    row-chunk threads of the first pass: no copy of ``X``.
     """
-    from ..kernels.gram import weighted_gram_dense
+    from ..kernels.gram import BLOCK_ROWS, weighted_gram_dense
 
-    X, y, weights = data.design.dense, data.y, data.sample_weight
-    n_samples, n_features, n_targets = data.n_samples, data.n_features, data.n_targets
-    rows = min(block_rows or block_rows_for(n_features), n_samples)
-    block_buffer = np.empty((rows, n_features))
-    rhs_buffer = np.empty((rows, n_targets + 1))
-    gram, rhs_out = np.zeros((n_features, n_features)), np.zeros((n_features, n_targets + 1))
-    part_gram, part_rhs = np.empty_like(gram), np.empty_like(rhs_out)
-    for start in range(0, n_samples, rows):
-        stop = min(start + rows, n_samples)
-        block, rhs = block_buffer[: stop - start], rhs_buffer[: stop - start]
-        np.subtract(X[start:stop], x_shift, out=block)
-        np.subtract(y[start:stop], y_shift, out=rhs[:, :-1])
-        rhs[:, -1] = 1.0
-        if weights is not None:
-            root = np.sqrt(weights[start:stop])[:, None]
-            block *= root
-            rhs *= root  # the ones column becomes sqrt(w): block^T rhs[:, -1] = sum w (x - shift)
-        weighted_gram_dense(block, None, part_gram, rhs=rhs, rhs_out=part_rhs)
-        gram += part_gram
-        rhs_out += part_rhs
+    y, weights = data.y, data.sample_weight
+    n_features = data.n_features
+    rhs = _right_hand_side(y - y_shift)  # [y - y_shift, 1]: the ones column gives sum w (x - shift)
+    gram, rhs_out = np.empty((n_features, n_features)), np.empty((n_features, data.n_targets + 1))
+    weighted_gram_dense(data.design.dense, weights, gram, rhs=rhs, rhs_out=rhs_out, block_rows=block_rows or BLOCK_ROWS,
+                        n_threads=resolve_n_threads(data.n_threads), shift=np.asarray(x_shift, dtype=np.float64))
     w = data.weights()
     y_sums = w @ (y - y_shift)
     stats = _split_rhs(gram, rhs_out, data.weight_sum, y_sums)
