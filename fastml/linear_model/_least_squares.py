@@ -202,7 +202,7 @@ class LinearRegression(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, B
         varying = np.flatnonzero(np.diag(system.gram) > 0)  # constant columns are zeroed: coefficient 0
         coef = np.zeros(system.rhs.shape)
         positive = eigenvalues[eigenvalues > 0]
-        well_conditioned = positive.size == varying.size and positive.min(initial=0.0) > 1e-6 * positive.max(initial=0.0)
+        well_conditioned = 0 < positive.size == varying.size and positive.min() > 1e-6 * positive.max()
         solved = None if varying.size == 0 or well_conditioned else _cholesky_solve(
             system.gram[np.ix_(varying, varying)], system.rhs[varying], np.zeros(system.rhs.shape[1]), options.rcond)[0]
         if solved is not None:
