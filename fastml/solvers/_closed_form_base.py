@@ -15,7 +15,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._config import resolve_n_threads
 from .._objective import DesignMatrix
@@ -337,14 +336,15 @@ def gram_statistics(data, block_rows=None, fit_intercept=False, max_offset_ratio
                 x_shift = np.zeros(n_features)
                 x_shift[offset] = stats.column_sums[offset] / stats.weight_sum
                 stats = shift_csr_statistics(stats, as_csr_matrix(design.csr, design.shape), data.y,
-                                             data.sample_weight, offset, x_shift, stats.y_sums / stats.weight_sum)
+                                             data.sample_weight, offset, x_shift, stats.y_sums / stats.weight_sum,
+                                             resolve_n_threads(data.n_threads))
             elif offset.size:
                 stats = _shifted_dense_statistics(data, stats.column_sums / stats.weight_sum,
                                                   stats.y_sums / stats.weight_sum, block_rows)
     return stats
 
 
-def shift_csr_statistics(stats, matrix, y, weights, offset, x_shift, y_shift):
+def shift_csr_statistics(stats, matrix, y, weights, offset, x_shift, y_shift, n_threads):
     """The statistics ``stats`` of the CSR rows ``matrix`` taken again about ``x_shift`` (zero but on
     the columns ``offset``) and ``y_shift``: the offset columns' sums from their shifted, densified
     values (``_offset_columns``), ``X^T W (y - y_shift)`` by one more sparse product."""
@@ -358,8 +358,7 @@ def shift_csr_statistics(stats, matrix, y, weights, offset, x_shift, y_shift):
     gram[np.ix_(offset, offset)] = sums.gram
     rhs = np.ascontiguousarray(y_shifted if weights is None else y_shifted * weights[:, None])
     xty = np.empty((matrix.shape[1], y.shape[1]))
-    _sparse.csr_rmatvec(matrix.data, matrix.indices, matrix.indptr, rhs, xty,
-                        csr_threads(matrix.indptr, resolve_n_threads(None)))
+    _sparse.csr_rmatvec(matrix.data, matrix.indices, matrix.indptr, rhs, xty, csr_threads(matrix.indptr, n_threads))
     xty[offset] = sums.xty
     column_sums = stats.column_sums.copy()
     column_sums[offset] = sums.sums
@@ -408,7 +407,7 @@ def fold_gram_statistics(data, fold_codes, n_folds, block_rows=None, fit_interce
     # NaN/inf in X surface in the Gram matrix, checked right after: no RuntimeWarning on the way
     with blas_threads(data.n_threads), np.errstate(invalid="ignore", over="ignore"):
         if design.is_sparse:
-            matrix = sp.csr_matrix(design.csr, shape=design.shape)
+            matrix = as_csr_matrix(design.csr, design.shape)
             for fold in range(n_folds):
                 rows = np.flatnonzero(fold_codes == fold)
                 part = DesignMatrix(matrix[rows])
@@ -431,7 +430,7 @@ def fold_gram_statistics(data, fold_codes, n_folds, block_rows=None, fit_interce
                         raw = _split_rhs(grams[fold], rhs_outs[fold], 0.0, np.zeros(n_targets))
                         shifted = shift_csr_statistics(raw, matrix[rows], data.y[rows],
                                                        None if weights is None else weights[rows], offset,
-                                                       x_shift, y_shift)
+                                                       x_shift, y_shift, n_threads)
                         grams[fold] = shifted.gram
                         rhs_outs[fold, :, :-1], rhs_outs[fold, :, -1] = shifted.xty, shifted.column_sums
         else:

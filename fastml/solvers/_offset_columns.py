@@ -69,28 +69,24 @@ class OffsetColumnSums:
         return rows
 
 
-def offset_column_sums(csr, columns, shift, weights, rhs, with_cross=True):
+def offset_column_sums(csr, columns, shift, weights, rhs):
     """:class:`OffsetColumnSums` of the scipy CSR matrix ``csr`` (``weights`` None for ones; ``rhs``
-    (n_samples, K) float64, or None), reading ``X`` in row blocks. ``with_cross=False`` leaves
-    ``cross`` None (it is n_features x m: the column variant of wide data needs only the norms)."""
+    (n_samples, K) float64), reading ``X`` in row blocks."""
     columns = np.asarray(columns, dtype=np.intp)
     shift = np.asarray(shift, dtype=np.float64)
     n_samples, n_features = csr.shape
-    m, K = columns.shape[0], 0 if rhs is None else rhs.shape[1]
-    cross = np.zeros((n_features, m)) if with_cross else None
-    gram, sums, xty = np.zeros((m, m)), np.zeros(m), np.zeros((m, K))
+    m, K = columns.shape[0], rhs.shape[1]
+    cross, gram, sums, xty = np.zeros((n_features, m)), np.zeros((m, m)), np.zeros(m), np.zeros((m, K))
     rows_per_block = max(256, _BLOCK_VALUES // max(m, 1))
     for start in range(0, n_samples, rows_per_block):
         stop = min(start + rows_per_block, n_samples)
         block = csr[start:stop]
         shifted = np.asarray(block[:, columns].toarray(), dtype=np.float64) - shift
         weighted = shifted if weights is None else shifted * weights[start:stop, None]
-        if with_cross:
-            cross += np.asarray(block.T @ weighted)
+        cross += np.asarray(block.T @ weighted)
         gram += weighted.T @ shifted
         sums += weighted.sum(axis=0)
-        if K:
-            xty += weighted.T @ rhs[start:stop]
+        xty += weighted.T @ rhs[start:stop]
     return OffsetColumnSums(columns, shift, cross, 0.5 * (gram + gram.T), sums, xty)
 
 

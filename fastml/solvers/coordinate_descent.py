@@ -74,7 +74,6 @@ _GRAM_MAX_FEATURES = 1024
 _ROUNDING = 1e-11
 _DEGENERATE = 1e-24
 _BLOCK_ROWS = 4096
-_GRAM_BLOCK_ROWS = 65536
 _MIN_PARALLEL_WORK = 1_000_000  # flops below which a kernel call runs on one thread
 _CENTERING_LOSS = 1e-4  # centered / raw Gram diagonal below this: re-form the Gram from centered rows
 
@@ -162,6 +161,7 @@ class _Problem:
         if n_features == 0 or n_samples == 0:
             raise ValueError(f"X needs at least one sample and one feature, got shape {(n_samples, n_features)}")
         self.n_samples, self.n_features = n_samples, n_features
+        self.column_shift = np.zeros(n_features)  # stored columns are X - column_shift (_shift_offset_columns)
         y = _targets(y, n_samples)
         self.n_targets = y.shape[1]
         self.sample_weight = _weights(sample_weight, n_samples)
@@ -195,6 +195,7 @@ class _Problem:
         problem.n_features, problem.n_targets = stats.xy.shape
         problem.sample_weight = None
         problem.variant = "gram"
+        problem.column_shift = np.zeros(problem.n_features)
         W = problem.weight_sum = float(stats.weight_sum)
         if W <= 0:
             raise ValueError("the rows of a fold carry no weight")
@@ -269,7 +270,7 @@ class _Problem:
                 shifted_diag[offset] = np.diag(sums.gram)
             elif offset.size:
                 # dense: the whole Gram from row blocks centered on the fly (one more pass, no copy of X)
-                G, xty = _centered_gram_dense(design.dense, self.sample_weight, self.x_mean, y_c)
+                G, xty = _centered_gram_dense(design.dense, self.sample_weight, self.x_mean, y_c, self.n_threads)
                 shifted_diag = np.diag(G).copy()
         else:
             self.x_mean = np.zeros(d)
@@ -281,7 +282,6 @@ class _Problem:
         d = self.n_features
         # weighted sums of (x - origin) and of its square; the centered norms follow from them
         origin, square_sums, sums = np.zeros(d), np.empty(d), np.empty(d)
-        self.column_shift = np.zeros(d)  # stored columns are X - column_shift (see _shift_offset_columns)
         if self.variant == "sparse":
             csr_arrays = design.csr if csc is None else _design(csc.tocsr()).csr  # (CSC: a transient copy)
             _sparse.csr_column_sq_norms(*csr_arrays, d, w, square_sums)  # merges duplicates
@@ -329,13 +329,11 @@ class _Problem:
                 # the running mean of the CSC sweeps cancels the digits of a column with a large
                 # offset at every update (x ~ 1e6 moves the residual, the mean moves it back): such
                 # (nearly dense) columns are stored shifted by their means in the CSC copy instead
-                self._shift_offset_columns(offset)
-                exact = offset_column_sums(sp.csc_matrix(self.csc, shape=(self.n_samples, d)).tocsr(), offset,
-                                           np.zeros(offset.size), self.sample_weight, None, with_cross=False)
-                self.x_mean[offset] = exact.sums / self.weight_sum  # of the stored (shifted) columns
-                self.norms[offset] = np.diag(exact.gram) - exact.sums ** 2 / self.weight_sum
+                stored_sums, stored_squares = self._shift_offset_columns(offset, w)
+                self.x_mean[offset] = stored_sums / self.weight_sum  # of the stored (shifted) columns
+                self.norms[offset] = stored_squares - stored_sums ** 2 / self.weight_sum
                 shifted_squares = square_sums.copy()
-                shifted_squares[offset] = np.diag(exact.gram)
+                shifted_squares[offset] = stored_squares
         else:
             self.x_mean = np.zeros(d)
             self.norms = square_sums
@@ -345,26 +343,27 @@ class _Problem:
 
     def feature_means(self):
         """Weighted mean of every feature of ``X`` (the intercept is ``y_mean - coef @ feature_means``)."""
-        shift = getattr(self, "column_shift", None)
-        return self.x_mean if shift is None else self.x_mean + shift
+        return self.x_mean + self.column_shift
 
-    def _shift_offset_columns(self, offset):
+    def _shift_offset_columns(self, offset, w):
         """Store the CSC columns ``offset`` as ``x - mean`` with every row (they are nearly dense):
-        ``column_shift`` keeps the means, so that ``x_mean + column_shift`` is the features' mean."""
+        ``column_shift`` keeps the means, so that ``x_mean + column_shift`` is the features' mean.
+        Returns the weighted sums and sums of squares of the stored columns."""
         d = self.n_features
         matrix = sp.csc_matrix(self.csc, shape=(self.n_samples, d))
         shift = self.x_mean[offset].copy()
-        shifted = np.asarray(matrix[:, offset].toarray(), dtype=np.float64) - shift
+        stored = (np.asarray(matrix[:, offset].toarray(), dtype=np.float64) - shift).astype(matrix.dtype, copy=False)
         kept = np.setdiff1d(np.arange(d), offset)
         order = np.argsort(np.concatenate([kept, offset]))
-        rebuilt = sp.hstack([matrix[:, kept], sp.csc_matrix(shifted.astype(matrix.dtype, copy=False))],
-                            format="csc")[:, order]
+        rebuilt = sp.hstack([matrix[:, kept], sp.csc_matrix(stored)], format="csc")[:, order]
         rebuilt.sort_indices()
         indices, indptr = rebuilt.indices, rebuilt.indptr
         if indices.dtype != indptr.dtype:
             indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
         self.csc = tuple(frozen_view(np.ascontiguousarray(a)) for a in (rebuilt.data, indices, indptr))
         self.column_shift[offset] = shift
+        stored = stored.astype(np.float64, copy=False)
+        return w @ stored, w @ (stored * stored)
 
     # -- statistics used by the duality gap -------------------------------------------------------
     def threads(self, work):
@@ -403,20 +402,15 @@ class _Problem:
             _cd.dense_subtract_columns(self.X_f, self.x_mean, delta, resid, threads)
 
 
-def _centered_gram_dense(X, sample_weight, x_mean, y_c):
-    """``X_c^T W X_c`` and ``X_c^T W y_c`` from row blocks of ``X - x_mean`` (float64 block buffers)."""
+def _centered_gram_dense(X, sample_weight, x_mean, y_c, n_threads):
+    """``X_c^T W X_c`` and ``X_c^T W y_c``: the Gram kernel shifts each row block by ``x_mean`` in its
+    block buffer (no copy of ``X``), in its row-chunk threads."""
     from ..kernels import gram
 
     d, K = X.shape[1], y_c.shape[1]
-    G, xty = np.zeros((d, d)), np.zeros((d, K))
-    G_block, xty_block = np.empty((d, d)), np.empty((d, K))
-    for start in range(0, X.shape[0], _GRAM_BLOCK_ROWS):
-        rows = slice(start, start + _GRAM_BLOCK_ROWS)
-        block = np.asarray(X[rows], dtype=np.float64) - x_mean
-        weights = None if sample_weight is None else np.ascontiguousarray(sample_weight[rows])
-        gram.weighted_gram_dense(block, weights, G_block, rhs=np.ascontiguousarray(y_c[rows]), rhs_out=xty_block)
-        G += G_block
-        xty += xty_block
+    G, xty = np.empty((d, d)), np.empty((d, K))
+    gram.weighted_gram_dense(X, sample_weight, G, rhs=np.ascontiguousarray(y_c), rhs_out=xty, n_threads=n_threads,
+                             shift=np.asarray(x_mean, dtype=np.float64))
     return G, xty
 
 
