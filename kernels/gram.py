@@ -25,14 +25,13 @@ from ._parallel import map_row_chunks
 BLOCK_ROWS = 2048
 
 
-def _chunk_sums(X, h, rhs, start, stop, block_rows, shift=None):
-    """``(Z^T diag(h) Z, Z^T diag(h) rhs)`` of the rows ``start:stop``, block by block, ``Z = X - shift``
-    (``X`` itself when ``shift`` is None)."""
+def _chunk_sums(X, h, rhs, start, stop, block_rows):
+    """``(X^T diag(h) X, X^T diag(h) rhs)`` of the rows ``start:stop``, block by block."""
     n_features = X.shape[1]
     gram = np.zeros((n_features, n_features))
     product = np.empty((n_features, n_features))
     rhs_sum = None if rhs is None else np.zeros((n_features, rhs.shape[1]))
-    plain = h is None and shift is None and X.dtype == np.float64 and X.flags.c_contiguous
+    plain = h is None and X.dtype == np.float64 and X.flags.c_contiguous
     buffer = None if plain else np.empty((min(block_rows, stop - start), n_features))
     for first in range(start, stop, block_rows):
         last = min(first + block_rows, stop)
@@ -42,8 +41,6 @@ def _chunk_sums(X, h, rhs, start, stop, block_rows, shift=None):
         else:
             block = buffer[: last - first]
             block[...] = X[first:last]
-            if shift is not None:
-                block -= shift
             if h is not None:
                 root = np.sqrt(h[first:last])[:, None]
                 block *= root
@@ -56,21 +53,17 @@ def _chunk_sums(X, h, rhs, start, stop, block_rows, shift=None):
     return gram, rhs_sum
 
 
-def weighted_gram_dense(X, h, out, rhs=None, rhs_out=None, block_rows=BLOCK_ROWS, n_threads=1, shift=None):
-    """Write ``X^T diag(h) X`` into ``out`` and, if ``rhs`` is given, ``X^T diag(h) rhs`` into ``rhs_out``.
-
-    ``shift`` (n_features,): the same sums of ``X - shift``, shifted block by block (no copy of ``X``).
-    """
+def weighted_gram_dense(X, h, out, rhs=None, rhs_out=None, block_rows=BLOCK_ROWS, n_threads=1):
+    """Write ``X^T diag(h) X`` into ``out`` and, if ``rhs`` is given, ``X^T diag(h) rhs`` into ``rhs_out``."""
     n_samples, n_features = X.shape
-    if (h is None and shift is None and X.dtype == np.float64 and X.flags.f_contiguous
-            and not X.flags.c_contiguous):
+    if h is None and X.dtype == np.float64 and X.flags.f_contiguous and not X.flags.c_contiguous:
         # F order: BLAS reads the whole matrix in place (its own threads); X.T @ rhs is a second read
         with blas_threads_for_pass(n_threads):
             out[...] = X.T @ X
             if rhs is not None:
                 rhs_out[...] = X.T @ rhs
         return out
-    parts = map_row_chunks(lambda start, stop: _chunk_sums(X, h, rhs, start, stop, block_rows, shift), n_samples,
+    parts = map_row_chunks(lambda start, stop: _chunk_sums(X, h, rhs, start, stop, block_rows), n_samples,
                            n_threads, X.size)
     out[...] = parts[0][0]
     for gram, _ in parts[1:]:

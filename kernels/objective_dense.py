@@ -177,6 +177,25 @@ def hessp_dense(X, y, sample_weight, coef, intercept, direction_coef, direction_
 
 
 @jit_kernel(parallel=True)
+def rmatvec_dense(X, values, n_threads, out):
+    """``out = X.T @ values`` ((n_features, k) float64; ``values`` (n_samples, k) float64 C order) in one
+    pass over dense ``X``: float64 sums, row chunks on ``n_threads`` threads summed in chunk order.
+
+    For few columns of ``values``: OpenBLAS's GEMM at k = 2 read 1e6 x 100 at a quarter of the memory
+    bandwidth here (20 ms for 2e5 x 100 on one thread, where a sum over ``X`` takes 6).
+    """
+    n_samples, n_features = X.shape
+    n_chunks = chunk_count(n_samples, n_threads)
+    bounds = row_chunk_bounds(n_samples, n_chunks)
+    parts = np.zeros((n_chunks, values.shape[1], n_features))
+    for chunk in prange(n_chunks):
+        for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
+            stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
+            block_add_rmatvec_dense(X, start, stop, values[start:stop], parts[chunk])
+    sum_parts_transposed(parts, out)
+
+
+@jit_kernel(parallel=True)
 def raw_prediction_dense(X, coef, intercept, out):
     """``out = X @ coef + intercept`` with float64 accumulation and no copy of float32 ``X``."""
     n_samples = X.shape[0]
@@ -193,4 +212,4 @@ def raw_prediction_dense(X, coef, intercept, out):
                 out[start + b, k] = raw[b, k]
 
 
-__all__ = ["BLOCK_ROWS", "hessp_dense", "loss_grad_dense", "raw_prediction_dense"]
+__all__ = ["BLOCK_ROWS", "hessp_dense", "loss_grad_dense", "raw_prediction_dense", "rmatvec_dense"]

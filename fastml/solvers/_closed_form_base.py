@@ -42,12 +42,12 @@ class ClosedFormOptions:
         ``"auto"``: Cholesky, with the eigendecomposition as fallback; ``"eigh"``: always the
         eigendecomposition (minimum-norm, rank revealing).
     max_offset_ratio : float
-        With an intercept and dense ``X``: when a column's uncentered weighted sum of squares
-        exceeds this multiple of its centered one (mean more than ~100 standard deviations from
-        zero for the default), ``X`` is read a second time with the column means subtracted block
-        by block, restoring the digits that one-pass accumulation loses (about
-        ``log10(ratio)``). ``inf`` disables the second pass. CSR input is never shifted (that
-        would densify it).
+        With an intercept: the columns whose uncentered weighted sum of squares exceeds this
+        multiple of their centered one (mean more than ~100 standard deviations from zero for the
+        default, or constant) have their statistics formed again about their means in a second,
+        light pass over ``X`` (dense or CSR), restoring the digits that one-pass accumulation
+        loses (about ``log10(ratio)``: all of them for a timestamp in milliseconds). ``inf``
+        disables the second pass.
     block_rows : int or None
         Rows per block for the passes over ``X`` that need a buffer (weighted or float32 dense
         ``X``, folds, leave-one-out); None: the Gram kernel's default for the Gram pass, about 16 MiB
@@ -304,14 +304,12 @@ def gram_statistics(data, block_rows=None, fit_intercept=False, max_offset_ratio
     """:class:`GramStatistics` of all rows of ``data`` in one pass over ``X``.
 
     One pass loses about ``log10(1 + mean^2 / var)`` digits of a column with a large offset when
-    the intercept is later eliminated (see :func:`center_statistics`). With ``fit_intercept``, when
-    a column's uncentered weighted sum of squares exceeds ``max_offset_ratio`` times its centered
-    one, dense ``X`` is read a second time with the first pass's means subtracted block by block
-    (:func:`_shifted_dense_statistics`), which restores full precision; CSR ``X`` has the sums of
-    just those columns (nearly dense, see ``_offset_columns``) formed again about their means
-    (:func:`shift_csr_statistics`). A constant column (e.g. a column of ones next to
-    ``fit_intercept=True``) triggers it too: only the second pass can tell it from a column with a
-    tiny spread.
+    the intercept is later eliminated (see :func:`center_statistics`). With ``fit_intercept``, the
+    columns whose uncentered weighted sum of squares exceeds ``max_offset_ratio`` times their
+    centered one have their rows of the statistics formed again about their means
+    (:func:`shift_offset_statistics`: a second, light pass over dense or CSR ``X``), which restores
+    full precision. A constant column (e.g. a column of ones next to ``fit_intercept=True``)
+    triggers it too: only that pass can tell it from a column with a tiny spread.
     """
     from ..kernels.gram import BLOCK_ROWS, weighted_gram_dense
 
@@ -332,59 +330,31 @@ def gram_statistics(data, block_rows=None, fit_intercept=False, max_offset_ratio
         check_finite_gram(stats.gram, stats.xty)
         if fit_intercept and n_features:
             offset = offset_columns(np.diag(stats.gram), stats.column_sums, stats.weight_sum, 1.0 / max_offset_ratio)
-            if offset.size and design.is_sparse:
+            if offset.size:
                 x_shift = np.zeros(n_features)
                 x_shift[offset] = stats.column_sums[offset] / stats.weight_sum
-                stats = shift_csr_statistics(stats, as_csr_matrix(design.csr, design.shape), data.y,
-                                             data.sample_weight, offset, x_shift, stats.y_sums / stats.weight_sum,
-                                             resolve_n_threads(data.n_threads))
-            elif offset.size:
-                stats = _shifted_dense_statistics(data, stats.column_sums / stats.weight_sum,
-                                                  stats.y_sums / stats.weight_sum, block_rows)
+                matrix = as_csr_matrix(design.csr, design.shape) if design.is_sparse else design.dense
+                stats = shift_offset_statistics(stats, matrix, data.y, data.sample_weight, offset, x_shift,
+                                                stats.y_sums / stats.weight_sum, resolve_n_threads(data.n_threads))
     return stats
 
 
-def shift_csr_statistics(stats, matrix, y, weights, offset, x_shift, y_shift, n_threads):
-    """The statistics ``stats`` of the CSR rows ``matrix`` taken again about ``x_shift`` (zero but on
-    the columns ``offset``) and ``y_shift``: the offset columns' sums from their shifted, densified
-    values (``_offset_columns``), ``X^T W (y - y_shift)`` by one more sparse product."""
-    from ..kernels import _sparse
-
+def shift_offset_statistics(stats, X, y, weights, offset, x_shift, y_shift, n_threads=1):
+    """The statistics ``stats`` of the rows ``X`` (dense, or a scipy CSR matrix) taken again about
+    ``x_shift`` (zero but on the columns ``offset``) and ``y_shift``: the offset columns' rows from
+    their shifted values, ``X^T W (y - y_shift)`` for every column, in one pass (``_offset_columns``)."""
     y_shifted = y - y_shift
-    sums = offset_column_sums(matrix, offset, x_shift[offset], weights, y_shifted)
+    sums = offset_column_sums(X, offset, x_shift[offset], weights, y_shifted, n_threads)
     gram = stats.gram.copy()
     gram[:, offset] = sums.cross
     gram[offset, :] = sums.cross.T
     gram[np.ix_(offset, offset)] = sums.gram
-    rhs = np.ascontiguousarray(y_shifted if weights is None else y_shifted * weights[:, None])
-    xty = np.empty((matrix.shape[1], y.shape[1]))
-    _sparse.csr_rmatvec(matrix.data, matrix.indices, matrix.indptr, rhs, xty, csr_threads(matrix.indptr, n_threads))
+    xty = sums.xty_all
     xty[offset] = sums.xty
     column_sums = stats.column_sums.copy()
     column_sums[offset] = sums.sums
-    y_sums = (y_shifted.sum(axis=0) if weights is None else weights @ y_shifted)
+    y_sums = y_shifted.sum(axis=0) if weights is None else weights @ y_shifted
     return GramStatistics(gram, xty, column_sums, stats.weight_sum, y_sums, x_shift, y_shift)
-
-
-def _shifted_dense_statistics(data, x_shift, y_shift, block_rows=None):
-    """Gram statistics of ``X - x_shift`` and ``y - y_shift``: a second pass over ``X``.
-
-    The Gram kernel shifts (and scales by ``sqrt(w)``) each row block in its block buffer, in the
-    row-chunk threads of the first pass: no copy of ``X``.
-    """
-    from ..kernels.gram import BLOCK_ROWS, weighted_gram_dense
-
-    y, weights = data.y, data.sample_weight
-    n_features = data.n_features
-    rhs = _right_hand_side(y - y_shift)  # [y - y_shift, 1]: the ones column gives sum w (x - shift)
-    gram, rhs_out = np.empty((n_features, n_features)), np.empty((n_features, data.n_targets + 1))
-    weighted_gram_dense(data.design.dense, weights, gram, rhs=rhs, rhs_out=rhs_out, block_rows=block_rows or BLOCK_ROWS,
-                        n_threads=resolve_n_threads(data.n_threads), shift=np.asarray(x_shift, dtype=np.float64))
-    w = data.weights()
-    y_sums = w @ (y - y_shift)
-    stats = _split_rhs(gram, rhs_out, data.weight_sum, y_sums)
-    stats.x_shift, stats.y_shift = x_shift, y_shift
-    return stats
 
 
 def fold_gram_statistics(data, fold_codes, n_folds, block_rows=None, fit_intercept=False):
@@ -428,9 +398,9 @@ def fold_gram_statistics(data, fold_codes, n_folds, block_rows=None, fit_interce
                     for fold in range(n_folds):
                         rows = np.flatnonzero(fold_codes == fold)
                         raw = _split_rhs(grams[fold], rhs_outs[fold], 0.0, np.zeros(n_targets))
-                        shifted = shift_csr_statistics(raw, matrix[rows], data.y[rows],
-                                                       None if weights is None else weights[rows], offset,
-                                                       x_shift, y_shift, n_threads)
+                        shifted = shift_offset_statistics(raw, matrix[rows], data.y[rows],
+                                                          None if weights is None else weights[rows], offset,
+                                                          x_shift, y_shift)
                         grams[fold] = shifted.gram
                         rhs_outs[fold, :, :-1], rhs_outs[fold, :, -1] = shifted.xty, shifted.column_sums
         else:

@@ -1,23 +1,26 @@
-"""Exact centered sums for the columns of a CSR matrix whose mean is far from their spread.
+"""Exact centered sums for the columns whose mean is far from their spread, in one light pass over ``X``.
 
 Why: with an intercept, the least-squares solvers center ``X`` in Gram space (``G - s s^T / W``).
 That subtraction cancels about ``log10(raw / centered)`` digits of a column's sum of squares:
 all of them for a timestamp in milliseconds (mean 1.7e12, spread 1e5: a ratio of 1e14), which then
-looks constant and was dropped (coefficient 0, where scikit-learn fits it). Dense ``X`` is read a
-second time with the means subtracted block by block; CSR ``X`` cannot be shifted without
-densifying it. It need not be: a column whose centered share of its sum of squares is below
-``max_share`` has (nearly) no zeros -- each zero row adds at least ``mean^2`` to the centered sum,
-so the share of zero rows is at most about the centered share -- so densifying only those columns,
-a row block at a time, costs no more than their nonzeros already do, and gives their centered sums
-exactly: ``D = X[:, B] - shift`` per block, then ``X^T W D``, ``D^T W D``, ``D^T w`` and ``D^T W y``.
+looks constant and was dropped (coefficient 0, where scikit-learn fits it). Only the rows and
+columns of the Gram that belong to such *offset* columns need forming again, about the columns'
+means: ``D = X[:, B] - shift`` per row block, then ``X^T W D``, ``D^T W D``, ``D^T w`` and
+``D^T W y``. That pass multiplies by the few offset columns only (a matrix-vector-like read of
+``X``, not a second Gram: 2e5 x 100 with one constant column, the common case, pays ~5 ms, not
+~45). CSR ``X`` cannot be shifted without densifying it; it need not be: a column whose centered
+share of its sum of squares is below ``max_share`` has (nearly) no zeros -- each zero row adds
+about ``mean^2`` to the centered sum, so the share of zero rows is at most about the centered
+share -- so densifying only those columns, a block at a time, costs what their nonzeros cost anyway.
 """
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-# float64 values held per densified block (rows x offset columns): 8 MiB
-_BLOCK_VALUES = 1 << 20
+# float64 values per row block: of [W D, W y] for dense X (32 MiB; the kernel reads X's block once),
+# of X's block for CSR (its offset columns densified)
+_BLOCK_VALUES = 1 << 22
 
 
 def offset_columns(raw_diagonal, column_sums, weight_sum, max_share):
@@ -47,6 +50,8 @@ class OffsetColumnSums:
         ``D^T w``.
     xty : ndarray of shape (m, n_targets)
         ``D^T W y_rhs`` (the right-hand side as given, e.g. already centered).
+    xty_all : ndarray of shape (n_features, n_targets)
+        ``X^T W y_rhs`` for every (unshifted) column, from the same pass.
     """
 
     columns: np.ndarray
@@ -55,6 +60,7 @@ class OffsetColumnSums:
     gram: np.ndarray
     sums: np.ndarray
     xty: np.ndarray
+    xty_all: np.ndarray
 
     def centered_gram_rows(self, x_mean, weight_sum):
         """``(X - x_mean)^T W (X - x_mean)`` restricted to the offset columns: shape (n_features, m).
@@ -69,25 +75,49 @@ class OffsetColumnSums:
         return rows
 
 
-def offset_column_sums(csr, columns, shift, weights, rhs):
-    """:class:`OffsetColumnSums` of the scipy CSR matrix ``csr`` (``weights`` None for ones; ``rhs``
-    (n_samples, K) float64), reading ``X`` in row blocks."""
+def offset_column_sums(X, columns, shift, weights, rhs, n_threads=1):
+    """:class:`OffsetColumnSums` of ``X`` (a dense array, float32 or float64, C or F order, or a scipy
+    CSR matrix; ``weights`` None for ones; ``rhs`` (n_samples, K) float64), reading ``X`` once.
+
+    Dense ``X``: ``X^T [W D, W y]`` by the compiled one-pass kernel on ``n_threads`` threads, in row
+    blocks of at most ``_BLOCK_VALUES`` values of ``[W D, W y]``. CSR ``X``: scipy's products on row
+    blocks, each block's offset columns densified.
+    """
     columns = np.asarray(columns, dtype=np.intp)
     shift = np.asarray(shift, dtype=np.float64)
-    n_samples, n_features = csr.shape
+    sparse = sp.issparse(X)
+    n_samples, n_features = X.shape
     m, K = columns.shape[0], rhs.shape[1]
-    cross, gram, sums, xty = np.zeros((n_features, m)), np.zeros((m, m)), np.zeros(m), np.zeros((m, K))
-    rows_per_block = max(256, _BLOCK_VALUES // max(m, 1))
+    cross, gram, sums = np.zeros((n_features, m)), np.zeros((m, m)), np.zeros(m)
+    xty, xty_all = np.zeros((m, K)), np.zeros((n_features, K))
+    product = np.empty((n_features, m + K))
+    rows_per_block = max(256, _BLOCK_VALUES // (max(m, n_features) if sparse else m + K))
     for start in range(0, n_samples, rows_per_block):
         stop = min(start + rows_per_block, n_samples)
-        block = csr[start:stop]
-        shifted = np.asarray(block[:, columns].toarray(), dtype=np.float64) - shift
-        weighted = shifted if weights is None else shifted * weights[start:stop, None]
-        cross += np.asarray(block.T @ weighted)
-        gram += weighted.T @ shifted
-        sums += weighted.sum(axis=0)
-        xty += weighted.T @ rhs[start:stop]
-    return OffsetColumnSums(columns, shift, cross, 0.5 * (gram + gram.T), sums, xty)
+        block = X[start:stop]
+        picked = block[:, columns].toarray() if sparse else block[:, columns]
+        shifted = np.asarray(picked, dtype=np.float64) - shift
+        # [W D, W y]: one product with X's block gives both X^T W D and X^T W y
+        weighted = np.concatenate([shifted, rhs[start:stop]], axis=1)
+        if weights is not None:
+            weighted *= weights[start:stop, None]
+        if sparse:
+            product[...] = block.T @ weighted
+        else:
+            _dense_rmatvec(block, weighted, n_threads, product)
+        cross += product[:, :m]
+        xty_all += product[:, m:]
+        gram += weighted[:, :m].T @ shifted
+        sums += weighted[:, :m].sum(axis=0)
+        xty += shifted.T @ weighted[:, m:]
+    return OffsetColumnSums(columns, shift, cross, 0.5 * (gram + gram.T), sums, xty, xty_all)
+
+
+def _dense_rmatvec(X, values, n_threads, out):
+    from ..kernels import objective_dense
+    from ..kernels._jit import call_parallel
+
+    call_parallel(objective_dense.rmatvec_dense, X, values, n_threads, out, serial=n_threads == 1)
 
 
 def as_csr_matrix(csr_arrays, shape):

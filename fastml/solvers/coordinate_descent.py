@@ -69,8 +69,8 @@ _GRAM_MAX_FEATURES = 1024
 # subtraction's rounding noise), or at most _DEGENERATE times its raw sum of squares (a spread below
 # ~1e-12 of its offset: a few thousand ulps, the closed form's rcond**2). The second test needs exact
 # centering: every path re-forms the sums of columns with large offsets about their means first
-# (dense: _centered_gram_dense; CSR: _offset_columns), so a timestamp in milliseconds (mean 1.7e12,
-# spread 1e5) is a feature, not a constant.
+# (_offset_columns), so a timestamp in milliseconds (mean 1.7e12, spread 1e5) is a feature, not a
+# constant.
 _ROUNDING = 1e-11
 _DEGENERATE = 1e-24
 _BLOCK_ROWS = 4096
@@ -258,20 +258,16 @@ class _Problem:
             # columns with some |mean| > 100 std (or constant): centering in Gram space cancelled more
             # than 4 digits of them, so their centered sums are formed again about their means
             offset = offset_columns(raw_diag, x_weighted_sum, self.weight_sum, _CENTERING_LOSS)
-            if offset.size and design.is_sparse:
-                # CSR: only those (nearly dense) columns, densified a row block at a time
-                sums = offset_column_sums(as_csr_matrix(design.csr, design.shape), offset, self.x_mean[offset],
-                                          self.sample_weight, y_c)
+            if offset.size:
+                # their rows of the Gram again, about their means: one light pass (_offset_columns)
+                X = as_csr_matrix(design.csr, design.shape) if design.is_sparse else design.dense
+                sums = offset_column_sums(X, offset, self.x_mean[offset], self.sample_weight, y_c, self.n_threads)
                 self.x_mean[offset] += sums.sums / self.weight_sum
                 rows = sums.centered_gram_rows(self.x_mean, self.weight_sum)
                 G[:, offset], G[offset, :] = rows, rows.T
                 xty[offset] = sums.xty
                 shifted_diag = raw_diag.copy()
                 shifted_diag[offset] = np.diag(sums.gram)
-            elif offset.size:
-                # dense: the whole Gram from row blocks centered on the fly (one more pass, no copy of X)
-                G, xty = _centered_gram_dense(design.dense, self.sample_weight, self.x_mean, y_c, self.n_threads)
-                shifted_diag = np.diag(G).copy()
         else:
             self.x_mean = np.zeros(d)
         self._finish_gram(G, xty, raw_diag, shifted_diag)
@@ -400,18 +396,6 @@ class _Problem:
             shift += delta @ self.x_mean
         else:
             _cd.dense_subtract_columns(self.X_f, self.x_mean, delta, resid, threads)
-
-
-def _centered_gram_dense(X, sample_weight, x_mean, y_c, n_threads):
-    """``X_c^T W X_c`` and ``X_c^T W y_c``: the Gram kernel shifts each row block by ``x_mean`` in its
-    block buffer (no copy of ``X``), in its row-chunk threads."""
-    from ..kernels import gram
-
-    d, K = X.shape[1], y_c.shape[1]
-    G, xty = np.empty((d, d)), np.empty((d, K))
-    gram.weighted_gram_dense(X, sample_weight, G, rhs=np.ascontiguousarray(y_c), rhs_out=xty, n_threads=n_threads,
-                             shift=np.asarray(x_mean, dtype=np.float64))
-    return G, xty
 
 
 def _require_finite(*statistics):

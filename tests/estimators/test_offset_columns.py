@@ -142,29 +142,34 @@ def test_ridge_cv_leave_one_out_scores_match_a_brute_force_refit():
     assert ours.alpha_ == alphas[int(np.argmin(brute))]
 
 
-def test_offset_column_sums_against_explicit_centering():
+@pytest.mark.parametrize("storage", ["dense", "csr", "float32"])
+def test_offset_column_sums_against_explicit_centering(storage):
     rng = np.random.default_rng(3)
     X = rng.standard_normal((300, 6))
     X[rng.random(X.shape) < 0.6] = 0.0
     X[:, [1, 4]] = [3e8, -2e6] + rng.standard_normal((300, 2))
+    if storage == "float32":
+        X[:, 1] = 3e3 + rng.standard_normal(300)  # float32 resolves 3e8 to 32: a milder offset there
+        X = X.astype(np.float32)
     weights = rng.uniform(0.1, 3.0, 300)
     y = rng.standard_normal((300, 2))
     W = weights.sum()
-    raw_diagonal = weights @ (X * X)
-    columns = offset_columns(raw_diagonal, weights @ X, W, 1e-4)
+    X64 = X.astype(np.float64)
+    columns = offset_columns(weights @ (X64 * X64), weights @ X64, W, 1e-4)
     np.testing.assert_array_equal(columns, [1, 4])
-    shift = (weights @ X)[columns] / W
-    sums = offset_column_sums(sp.csr_matrix(X), columns, shift, weights, y)
-    shifted = X[:, columns] - shift
+    shift = (weights @ X64)[columns] / W
+    sums = offset_column_sums(sp.csr_matrix(X) if storage == "csr" else X, columns, shift, weights, y)
+    shifted = X64[:, columns] - shift
     np.testing.assert_allclose(sums.gram, shifted.T @ (weights[:, None] * shifted), rtol=1e-12)
+    np.testing.assert_allclose(sums.xty, shifted.T @ (weights[:, None] * y), rtol=1e-12)
+    np.testing.assert_allclose(sums.xty_all, X64.T @ (weights[:, None] * y), rtol=1e-12)
     # rows of X^T W D for the other columns (those of the offset columns themselves cancel: unused)
     others = np.setdiff1d(np.arange(6), columns)
-    np.testing.assert_allclose(sums.cross[others], X[:, others].T @ (weights[:, None] * shifted), rtol=1e-12)
-    np.testing.assert_allclose(sums.xty, shifted.T @ (weights[:, None] * y), rtol=1e-12)
+    np.testing.assert_allclose(sums.cross[others], X64[:, others].T @ (weights[:, None] * shifted), rtol=1e-12)
     # the centered Gram rows of the offset columns: against centering about float64 means computed
     # from the shifted values (exact to rounding)
-    means = (weights @ X) / W
+    means = (weights @ X64) / W
     means[columns] = shift + sums.sums / W
-    centered = X - means
+    centered = X64 - means
     expected = centered.T @ (weights[:, None] * centered[:, columns])
     np.testing.assert_allclose(sums.centered_gram_rows(means, W), expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())

@@ -215,6 +215,22 @@ def test_raw_prediction_matches_numpy(storage, dtype, n_models):
     assert_close([out], [X.astype(dtype).astype(np.float64) @ coef + intercept])
 
 
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rmatvec_dense_matches_numpy_for_any_thread_count(dtype, order, n_threads):
+    """``X.T @ values`` in one pass: float64 sums of float32 X, row chunks (and a partial last block)
+    summed in chunk order, so repeated calls agree bitwise."""
+    rng = np.random.default_rng(4)
+    X = np.asarray(rng.standard_normal((2 * objective_dense.BLOCK_ROWS + 37, 7)).astype(dtype), order=order)
+    values = rng.standard_normal((X.shape[0], 3))
+    out, again = np.full((7, 3), np.nan), np.full((7, 3), np.nan)
+    objective_dense.rmatvec_dense(X, values, n_threads, out)
+    objective_dense.rmatvec_dense(X, values, n_threads, again)
+    np.testing.assert_allclose(out, X.astype(np.float64).T @ values, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(out, again)
+
+
 def test_float32_data_is_accumulated_in_float64():
     # 1e8 + 1 - 1e8 style cancellations: float32 accumulation would lose the small terms entirely
     n_samples = 4000

@@ -119,23 +119,3 @@ def test_weighted_gram_dense_row_chunks_on_threads(dtype, weighted):
     single = np.empty((10, 10))
     gram.weighted_gram_dense(X, h if weighted else None, single, n_threads=1)
     _assert_close(single, runs[0][0], rtol=1e-12)
-
-
-@pytest.mark.parametrize("n_threads", [1, 2])
-@pytest.mark.parametrize("weighted", [False, True], ids=["ones", "h"])
-@pytest.mark.parametrize("dtype, order", [(np.float64, "C"), (np.float64, "F"), (np.float32, "C")])
-def test_weighted_gram_dense_of_shifted_rows(dtype, order, weighted, n_threads):
-    """``shift``: the sums of ``X - shift``, block by block (the accurate second pass for columns far
-    from zero), on every layout and thread count, equal to numpy on the shifted matrix."""
-    n_samples = 2 * _parallel.MIN_VALUES_PER_THREAD // 9 + 5 if n_threads == 2 else 203
-    X, h, rhs = _problem(n_samples=n_samples)
-    X[:, 2] += 1e6
-    X = np.asarray(X.astype(dtype), order=order)
-    shift = X.mean(axis=0, dtype=np.float64)
-    shifted = X.astype(np.float64) - shift
-    weights = h if weighted else np.ones(n_samples)
-    out, rhs_out = np.empty((9, 9)), np.empty((9, 2))
-    gram.weighted_gram_dense(X, h if weighted else None, out, rhs=rhs, rhs_out=rhs_out, block_rows=64,
-                             n_threads=n_threads, shift=shift)
-    _assert_close(out, shifted.T @ (weights[:, None] * shifted), rtol=1e-11)
-    _assert_close(rhs_out, shifted.T @ (weights[:, None] * rhs), rtol=1e-11)
