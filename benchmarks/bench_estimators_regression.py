@@ -9,7 +9,9 @@ For each size and dtype (float32, float64) every estimator is fitted by fastml a
 the same data (best of ``--repeats`` fits; a small fit first compiles the kernels, so compile time is
 never in the numbers), the coefficients are compared, and the speed-up is printed. Then the latency
 of a single-row ``predict`` (median of many calls) is measured, small fits (1e3-2e4 rows, and a
-GridSearchCV) with and without the drift fingerprint, and Lasso/ElasticNet on wide data. Goals (issue 4): LinearRegression >= 8x,
+GridSearchCV) with and without the drift fingerprint, Lasso/ElasticNet on wide data, and sparse data
+with features far from zero (a millisecond timestamp: each library's error against least squares on
+the centered matrix, and what exact centering costs). Goals (issue 4): LinearRegression >= 8x,
 RidgeCV with 10 alphas >= 20x.
 """
 import argparse
