@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-# float64 values per row block: of [W D, W y] for dense X (32 MiB; the kernel reads X's block once),
-# of X's block for CSR (its offset columns densified)
+# float64 values of [W D, W y] per row block (32 MiB): the kernels read X's block once
 _BLOCK_VALUES = 1 << 22
 
 
@@ -79,9 +78,8 @@ def offset_column_sums(X, columns, shift, weights, rhs, n_threads=1):
     """:class:`OffsetColumnSums` of ``X`` (a dense array, float32 or float64, C or F order, or a scipy
     CSR matrix; ``weights`` None for ones; ``rhs`` (n_samples, K) float64), reading ``X`` once.
 
-    Dense ``X``: ``X^T [W D, W y]`` by the compiled one-pass kernel on ``n_threads`` threads, in row
-    blocks of at most ``_BLOCK_VALUES`` values of ``[W D, W y]``. CSR ``X``: scipy's products on row
-    blocks, each block's offset columns densified.
+    ``X^T [W D, W y]`` by a compiled one-pass kernel on ``n_threads`` threads, in row blocks of at
+    most ``_BLOCK_VALUES`` values of ``[W D, W y]``; CSR blocks have their offset columns densified.
     """
     columns = np.asarray(columns, dtype=np.intp)
     shift = np.asarray(shift, dtype=np.float64)
@@ -91,7 +89,7 @@ def offset_column_sums(X, columns, shift, weights, rhs, n_threads=1):
     cross, gram, sums = np.zeros((n_features, m)), np.zeros((m, m)), np.zeros(m)
     xty, xty_all = np.zeros((m, K)), np.zeros((n_features, K))
     product = np.empty((n_features, m + K))
-    rows_per_block = max(256, _BLOCK_VALUES // (max(m, n_features) if sparse else m + K))
+    rows_per_block = max(256, _BLOCK_VALUES // (m + K))
     for start in range(0, n_samples, rows_per_block):
         stop = min(start + rows_per_block, n_samples)
         block = X[start:stop]
@@ -101,10 +99,7 @@ def offset_column_sums(X, columns, shift, weights, rhs, n_threads=1):
         weighted = np.concatenate([shifted, rhs[start:stop]], axis=1)
         if weights is not None:
             weighted *= weights[start:stop, None]
-        if sparse:
-            product[...] = block.T @ weighted
-        else:
-            _dense_rmatvec(block, weighted, n_threads, product)
+        _rmatvec(block, weighted, n_threads, product)
         cross += product[:, :m]
         xty_all += product[:, m:]
         gram += weighted[:, :m].T @ shifted
@@ -113,11 +108,19 @@ def offset_column_sums(X, columns, shift, weights, rhs, n_threads=1):
     return OffsetColumnSums(columns, shift, cross, 0.5 * (gram + gram.T), sums, xty, xty_all)
 
 
-def _dense_rmatvec(X, values, n_threads, out):
-    from ..kernels import objective_dense
+def _rmatvec(X, values, n_threads, out):
+    """``out = X.T @ values`` in one threaded pass (dense: ``rmatvec_dense``; CSR: ``csr_rmatvec``)."""
+    from ..kernels import _sparse, objective_dense
     from ..kernels._jit import call_parallel
 
-    call_parallel(objective_dense.rmatvec_dense, X, values, n_threads, out, serial=n_threads == 1)
+    if sp.issparse(X):
+        indices, indptr = X.indices, X.indptr
+        if indices.dtype != indptr.dtype:
+            indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
+        data = X.data if X.data.dtype in (np.float32, np.float64) else X.data.astype(np.float64)
+        _sparse.csr_rmatvec(data, indices, indptr, values, out, n_threads)
+    else:
+        call_parallel(objective_dense.rmatvec_dense, X, values, n_threads, out, serial=n_threads == 1)
 
 
 def as_csr_matrix(csr_arrays, shape):
