@@ -364,7 +364,8 @@ def fold_gram_statistics(data, fold_codes, n_folds, block_rows=None, fit_interce
     into a block-sized copy and handed to the BLAS kernel. With ``fit_intercept`` the dense data are
     shifted by a pilot mean (of the first rows) on the way, the classic one-pass remedy for columns
     with large offsets; there is no second pass to fall back on here. CSR ``X`` gathers one fold's
-    rows at a time (at most one fold's nonzeros in memory) and is never shifted.
+    rows at a time (at most one fold's nonzeros in memory); its columns with large offsets have
+    every fold's sums formed again about the overall means (``shift_offset_statistics``).
     """
     from ..kernels.gram import weighted_gram_dense
 
@@ -400,7 +401,7 @@ def fold_gram_statistics(data, fold_codes, n_folds, block_rows=None, fit_interce
                         raw = _split_rhs(grams[fold], rhs_outs[fold], 0.0, np.zeros(n_targets))
                         shifted = shift_offset_statistics(raw, matrix[rows], data.y[rows],
                                                           None if weights is None else weights[rows], offset,
-                                                          x_shift, y_shift)
+                                                          x_shift, y_shift, n_threads)
                         grams[fold] = shifted.gram
                         rhs_outs[fold, :, :-1], rhs_outs[fold, :, -1] = shifted.xty, shifted.column_sums
         else:

@@ -16,22 +16,26 @@ Three variants share one update rule (``fastml.kernels._cd``):
   in row blocks; CSR: the Cython weighted Gram), then sweeps cost O(n_features^2), independent
   of ``n_samples``; a path over many alphas and all targets reuse the one Gram. Centering is done
   in Gram space (``Q = X^T W X - W m m^T``), which loses about ``2 log10(r)`` digits for a feature
-  whose mean is ``r`` times its standard deviation; when some ``r > 100``, dense ``X`` gets its Gram
-  formed again from row blocks centered on the fly (one more pass). Sparse ``X`` cannot be centered
-  without densifying: standardize such data or use ``"sparse"``.
+  whose mean is ``r`` times its standard deviation; the features with ``r > 100`` (or constant)
+  have their rows of ``Q`` and ``q`` formed again about their means in one light pass over dense
+  or CSR ``X`` (``_offset_columns``: such CSR columns are nearly dense, and are densified a row
+  block at a time).
 * ``"dense"``: column sweeps over F-ordered ``X`` with residual updates, O(n_samples) per
   coordinate. C-ordered ``X`` is copied once to F order (the only copy of ``X``).
 * ``"sparse"``: column sweeps over CSC ``X``. CSR input is converted to CSC once: a necessary copy
-  of the nonzeros (values and row indices); CSC input is used as it is.
+  of the nonzeros (values and row indices); CSC input is used as it is, unless it has features
+  with ``r > 100``: those are stored shifted by their means, in a copy (see below).
 * ``"auto"``: ``"gram"`` when ``n_samples >= n_features`` and ``n_features <= 1024``, else the
   column variant of the storage.
 
 The intercept is never a column of ``X`` and ``X`` is never centered in memory: dense columns are
 centered as the kernel reads them (exact for any mean), CSC columns keep a running mean (the
-centered residual is ``resid + shift``, folded at every gap check; features with ``|mean| >> std``
-can then stall very tight ``tol``), the Gram variant centers ``Q`` and ``q``. The intercept is
-``b = ybar - m . coef`` (weighted means). A feature whose centered norm is below 1e-11 of its raw
-norm is treated as constant (coefficient 0). Multiple targets are independent problems sharing ``X``
+centered residual is ``resid + shift``, folded at every gap check; that would cancel the digits of
+a feature with ``|mean| >> std`` at every update, so such features are stored shifted by their
+means), the Gram variant centers ``Q`` and ``q``. The intercept is ``b = ybar - m . coef``
+(weighted means). A feature whose exactly centered sum of squares is at most 1e-24 of its raw one
+(a spread below ~1e-12 of its mean) is treated as constant (coefficient 0), see ``_DEGENERATE``.
+Multiple targets are independent problems sharing ``X``
 (and the Gram), run one per thread. Stopping rule, as in scikit-learn: every ``check_gap_every``
 sweeps, or earlier after a sweep whose largest update is below ``tol * max|coef|``, the duality gap
 of the elastic-net dual is computed; a target has converged when ``gap <= tol * sum_i w_i y_c,i^2``
@@ -75,7 +79,7 @@ _ROUNDING = 1e-11
 _DEGENERATE = 1e-24
 _BLOCK_ROWS = 4096
 _MIN_PARALLEL_WORK = 1_000_000  # flops below which a kernel call runs on one thread
-_CENTERING_LOSS = 1e-4  # centered / raw Gram diagonal below this: re-form the Gram from centered rows
+_CENTERING_LOSS = 1e-4  # centered / raw Gram diagonal below this: those columns' sums again about their means
 
 
 @dataclass(frozen=True)
