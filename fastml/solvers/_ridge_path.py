@@ -164,7 +164,7 @@ def _best(alphas, scores):
     return index, float(alphas[index]), alphas[np.argmin(scores, axis=0)]
 
 
-def _loo_pass(data, system, vectors, inverse, projected, fit_intercept, block_rows, store):
+def _loo_pass(data, system, vectors, inverse, coef, fit_intercept, block_rows, store):
     """Exact leave-one-out squared errors of every penalty and target: one pass over ``X`` in blocks.
 
     ``yhat_{-i} = y_i - r_i / (1 - h_i)`` with ``r_i`` the residual and ``h_i`` the hat diagonal of the
@@ -172,10 +172,11 @@ def _loo_pass(data, system, vectors, inverse, projected, fit_intercept, block_ro
     and, if ``store``, the squared errors ``(n_samples, n_targets, n_alphas)``.
     """
     design, n_samples, n_features = data.design, data.n_samples, data.n_features
-    n_targets, n_alphas = projected.shape[1], inverse.shape[1]
+    n_alphas, _, n_targets = coef.shape
     weights, weight_sum = data.sample_weight, system.weight_sum
-    # predictions of all penalties and targets at once: z_i @ mixing, column t * n_alphas + a
-    mixing = (projected[:, :, None] * inverse[:, None, :]).reshape(n_features, n_targets * n_alphas)
+    # predictions of all penalties and targets at once: z_i @ mixing, column t * n_alphas + a, with
+    # mixing = V^T coef of the refined coefficients (Z V^T coef = X_c coef: V is orthogonal)
+    mixing = np.einsum("jk,ajt->kta", vectors, coef).reshape(n_features, n_targets * n_alphas)
     centered_y = data.y - system.y_mean
     values = np.empty((n_samples, n_targets, n_alphas)) if store else None
     rows = min(block_rows or block_rows_for(n_features, block_bytes=LOO_BLOCK_BYTES), n_samples)
@@ -312,7 +313,7 @@ def ridge_path(X, y, alphas, sample_weight=None, *, fit_intercept=True, cv="loo"
     scores = values = None
     if cv == "loo":
         with blas_threads(n_threads):
-            scores, values = _loo_pass(data, system, vectors, inverse, projected, fit_intercept,
+            scores, values = _loo_pass(data, system, vectors, inverse, coef, fit_intercept,
                                        options.block_rows, store_cv_values)
     elif cv == "gcv":
         sq_sums = centered_target_sums(data.y, data.weights(), fit_intercept)[0]
