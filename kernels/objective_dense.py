@@ -181,8 +181,8 @@ def rmatvec_dense(X, values, n_threads, out):
     """``out = X.T @ values`` ((n_features, k) float64; ``values`` (n_samples, k) float64 C order) in one
     pass over dense ``X``: float64 sums, row chunks on ``n_threads`` threads summed in chunk order.
 
-    For few columns of ``values``: OpenBLAS's GEMM at k = 2 read 1e6 x 100 at a quarter of the memory
-    bandwidth here (20 ms for 2e5 x 100 on one thread, where a sum over ``X`` takes 6).
+    For few columns of ``values``, where OpenBLAS's GEMM reads ``X`` at a quarter of the memory
+    bandwidth here (k = 2: 20 ms for 2e5 x 100 on one thread, where a sum over ``X`` takes 6).
     """
     n_samples, n_features = X.shape
     n_chunks = chunk_count(n_samples, n_threads)

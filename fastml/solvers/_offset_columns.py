@@ -8,10 +8,11 @@ columns of the Gram that belong to such *offset* columns need forming again, abo
 means: ``D = X[:, B] - shift`` per row block, then ``X^T W D``, ``D^T W D``, ``D^T w`` and
 ``D^T W y``. That pass multiplies by the few offset columns only (a matrix-vector-like read of
 ``X``, not a second Gram: with a column of ones, the common case, a 2e5 x 100 fit pays ~8-10 ms
-on two threads, where the full second Gram pass it replaces cost 25-30). CSR ``X`` cannot be shifted without densifying it; it need not be: a column whose centered
-share of its sum of squares is below ``max_share`` has (nearly) no zeros -- each zero row adds
-about ``mean^2`` to the centered sum, so the share of zero rows is at most about the centered
-share -- so densifying only those columns, a block at a time, costs what their nonzeros cost anyway.
+on two threads, where the full second Gram pass it replaces cost 25-30). CSR ``X`` cannot be
+shifted without densifying it; it need not be: a column whose centered share of its sum of squares
+is below ``max_share`` has (nearly) no zeros -- each zero row adds about ``mean^2`` to the centered
+sum, so the share of zero rows is at most about the centered share -- so densifying only those
+columns, a block at a time, costs what their nonzeros cost anyway.
 """
 from dataclasses import dataclass
 
@@ -40,7 +41,6 @@ class OffsetColumnSums:
     Attributes
     ----------
     columns : ndarray of int, shape (m,)
-    shift : ndarray of shape (m,)
     cross : ndarray of shape (n_features, m)
         ``X^T W D``: column ``k`` of ``X`` unshifted.
     gram : ndarray of shape (m, m)
@@ -54,7 +54,6 @@ class OffsetColumnSums:
     """
 
     columns: np.ndarray
-    shift: np.ndarray
     cross: np.ndarray
     gram: np.ndarray
     sums: np.ndarray
@@ -105,20 +104,17 @@ def offset_column_sums(X, columns, shift, weights, rhs, n_threads=1):
         gram += weighted[:, :m].T @ shifted
         sums += weighted[:, :m].sum(axis=0)
         xty += shifted.T @ weighted[:, m:]
-    return OffsetColumnSums(columns, shift, cross, 0.5 * (gram + gram.T), sums, xty, xty_all)
+    return OffsetColumnSums(columns, cross, 0.5 * (gram + gram.T), sums, xty, xty_all)
 
 
 def _rmatvec(X, values, n_threads, out):
     """``out = X.T @ values`` in one threaded pass (dense: ``rmatvec_dense``; CSR: ``csr_rmatvec``)."""
+    from .._objective import DesignMatrix
     from ..kernels import _sparse, objective_dense
     from ..kernels._jit import call_parallel
 
-    if sp.issparse(X):
-        indices, indptr = X.indices, X.indptr
-        if indices.dtype != indptr.dtype:
-            indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
-        data = X.data if X.data.dtype in (np.float32, np.float64) else X.data.astype(np.float64)
-        _sparse.csr_rmatvec(data, indices, indptr, values, out, n_threads)
+    if sp.issparse(X):  # DesignMatrix gives the kernel's dtypes (float data, one index dtype)
+        _sparse.csr_rmatvec(*DesignMatrix(X).csr, values, out, n_threads)
     else:
         call_parallel(objective_dense.rmatvec_dense, X, values, n_threads, out, serial=n_threads == 1)
 
