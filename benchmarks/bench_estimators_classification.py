@@ -12,7 +12,12 @@ Cases (``--quick`` shrinks the large ones for a shared machine):
 * LogisticRegressionCV (5 folds x 10 Cs) on breast_cancer;
 * a regularization path of 50 Cs on breast_cancer: one batched fastml L-BFGS call (all models share
   each pass) against 50 scikit-learn fits, the same objectives and tolerance;
-* single-row ``predict`` latency (LogisticRegression, and SGDClassifier, fitted on breast_cancer).
+* single-row ``predict`` latency (LogisticRegression, and SGDClassifier, fitted on breast_cancer);
+* sparse text-like logistic regression (PEERS.md's case: n x 2^18 CSR, 50 nonzeros per row, labels
+  from a planted model), both libraries at their defaults (tol 1e-4) and at tol 1e-6: fit seconds,
+  iterations, the objective each reaches (fastml's, at each library's coefficients) and that of the
+  intercept-only start. Before fastml judged convergence in the units of the features, its default
+  fit stopped at that start there (``n_iter_ == 0``, every coefficient 0).
 
 Both libraries are timed with their default threads and with one thread, and each one's BEST time
 is reported (on a busy 2-core machine spinning OpenMP threads can be much slower than one thread).
@@ -27,6 +32,7 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn import linear_model as sk
 from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
@@ -164,6 +170,36 @@ def bench_batched_path(rows, repeats, n_models=50):
                  "objective_rel_diff_max": float(np.max((ours_values - theirs_values) / theirs_values))})
 
 
+def sparse_text_problem(n_samples, n_features=2**18, per_row=50, seed=0):
+    rng = np.random.default_rng(seed)
+    columns = rng.integers(0, n_features, n_samples * per_row).astype(np.int32)
+    X = sp.csr_matrix((rng.standard_normal(n_samples * per_row), columns,
+                       np.arange(0, n_samples * per_row + 1, per_row)), shape=(n_samples, n_features))
+    X.sum_duplicates()
+    y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-(X @ (0.3 * rng.standard_normal(n_features)))))).astype(int)
+    return X, y
+
+
+def bench_sparse_text(rows, n_samples, repeats):
+    """fastml and scikit-learn's lbfgs on a hashed-text-like CSR problem, one thread setting each (their
+    default); the objective is fastml's at each library's coefficients."""
+    X, y = sparse_text_problem(n_samples)
+    LogisticRegression().fit(X[:2000], y[:2000])  # compile outside the timing
+    for tol in (1e-4, 1e-6):
+        params = {"C": 1.0, "tol": tol, "max_iter": 1000}
+        ours_time, ours = best_time(lambda: LogisticRegression(**params).fit(X, y), repeats)
+        theirs_time, theirs = best_time(lambda: sk.LogisticRegression(**params).fit(X, y), repeats)
+        objective = fastml.LinearObjective("log_loss", X, y.astype(np.float64), l2=1.0 / len(y))
+        at_start = objective.value(objective.initial_parameters())
+        values = [objective.value(np.r_[m.coef_.ravel(), m.intercept_]) for m in (ours, theirs)]
+        best = min(values)
+        rows.append({"case": f"sparse text {n_samples}x2^18 50 nnz/row, tol {tol:g}", "fastml_s": ours_time,
+                     "sklearn_s": theirs_time, "speedup": theirs_time / ours_time,
+                     "fastml_iter": int(ours.n_iter_[0]), "sklearn_iter": int(theirs.n_iter_[0]),
+                     "fastml_objective": values[0], "sklearn_objective": values[1], "intercept_only": at_start,
+                     "objective_rel_diff": (values[0] - values[1]) / values[1]})
+
+
 def bench_predict_latency(ours, theirs, X, rows, calls, label=""):
     row = X[:1].copy()
     for name, model in (("fastml", ours), ("sklearn", theirs)):
@@ -202,6 +238,7 @@ def main():
     parser.add_argument("--profile", action="store_true", help="profile the warm breast_cancer fit")
     args = parser.parse_args()
     sizes = [100_000] if args.quick else [100_000, 1_000_000]
+    text_rows = 100_000 if args.quick else 500_000
     multinomial_rows = 20_000 if args.quick else 200_000
     repeats = 2 if args.quick else 3
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
@@ -219,6 +256,7 @@ def main():
     bench_predict_latency(SGDClassifier(random_state=0).fit(X, y), sk.SGDClassifier(random_state=0).fit(X, y), X, rows,
                           2000, label=", SGDClassifier")
     bench_batch_predict(rows, sizes[-1], 3 if args.quick else 7)
+    bench_sparse_text(rows, text_rows, 1)
     for row in rows:
         print(" | ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
                          for key, value in row.items()))

@@ -100,8 +100,9 @@ cdef inline void _matvec_row(const floating* data, const index_t* indices, Py_ss
 
 cdef void _rmatvec_rows(const floating* data, const index_t* indices, const index_t* indptr,
                         Py_ssize_t row_start, Py_ssize_t row_end, const double* r, double* acc,
-                        Py_ssize_t n_features, Py_ssize_t n_models) noexcept nogil:
-    """acc[:, :] = X[row_start:row_end].T @ r[row_start:row_end] (acc is overwritten)."""
+                        Py_ssize_t n_features, Py_ssize_t n_models, bint square) noexcept nogil:
+    """acc[:, :] = X[row_start:row_end].T @ r[row_start:row_end] (acc is overwritten); with ``square``
+    the squared values of X (a branch per nonzero that the CPU predicts: the scatter costs the time)."""
     cdef Py_ssize_t i, p, k
     cdef double value
     cdef const double* r_row
@@ -112,12 +113,17 @@ cdef void _rmatvec_rows(const floating* data, const index_t* indices, const inde
         for i in range(row_start, row_end):
             r_i = r[i]
             for p in range(indptr[i], indptr[i + 1]):
-                acc[<Py_ssize_t> indices[p]] += <double> data[p] * r_i
+                value = <double> data[p]
+                if square:
+                    value = value * value
+                acc[<Py_ssize_t> indices[p]] += value * r_i
         return
     for i in range(row_start, row_end):
         r_row = r + i * n_models
         for p in range(indptr[i], indptr[i + 1]):
             value = <double> data[p]
+            if square:
+                value = value * value
             acc_row = acc + <Py_ssize_t> indices[p] * n_models
             for k in range(n_models):
                 acc_row[k] += value * r_row[k]
@@ -245,8 +251,9 @@ def csr_matvec(const floating[::1] data not None, const index_t[::1] indices not
 
 def csr_rmatvec(const floating[::1] data not None, const index_t[::1] indices not None,
                 const index_t[::1] indptr not None, const double[:, ::1] r not None,
-                double[:, ::1] out not None, int n_threads):
-    """Transposed sparse times dense: ``out = X.T @ r`` for a CSR ``X``, K models at once.
+                double[:, ::1] out not None, int n_threads, bint square=False):
+    """Transposed sparse times dense: ``out = X.T @ r`` for a CSR ``X``, K models at once
+    (``square=True``: ``out = (X * X).T @ r``, e.g. weighted column sums of squares, with no copy of X).
 
     Parameters
     ----------
@@ -266,6 +273,8 @@ def csr_rmatvec(const floating[::1] data not None, const index_t[::1] indices no
         ``out``, every other chunk into its own temporary (n_features, n_models) float64 buffer, and
         the buffers are added in chunk order. The result is bitwise reproducible for a fixed
         ``n_threads``; with one thread no buffer is allocated.
+    square : bool, default False
+        Multiply ``r`` by the squares of the stored values instead of the values.
 
     Returns
     -------
@@ -305,7 +314,7 @@ def csr_rmatvec(const floating[::1] data not None, const index_t[::1] indices no
     if n_chunks == 1:
         with nogil:
             _rmatvec_rows(data_p, indices_p, indptr_p, 0, n_samples, r_p, out_p, n_features,
-                          n_models)
+                          n_models, square)
         return
 
     parts = _alloc_parts(n_chunks - 1, size)
@@ -317,7 +326,7 @@ def csr_rmatvec(const floating[::1] data not None, const index_t[::1] indices no
                 row_end = _chunk_start(indptr_p, n_samples, c + 1, n_chunks)
                 acc = out_p if c == 0 else parts + (c - 1) * size
                 _rmatvec_rows(data_p, indices_p, indptr_p, row_start, row_end, r_p, acc,
-                              n_features, n_models)
+                              n_features, n_models, square)
             # 2) add the buffers into out in chunk order, features split across threads
             for j in prange(n_features, schedule="static", num_threads=n_chunks):
                 _add_parts(out_p, parts, j * n_models, (j + 1) * n_models, n_chunks - 1, size)

@@ -12,7 +12,8 @@ Contract (no validation): ``design`` is ``(X,)`` for dense ``X`` (C or F order) 
 ``(data, indices, indptr)`` for CSR; ``y``/``sample_weight`` float64 (n_samples, 1); ``w`` the flat
 parameters ``(n_features + fit_intercept) x n_outputs`` (one model: ``n_outputs`` is 1, or the
 classes of the multinomial loss), updated in place; ``preconditioner_inverse`` (n_params, n_params)
-or (0, 0) for none; ``trace_out`` (max_iter + 1, 4) receives per iteration the objective, gradient
+or (0, 0) for none; ``tolerances`` (n_params,) the largest gradient entry each parameter may have at
+convergence (``tol`` times its feature's scale); ``trace_out`` (max_iter + 1, 4) receives per iteration the objective, gradient
 max-norm, step and seconds since the first evaluation. Returns ``(n_iter, status, n_evaluations,
 preconditioned)``, the last False when the preconditioner was dropped (its step found no decrease).
 """
@@ -110,6 +111,15 @@ def _max_abs(vector):
 
 
 @jit_inline
+def _within(vector, tolerances):
+    """Whether ``|vector[i]| <= tolerances[i]`` for every entry."""
+    for i in range(vector.shape[0]):
+        if not abs(vector[i]) <= tolerances[i]:
+            return False
+    return True
+
+
+@jit_inline
 def _all_finite(value, vector):
     if not is_finite(value):
         return False
@@ -147,7 +157,7 @@ def _apply_initial(preconditioner_inverse, scale, vector, out):
 
 @jit_kernel
 def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight, loss_id, param, l2,
-                 weight_sum, w, preconditioner_inverse, memory, max_iter, max_line_search, tol, ftol, c1, c2,
+                 weight_sum, w, preconditioner_inverse, memory, max_iter, max_line_search, tolerances, ftol, c1, c2,
                  trace_out):
     """Minimize one model's smooth objective with L-BFGS; see the module docstring."""
     n_params = w.shape[0]
@@ -181,7 +191,7 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
     trace_out[0, 3] = 0.0
     if not _all_finite(value, gradient):
         return 0, NON_FINITE, n_evaluations, preconditioned
-    if trace_out[0, 1] <= tol:
+    if _within(gradient, tolerances):
         return 0, CONVERGED, n_evaluations, preconditioned
 
     n_pairs = 0
@@ -355,7 +365,7 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
             status = NON_FINITE
             break
         # 4) convergence: gradient max-norm, or a relative decrease lost in rounding
-        if gradient_norm <= tol:
+        if _within(gradient, tolerances):
             status = CONVERGED
             break
         if ftol > 0.0 and (old_value - value) / max(abs(old_value), abs(value), 1.0) <= ftol:

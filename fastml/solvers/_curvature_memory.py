@@ -51,18 +51,29 @@ class CurvatureMemory:
         q = np.array(gradients, dtype=np.float64)
         counts = self.count[models]
         depth = int(counts.max(initial=0))
-        # each model's pairs newest first (age-major), gathered once; a missing pair gets rho = 0,
-        # which zeroes its alpha and beta (its stale s, y are finite)
+        # each model's pairs newest first; a missing pair gets rho = 0, which zeroes its alpha and
+        # beta (its stale s, y are finite)
         ages = (self.newest[models, None] - np.arange(depth)) % self.memory
-        s = np.take_along_axis(self.s[models], ages[:, :, None], axis=1)
-        y = np.take_along_axis(self.y[models], ages[:, :, None], axis=1)
         rho = np.where(np.arange(depth) < counts[:, None], np.take_along_axis(self.rho[models], ages, axis=1), 0.0)
         alphas = np.empty((len(models), depth))
         for i in range(depth):  # newest pair first
-            alphas[:, i] = alpha = rho[:, i] * np.einsum("kn,kn->k", s[:, i], q)
-            q -= alpha[:, None] * y[:, i]
+            s, y = self._pair(models, ages[:, i])
+            alphas[:, i] = alpha = rho[:, i] * np.einsum("kn,kn->k", s, q)
+            q -= alpha[:, None] * y
         q = initial_inverse(q, models)
         for i in range(depth - 1, -1, -1):  # oldest pair first
-            beta = rho[:, i] * np.einsum("kn,kn->k", y[:, i], q)
-            q += (alphas[:, i] - beta)[:, None] * s[:, i]
+            s, y = self._pair(models, ages[:, i])
+            beta = rho[:, i] * np.einsum("kn,kn->k", y, q)
+            q += (alphas[:, i] - beta)[:, None] * s
         return -q
+
+    def _pair(self, models, slots):
+        """``(s, y)`` of one age for ``models``, each (len(models), size): views of the ring buffers
+        when the models are a run of consecutive indices at the same slot (always so for one model),
+        else gathered copies. Gathering the whole history up front copied memory x size x models
+        twice per direction: 40 % of an iteration for one model of 2^18 features."""
+        first, slot = models[0], slots[0]
+        if np.all(slots == slot) and np.array_equal(models, np.arange(first, first + len(models))):
+            rows = slice(first, first + len(models))
+            return self.s[rows, slot], self.y[rows, slot]
+        return self.s[models, slots], self.y[models, slots]

@@ -74,6 +74,30 @@ class ModelView:
         self.n_evaluations += 1
         return self.split(product)
 
+    def tolerance_scales(self):
+        """(n_models, model_size): each entry's share of ``tol`` in the convergence test, its feature's
+        scale (:meth:`fastml.LinearObjective.feature_scales`; one pass over ``X`` on first use), 1 for
+        an intercept."""
+        if getattr(self, "_tolerance_scales", None) is None:
+            objective = self.objective
+            matrix = np.ones(objective.coef_shape)
+            scales = objective.feature_scales()
+            matrix[: objective.n_features] = scales if self.n_models > 1 else scales[:, :1]
+            self._tolerance_scales = self.split(matrix)
+        return self._tolerance_scales
+
+    def within_tolerance(self, gradients, tol):
+        """Per model: is every gradient entry at most ``tol`` times its :meth:`tolerance_scales`?
+
+        The gradient max-norm test first; only models that pass it need the scales, so a solver pays
+        their pass over ``X`` once, when the first model is close to converging.
+        """
+        passed = max_norms(gradients) <= tol
+        if passed.any():
+            scaled = np.abs(gradients[passed]) <= tol * self.tolerance_scales()[passed]
+            passed[passed] = scaled.all(axis=1)
+        return passed
+
     def l1_values(self, models):
         """``l1_k * ||coef_k||_1`` per model (zero where l1 is zero)."""
         return self.l1 * np.abs(models[:, self.penalized]).sum(axis=1)

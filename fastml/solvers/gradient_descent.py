@@ -31,8 +31,8 @@ class GradientDescentOptions:
     max_iter : int
         Most iterations per model.
     tol : float
-        Converged when the max-norm of the minimum-norm subgradient of the objective (the gradient
-        when ``l1 == 0``) is at most ``tol``.
+        Converged when every entry of the minimum-norm subgradient of the objective (the gradient
+        when ``l1 == 0``) is at most ``tol`` times its feature's scale (see :class:`LBFGSOptions`).
     accelerated : bool
         Nesterov momentum (FISTA) with adaptive restart; False gives plain proximal gradient descent.
     restart : bool
@@ -69,15 +69,15 @@ def soft_threshold(values, thresholds):
     return np.sign(values) * np.maximum(np.abs(values) - thresholds, 0.0)
 
 
-def subgradient_max_norms(view, models, smooth_gradients):
-    """Max-norm of the minimum-norm subgradient of ``f + l1 ||coef||_1`` per model (0 at the optimum)."""
+def minimum_norm_subgradients(view, models, smooth_gradients):
+    """Absolute minimum-norm subgradient of ``f + l1 ||coef||_1`` per model and entry (0 at the optimum)."""
     if not np.any(view.l1 > 0):
-        return max_norms(smooth_gradients)
+        return np.abs(smooth_gradients)
     l1 = np.where(view.penalized[None, :], view.l1[:, None], 0.0)
     at_zero = models == 0.0
     with_sign = np.abs(smooth_gradients + l1 * np.sign(models))
     shrunk = np.maximum(np.abs(smooth_gradients) - l1, 0.0)
-    return max_norms(np.where(at_zero, shrunk, with_sign))
+    return np.where(at_zero, shrunk, with_sign)
 
 
 @one_blas_thread_in_fit
@@ -118,14 +118,15 @@ def gradient_descent(objective, w0=None, options=None, callback=None):
     trace = Trace()
     trace.start()  # after the first evaluation: compile time is not counted
     values = smooth_x + view.l1_values(x)
-    norms = subgradient_max_norms(view, x, gradient_x)
+    subgradients = minimum_norm_subgradients(view, x, gradient_x)
+    norms = max_norms(subgradients)
     trace.record(0, values.sum(), norms.max(), np.nan)
 
     lipschitz = _initial_lipschitz(view, x, smooth_x, gradient_x)
     y, smooth_y, gradient_y = x.copy(), smooth_x.copy(), gradient_x.copy()  # extrapolated point
     momentum = np.ones(n_models)  # FISTA's t_k
     restarts = np.zeros(n_models, dtype=int)
-    converged = norms <= options.tol
+    converged = view.within_tolerance(subgradients, options.tol)
     n_iter = np.zeros(n_models, dtype=int)
     message = f"reached max_iter={options.max_iter}"
     iteration = 0
@@ -192,8 +193,9 @@ def gradient_descent(objective, w0=None, options=None, callback=None):
             smooth_y, gradient_y = smooth_x.copy(), gradient_x.copy()
 
         # 4) convergence: minimum-norm subgradient at x
-        norms = subgradient_max_norms(view, x, gradient_x)
-        converged |= active & (norms <= options.tol)
+        subgradients = minimum_norm_subgradients(view, x, gradient_x)
+        norms = max_norms(subgradients)
+        converged |= active & view.within_tolerance(subgradients, options.tol)
         if converged.any():  # a converged model stays at x (no extrapolation)
             y[converged] = x[converged]
             smooth_y[converged], gradient_y[converged] = smooth_x[converged], gradient_x[converged]

@@ -35,8 +35,11 @@ class LBFGSOptions:
     max_iter : int
         Most iterations per model.
     tol : float
-        Converged when the max-norm of the gradient of the objective (mean loss + penalty, so the
-        test does not depend on ``n_samples``) is at most ``tol``.
+        Converged when every entry of the gradient of the objective (mean loss + penalty, so the
+        test does not depend on ``n_samples``) is at most ``tol`` times its feature's scale
+        (``min(1, RMS of the column)``, at least 1e-3; 1 for an intercept: see
+        :meth:`fastml.LinearObjective.feature_scales`), i.e. scikit-learn's max-norm test, also in
+        the units of standardized features.
     ftol : float
         Also converged when an iteration decreases the objective by at most ``ftol`` relative to
         ``max(|f|, 1)`` (scikit-learn's ``lbfgs`` uses ``64 * eps``), or when a line search finds no
@@ -159,7 +162,7 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     memory = CurvatureMemory(n_models, view.model_size, options.memory)
     # H0 of each model is scales[k] * P_k^-1 (or scales[k] * I), scales[k] = s.y / y.P^-1 y of the newest pair
     scales = np.ones(n_models)
-    converged = norms <= options.tol
+    converged = view.within_tolerance(gradients, options.tol)
     stalled = np.zeros(n_models, dtype=bool)  # line search found no decrease from steepest descent
     n_iter = np.zeros(n_models, dtype=int)
     message = "converged" if converged.all() else f"reached max_iter={options.max_iter}"
@@ -242,7 +245,7 @@ def lbfgs(objective, w0=None, options=None, callback=None):
 
         # 4) convergence: gradient max-norm, or a relative decrease lost in rounding
         norms = max_norms(gradients)
-        converged |= active & (norms <= options.tol)
+        converged |= active & view.within_tolerance(gradients, options.tol)
         if options.ftol > 0:
             moved = active & (steps > 0)
             converged |= moved & (relative_decrease(old_values, values) <= options.ftol)
@@ -294,6 +297,8 @@ def _lbfgs_compiled(objective, view, models, options, precondition):
     auto = options.preconditioner == "auto"
     design = objective.X.csr if objective.X.is_sparse else (objective.X.dense,)
     w = view.join(models)
+    # computed up front (one pass over a small X): the loop tests each gradient entry against its own
+    tolerances = options.tol * view.tolerance_scales()[0]
     trace = Trace()
     n_iter, n_evaluations, elapsed = 0, 0, 0.0
     phases = [(min(AUTO_PATIENCE, options.max_iter), False), (options.max_iter - AUTO_PATIENCE, True)] \
@@ -313,7 +318,7 @@ def _lbfgs_compiled(objective, view, models, options, precondition):
             design, objective.n_features, objective.n_outputs, int(objective.fit_intercept), objective.y,
             objective.sample_weight, objective.loss.loss_id, objective.loss.param, float(objective.l2[0]),
             float(objective.weight_sum[0]), w, inverse, options.memory, max_iter, options.max_line_search,
-            options.tol, options.ftol, options.c1, options.c2, rows)
+            tolerances, options.ftol, options.c1, options.c2, rows)
         n_evaluations += phase_evaluations
         if status == lbfgs_loop.NON_FINITE:
             objective.n_evaluations += n_evaluations

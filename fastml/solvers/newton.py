@@ -31,7 +31,8 @@ class NewtonOptions:
     max_iter : int
         Most Newton iterations per model.
     tol : float
-        Converged when the gradient max-norm is at most ``tol``.
+        Converged when every gradient entry is at most ``tol`` times its feature's scale (the
+        max-norm test, also in the units of standardized features: see :class:`LBFGSOptions`).
     ftol : float
         When no step decreases the objective any more (``tol`` is below what rounding allows), the
         model counts as converged if half the squared Newton decrement (the predicted decrease)
@@ -231,7 +232,7 @@ def newton(objective, w0=None, options=None, callback=None):
     trace.record(0, values.sum(), norms.max(), np.nan)
 
     systems = {"cholesky": 0, "shifted": 0, "lstsq": 0}
-    converged = norms <= options.tol
+    converged = view.within_tolerance(gradients, options.tol)
     stalled = np.zeros(n_models, dtype=bool)
     n_iter = np.zeros(n_models, dtype=int)
     message = f"reached max_iter={options.max_iter}"
@@ -266,7 +267,7 @@ def newton(objective, w0=None, options=None, callback=None):
         # 3) convergence: gradient max-norm; a model whose step is lost in rounding has converged
         #    when the predicted decrease (half the squared Newton decrement) is below rounding too
         norms = max_norms(gradients)
-        converged |= active & (norms <= options.tol)
+        converged |= active & view.within_tolerance(gradients, options.tol)
         no_step = active & ~accepted
         at_rounding_limit = no_step & (0.5 * decrement_sq <= options.ftol * np.maximum(np.abs(values), 1.0))
         converged |= at_rounding_limit

@@ -104,11 +104,17 @@ CLASSIFIER_SETTINGS = [("hinge", {}), ("log_loss", {}), ("modified_huber", {}), 
 
 @pytest.mark.parametrize("loss, settings", CLASSIFIER_SETTINGS)
 def test_classifier_accuracy_matches_scikit_learn_breast_cancer(cancer, loss, settings):
+    # mean accuracy over five seeds: one run of the "optimal" schedule (steps near 10 at the start) is
+    # chaotic in the rounding of its updates, so one seed's score swings with the machine: huber at
+    # seed 0 passed CI on 2026-11-26 and gave 0.86 against scikit-learn's 0.92 on 2026-11-27 with the
+    # same code and packages (seeds 0-4 here: 0.86-0.96 for fastml, 0.76-0.94 for scikit-learn)
     X, y = cancer
-    ours = _quiet_fit(SGDClassifier(loss=loss, random_state=0, **settings), X, y)
-    theirs = _quiet_fit(sklearn_linear.SGDClassifier(loss=loss, random_state=0, **settings), X, y)
-    assert ours.score(X, y) >= theirs.score(X, y) - 0.03
-    assert ours.coef_.shape == theirs.coef_.shape and ours.intercept_.shape == theirs.intercept_.shape
+    ours, theirs = [], []
+    for seed in range(5):
+        ours.append(_quiet_fit(SGDClassifier(loss=loss, random_state=seed, **settings), X, y))
+        theirs.append(_quiet_fit(sklearn_linear.SGDClassifier(loss=loss, random_state=seed, **settings), X, y))
+    assert np.mean([m.score(X, y) for m in ours]) >= np.mean([m.score(X, y) for m in theirs]) - 0.03
+    assert ours[0].coef_.shape == theirs[0].coef_.shape and ours[0].intercept_.shape == theirs[0].intercept_.shape
 
 
 @pytest.mark.parametrize("loss, settings", [("hinge", {}), ("log_loss", {}), ("squared_hinge", {}),
