@@ -321,7 +321,8 @@ class LinearObjective:
         is met at the start by features that are rare or small: with 2^18 hashed features in 5e5
         rows every gradient of the intercept-only start is below 1e-4 while the fitted model has a
         log-loss 64 % lower. In the units of standardized features the rule is ``tol`` again, and it
-        is never looser than the plain max-norm. One pass over ``X`` on first use, then cached.
+        is never looser than the plain max-norm. One pass over ``X`` on first use, then cached (CSR:
+        each stored value squared, so duplicate entries of a column count separately).
         """
         if getattr(self, "_feature_scales", None) is None:
             square_sums = self.X.transpose_times(self.sample_weight, self.n_threads, square=True)

@@ -274,7 +274,8 @@ def csr_rmatvec(const floating[::1] data not None, const index_t[::1] indices no
         the buffers are added in chunk order. The result is bitwise reproducible for a fixed
         ``n_threads``; with one thread no buffer is allocated.
     square : bool, default False
-        Multiply ``r`` by the squares of the stored values instead of the values.
+        Multiply ``r`` by the squares of the stored values instead of the values (each stored
+        value squared: duplicates are not summed first).
 
     Returns
     -------

@@ -229,6 +229,8 @@ def test_rmatvec_dense_matches_numpy_for_any_thread_count(dtype, order, n_thread
     objective_dense.rmatvec_dense(X, values, n_threads, again)
     np.testing.assert_allclose(out, X.astype(np.float64).T @ values, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(out, again)
+    objective_dense.rmatvec_dense(X, values, n_threads, out, True)  # the squares of X
+    np.testing.assert_allclose(out, (X.astype(np.float64) ** 2).T @ values, rtol=1e-12, atol=1e-12)
 
 
 def test_float32_data_is_accumulated_in_float64():

@@ -133,6 +133,9 @@ def test_csr_rmatvec(case, dtype, index_dtype, n_models, n_threads, read_only):
         _read_only(r)
     _sparse.csr_rmatvec(data, indices, indptr, r, out, n_threads)
     _assert_close(out, dense.T @ r)
+    # square=True squares each stored value (duplicates are not summed first)
+    _sparse.csr_rmatvec(data, indices, indptr, r, out, n_threads, square=True)
+    _assert_close(out, _dense(data.astype(np.float64) ** 2, indices, indptr, dense.shape[1]).T @ r)
 
 
 @read_only
