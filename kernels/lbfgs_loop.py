@@ -141,6 +141,68 @@ def _cubic_minimizer(a, fa, ga, b, fb, gb):
 
 
 @jit_inline
+def _two_loop(s_history, y_history, rho, newest, n_pairs, gradient, preconditioner_inverse, scale, alpha, q, r):
+    """``r = H g`` by the two-loop recursion over the ``n_pairs`` newest pairs of the ring buffers
+    (slot ``newest`` the newest), ``H0 = scale * P^-1`` (``scale * I`` without a preconditioner).
+
+    Each sweep of the first loop subtracts one pair's ``y`` and already forms the next pair's
+    ``s . q``, and each sweep of the second adds one pair's ``s`` and forms the next ``y . r``: one
+    read of ``q``/``r`` per pair, not two.
+    """
+    memory, n_params = s_history.shape
+    for i in range(n_params):
+        q[i] = gradient[i]
+    slot = newest
+    dot = 0.0
+    for i in range(n_params):
+        dot += s_history[slot, i] * q[i]
+    for back in range(n_pairs):
+        slot = (newest - back) % memory
+        alpha[slot] = rho[slot] * dot
+        step = alpha[slot]
+        dot = 0.0
+        if back + 1 < n_pairs:
+            following = (newest - back - 1) % memory
+            for i in range(n_params):
+                q[i] -= step * y_history[slot, i]
+                dot += s_history[following, i] * q[i]
+        else:
+            for i in range(n_params):
+                q[i] -= step * y_history[slot, i]
+    _apply_initial(preconditioner_inverse, scale, q, r)
+    slot = (newest - n_pairs + 1) % memory
+    dot = 0.0
+    for i in range(n_params):
+        dot += y_history[slot, i] * r[i]
+    for forward in range(n_pairs - 1, -1, -1):
+        slot = (newest - forward) % memory
+        step = alpha[slot] - rho[slot] * dot
+        dot = 0.0
+        if forward > 0:
+            following = (newest - forward + 1) % memory
+            for i in range(n_params):
+                r[i] += step * s_history[slot, i]
+                dot += y_history[following, i] * r[i]
+        else:
+            for i in range(n_params):
+                r[i] += step * s_history[slot, i]
+
+
+@jit_kernel
+def two_loop_direction(s_history, y_history, rho, newest, n_pairs, gradient, scale, out):
+    """``out = -H g`` of one model's pairs (ring buffers of shape (memory, n_params)), ``H0 = scale * I``:
+    for ``fastml.solvers._curvature_memory`` on wide models, where numpy's passes and temporaries
+    over the pairs took as long as the pass over a sparse ``X`` (13 ms per direction at 2^18
+    parameters and 10 pairs)."""
+    memory, n_params = s_history.shape
+    alpha = np.empty(memory)
+    q = np.empty(n_params)
+    _two_loop(s_history, y_history, rho, newest, n_pairs, gradient, np.empty((0, 0)), scale, alpha, q, out)
+    for i in range(n_params):
+        out[i] = -out[i]
+
+
+@jit_inline
 def _apply_initial(preconditioner_inverse, scale, vector, out):
     """``out = scale * P^-1 vector`` (``scale * vector`` without a preconditioner)."""
     n = vector.shape[0]
@@ -204,25 +266,8 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
         # 1) direction: two-loop recursion, or the preconditioned (Newton-like) / steepest-descent start
         first_step = 1.0
         if n_pairs > 0:
-            for i in range(n_params):
-                q[i] = gradient[i]
-            for back in range(n_pairs):
-                slot = (newest - back) % memory
-                dot = 0.0
-                for i in range(n_params):
-                    dot += s_history[slot, i] * q[i]
-                alpha[slot] = rho[slot] * dot
-                for i in range(n_params):
-                    q[i] -= alpha[slot] * y_history[slot, i]
-            _apply_initial(preconditioner_inverse if preconditioned else no_preconditioner, scale, q, r)
-            for forward in range(n_pairs - 1, -1, -1):
-                slot = (newest - forward) % memory
-                dot = 0.0
-                for i in range(n_params):
-                    dot += y_history[slot, i] * r[i]
-                beta = rho[slot] * dot
-                for i in range(n_params):
-                    r[i] += (alpha[slot] - beta) * s_history[slot, i]
+            _two_loop(s_history, y_history, rho, newest, n_pairs, gradient,
+                      preconditioner_inverse if preconditioned else no_preconditioner, scale, alpha, q, r)
             for i in range(n_params):
                 direction[i] = -r[i]
         elif preconditioned:

@@ -42,12 +42,22 @@ class CurvatureMemory:
         self.newest[models] = slots
         self.count[models] = np.minimum(self.count[models] + 1, self.memory)
 
-    def directions(self, models, gradients, initial_inverse):
+    def directions(self, models, gradients, initial_inverse, identity_scales=None):
         """``-H_k g_k`` for each of ``models`` (int array) with ``gradients`` their rows (n, size).
 
         ``initial_inverse(q, models)`` applies each model's initial estimate H0 to the rows of ``q``.
-        Models without pairs get ``-H0 g``.
+        Models without pairs get ``-H0 g``. ``identity_scales`` (per model, optional) says that H0 is
+        that multiple of the identity: one such model runs the compiled two-loop recursion.
         """
+        if identity_scales is not None and len(models) == 1 and self.count[models[0]] > 0:
+            from ..kernels.lbfgs_loop import two_loop_direction
+
+            k = models[0]
+            out = np.empty((1, self.s.shape[2]))
+            two_loop_direction(self.s[k], self.y[k], self.rho[k], int(self.newest[k]), int(self.count[k]),
+                               np.ascontiguousarray(gradients[0], dtype=np.float64), float(identity_scales[k]),
+                               out[0])
+            return out
         q = np.array(gradients, dtype=np.float64)
         counts = self.count[models]
         depth = int(counts.max(initial=0))

@@ -191,8 +191,9 @@ def lbfgs(objective, w0=None, options=None, callback=None):
 
         with_direction = moving[(memory.count[moving] > 0) | uses_preconditioner]
         if with_direction.size:
-            directions[with_direction] = memory.directions(with_direction, gradients[with_direction],
-                                                           initial_inverse)
+            directions[with_direction] = memory.directions(
+                with_direction, gradients[with_direction], initial_inverse,
+                identity_scales=None if available[with_direction].any() else scales)
         not_descent = moving[~(np.einsum("km,km->k", directions[moving], gradients[moving]) < 0)]
         if not_descent.size:
             memory.clear(not_descent)

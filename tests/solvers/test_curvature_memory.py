@@ -39,3 +39,23 @@ def test_directions_match_the_two_loop_recursion_per_model():
     assert list(store.count) == [3, 0, 3, 3, 2]
     for row, k in enumerate(models):
         np.testing.assert_allclose(got[row], reference_direction(gradients[k], pairs[k], scales[k]), rtol=1e-12)
+    # one model with H0 = scale * I: the compiled recursion (every count, the ring wrapped or not)
+    for k in (0, 2, 3, 4):
+        one = store.directions(np.array([k]), gradients[k][None], lambda q, rows: scales[rows, None] * q,
+                               identity_scales=scales)
+        np.testing.assert_allclose(one[0], reference_direction(gradients[k], pairs[k], scales[k]), rtol=1e-12)
+
+
+def test_compiled_recursion_with_one_pair_and_a_full_ring():
+    rng = np.random.default_rng(1)
+    for n_pairs in (1, 4, 9):
+        store = CurvatureMemory(1, 5, 4)
+        pairs = []
+        for _ in range(n_pairs):
+            s = rng.standard_normal(5)
+            y = s + 0.2 * rng.standard_normal(5)
+            store.add(np.array([0]), s[None], y[None], np.array([1.0 / (s @ y)]))
+            pairs = (pairs + [(s, y)])[-4:]
+        gradient = rng.standard_normal(5)
+        got = store.directions(np.array([0]), gradient[None], None, identity_scales=np.array([0.7]))
+        np.testing.assert_allclose(got[0], reference_direction(gradient, pairs, 0.7), rtol=1e-12)
