@@ -102,7 +102,7 @@ def fused_method(X, y, coef, intercept, loss, n_threads):
         dense = frozen_view(X)
 
         def run():
-            objective_dense.loss_grad_dense(dense, *tail)
+            objective_dense.loss_grad_dense(dense, *tail, np.zeros((0, 0)))
             return loss_out[0], grad_coef[:, 0], grad_intercept[0]
     return run
 

@@ -286,6 +286,9 @@ class LinearObjective:
         self.coef_shape = (self.n_features + self.fit_intercept, self.n_outputs)
         self.n_params = self.coef_shape[0] * self.coef_shape[1]
         self.n_evaluations = 0
+        # weighted column sums of squares (for feature_scales): formed by the first dense pass
+        self._square_sums = None
+        self._feature_scales = None
 
     # -- parameter vector -------------------------------------------------------------------------
     def unpack(self, w):
@@ -321,12 +324,14 @@ class LinearObjective:
         is met at the start by features that are rare or small: with 2^18 hashed features in 5e5
         rows every gradient of the intercept-only start is below 1e-4 while the fitted model has a
         log-loss 64 % lower. In the units of standardized features the rule is ``tol`` again, and it
-        is never looser than the plain max-norm. One pass over ``X`` on first use, then cached (CSR:
-        each stored value squared, so duplicate entries of a column count separately).
+        is never looser than the plain max-norm. The sums of squares come with the first fused pass
+        over dense ``X``; for CSR (or before any evaluation) one pass on first use (each stored value
+        squared, so duplicate entries of a column count separately). Cached.
         """
-        if getattr(self, "_feature_scales", None) is None:
-            square_sums = self.X.transpose_times(self.sample_weight, self.n_threads, square=True)
-            rms = np.sqrt(square_sums / self.sample_weight.sum(axis=0))
+        if self._feature_scales is None:
+            if self._square_sums is None:
+                self._square_sums = self.X.transpose_times(self.sample_weight, self.n_threads, square=True)
+            rms = np.sqrt(self._square_sums / self.sample_weight.sum(axis=0))
             scales = np.clip(rms, MIN_FEATURE_SCALE, 1.0)
             self._feature_scales = np.broadcast_to(scales, (self.n_features, self.n_models))
         return self._feature_scales
@@ -356,7 +361,10 @@ class LinearObjective:
         if self.X.is_sparse:
             call_parallel(objective_csr.loss_grad_csr, *arrays, self.n_features, *args, serial=serial)
         else:
-            call_parallel(objective_dense.loss_grad_dense, *arrays, *args, serial=serial)
+            squares = np.empty((self.n_features, self.sample_weight.shape[1]) if self._square_sums is None else (0, 0))
+            call_parallel(objective_dense.loss_grad_dense, *arrays, *args, squares, serial=serial)
+            if squares.size:
+                self._square_sums = squares
         if settles_check:
             self.X.settle_finite_check(int(nonfinite_raw[0]))
         self.n_evaluations += 1

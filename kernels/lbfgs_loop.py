@@ -49,7 +49,8 @@ def _fused_loss_grad(design, n_features, y, sample_weight, coef, intercept, loss
         def dense(design, n_features, y, sample_weight, coef, intercept, loss_id, param, loss_out,
                   grad_coef_out, grad_intercept_out):
             _loss_grad_dense_serial(design[0], y, sample_weight, coef, intercept, loss_id, param, 1,
-                                   loss_out, grad_coef_out, grad_intercept_out, np.zeros(1, dtype=np.int64))
+                                   loss_out, grad_coef_out, grad_intercept_out, np.zeros(1, dtype=np.int64),
+                                   np.zeros((0, 0)))
         return dense
 
     def csr(design, n_features, y, sample_weight, coef, intercept, loss_id, param, loss_out,

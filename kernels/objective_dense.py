@@ -104,13 +104,15 @@ def sum_parts_transposed(parts, out):
 
 @jit_kernel(parallel=True)
 def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_threads,
-                    loss_out, grad_coef_out, grad_intercept_out, nonfinite_raw_out):
+                    loss_out, grad_coef_out, grad_intercept_out, nonfinite_raw_out, square_sums_out):
     """Weighted loss sums and their gradients for K models in one pass over dense ``X``.
 
     Writes ``loss_out`` (n_models,) — or (1,) for the multinomial loss, whose K columns are the
     classes of one model — ``grad_coef_out`` (n_features, n_models), ``grad_intercept_out``
     (n_models,) and ``nonfinite_raw_out[0]`` (int64): the number of raw predictions that are not
-    finite. See the module docstring for the contract.
+    finite. ``square_sums_out``: (n_features, sample_weight.shape[1]) to receive the weighted column
+    sums of squares ``sum_i w_ik X[i, j]^2`` in the same pass (the block is in cache: a separate
+    pass cost ~12 % of an L-BFGS fit), or (0, 0) for none. See the module docstring for the contract.
     """
     n_samples, n_features = X.shape
     n_models = coef.shape[1]
@@ -122,6 +124,8 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
     nonfinite_parts = np.zeros(n_chunks, dtype=np.int64)
     coef_t = np.ascontiguousarray(coef.T)
     grad_parts = np.zeros((n_chunks, n_models, n_features))
+    squares = square_sums_out.shape[0] > 0
+    square_parts = np.zeros((n_chunks, square_sums_out.shape[1], square_sums_out.shape[0]))
     for chunk in prange(n_chunks):
         raw = np.empty((BLOCK_ROWS, n_models))
         grad_rows = np.empty((BLOCK_ROWS, n_models))
@@ -138,9 +142,13 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
                 for k in range(n_models):
                     intercept_parts[chunk, k] += grad_rows[b, k]
             block_add_rmatvec_dense(X, start, stop, grad_rows, grad_acc)
+            if squares:
+                block_add_rmatvec_dense(X, start, stop, sample_weight[start:stop], square_parts[chunk], True)
     sum_parts_1d(loss_parts, loss_out)
     sum_parts_1d(intercept_parts, grad_intercept_out)
     sum_parts_transposed(grad_parts, grad_coef_out)
+    if squares:
+        sum_parts_transposed(square_parts, square_sums_out)
     nonfinite_raw_out[0] = nonfinite_parts.sum()
 
 

@@ -430,7 +430,7 @@ def test_kernels_count_nonfinite_raw_predictions(layout, dtype):
             objective_csr.loss_grad_csr(design.data, design.indices.astype(np.int64), design.indptr.astype(np.int64),
                                         6, *args)
         else:
-            objective_dense.loss_grad_dense(design, *args)
+            objective_dense.loss_grad_dense(design, *args, np.zeros((0, 0)))
         raw = np.where(np.isfinite(X).all(axis=1), 0.0, np.nan)  # 0 * x is NaN for x = NaN or +-inf
         expected = len(bad_rows) * n_models
         if coef_value:

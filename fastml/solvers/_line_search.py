@@ -76,8 +76,8 @@ class ModelView:
 
     def tolerance_scales(self):
         """(n_models, model_size): each entry's share of ``tol`` in the convergence test, its feature's
-        scale (:meth:`fastml.LinearObjective.feature_scales`; one pass over ``X`` on first use), 1 for
-        an intercept."""
+        scale (:meth:`fastml.LinearObjective.feature_scales`: free for dense ``X``, one pass over CSR
+        ``X`` on first use), 1 for an intercept."""
         if getattr(self, "_tolerance_scales", None) is None:
             objective = self.objective
             matrix = np.ones(objective.coef_shape)
@@ -89,8 +89,8 @@ class ModelView:
     def within_tolerance(self, gradients, tol):
         """Per model: is every gradient entry at most ``tol`` times its :meth:`tolerance_scales`?
 
-        The gradient max-norm test first; only models that pass it need the scales, so a solver pays
-        their pass over ``X`` once, when the first model is close to converging.
+        The gradient max-norm test first; only models that pass it need the scales, so a solver on
+        CSR ``X`` pays their pass once, when the first model is close to converging.
         """
         passed = max_norms(gradients) <= tol
         if passed.any():

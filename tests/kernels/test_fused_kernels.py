@@ -145,7 +145,7 @@ def run_loss_grad(X, loss_id, param, y, weight, coef, intercept, n_threads=2):
     if isinstance(X, CSR):
         objective_csr.loss_grad_csr(*X.arrays, n_features, *args)
     else:
-        objective_dense.loss_grad_dense(X, *args)
+        objective_dense.loss_grad_dense(X, *args, np.zeros((0, 0)))
     return loss_out, grad_coef, grad_intercept
 
 
@@ -265,7 +265,7 @@ def test_writable_inputs_give_the_same_result():
         if sp.issparse(Xw):
             objective_csr.loss_grad_csr(Xw.data, Xw.indices, Xw.indptr, n_features, *args)
         else:
-            objective_dense.loss_grad_dense(Xw, *args)
+            objective_dense.loss_grad_dense(Xw, *args, np.zeros((0, 0)))
         assert_close((loss_out, grad_coef, grad_intercept), expected, rtol=1e-12)
 
 
@@ -388,3 +388,27 @@ def test_csr_with_unsorted_and_duplicate_indices(name, index_dtype):
     got = run_loss_grad(Xs, LOSS_IDS[name], 0.0, y, weight, coef, intercept)
     got_hessp = run_hessp(Xs, LOSS_IDS[name], 0.0, y, weight, coef, intercept, direction)
     assert_close([*got, *got_hessp], reference(name, dense, y, weight, coef, intercept, *direction))
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_pass_forms_weighted_column_sums_of_squares(dtype, order, n_threads):
+    """``square_sums_out`` of the fused pass: ``(X**2).T @ sample_weight`` per weight column, with
+    the loss and gradient unchanged (and (0, 0) asks for none)."""
+    rng = np.random.default_rng(6)
+    X = np.asarray(rng.standard_normal((2 * objective_dense.BLOCK_ROWS + 11, 5)).astype(dtype), order=order)
+    weight = rng.uniform(0.0, 2.0, (X.shape[0], 3))
+    weight[::7] = 0.0  # rows without weight are skipped, as in the gradient
+    y = (rng.random((X.shape[0], 1)) < 0.5).astype(np.float64)
+    coef, intercept = 0.1 * rng.standard_normal((5, 3)), np.zeros(3)
+    outputs = []
+    for squares in (np.full((5, 3), np.nan), np.zeros((0, 0))):
+        loss, grad, grad_intercept = np.empty(3), np.empty((5, 3)), np.empty(3)
+        objective_dense.loss_grad_dense(X, y, weight, coef, intercept, losses.LOGISTIC, 0.0, n_threads, loss, grad,
+                                        grad_intercept, np.zeros(1, dtype=np.int64), squares)
+        outputs.append((loss, grad, grad_intercept))
+        if squares.size:
+            np.testing.assert_allclose(squares, (X.astype(np.float64) ** 2).T @ weight, rtol=1e-12)
+    for with_squares, without in zip(*outputs):
+        np.testing.assert_array_equal(with_squares, without)

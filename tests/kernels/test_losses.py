@@ -339,7 +339,7 @@ def test_logistic_extreme_margins_through_fused_kernel_match_mpmath(coef, dtype,
             loss_out, grad_coef, grad_intercept = np.full(1, np.nan), np.full((1, 1), np.nan), np.full(1, np.nan)
             objective_dense.loss_grad_dense(X, y, weight, np.full((1, 1), coef), np.zeros(1), losses.LOGISTIC,
                                             0.0, 1, loss_out, grad_coef, grad_intercept,
-                                            np.zeros(1, dtype=np.int64))
+                                            np.zeros(1, dtype=np.int64), np.zeros((0, 0)))
             raw = mpmath.mpf(float(x[row])) * mpmath.mpf(coef)
             loss, gradient, _ = _mp_logistic(y_value, raw)
             _assert_matches_mp(loss_out[0], loss, rtol)

@@ -72,7 +72,7 @@ def test_fused_logistic_block_matches_pointwise_formula(dtype):
     weights = rng.uniform(0.5, 2.0, (n, 1))
     loss, grad, grad_intercept = np.zeros(1), np.zeros((3, 1)), np.zeros(1)
     loss_grad_dense(X, y, weights, coef, intercept, losses.LOGISTIC, 0.0, 1, loss, grad, grad_intercept,
-                    np.zeros(1, dtype=np.int64))
+                    np.zeros(1, dtype=np.int64), np.zeros((0, 0)))
     raw = X.astype(np.float64) @ coef[:, 0] + intercept[0]
     expected_loss = np.sum(weights[:, 0] * (np.logaddexp(0.0, raw) - y[:, 0] * raw))
     derivative = weights[:, 0] * (0.5 * (1.0 + np.tanh(0.5 * raw)) - y[:, 0])

@@ -147,3 +147,16 @@ def test_batched_models_use_their_own_weights():
         alone = lbfgs(fastml.LinearObjective("log_loss", X, y, weights[:, k]), options=LBFGSOptions(tol=1e-6,
                                                                                                       driver="python"))
         np.testing.assert_allclose(batched.params.reshape(-1, 2)[:, k], alone.params, rtol=1e-6, atol=1e-9)
+
+
+def test_dense_scales_come_with_the_first_pass(monkeypatch):
+    X, y = small_units()
+    objective = fastml.LinearObjective("log_loss", X, y)
+    objective.value_and_gradient(objective.initial_parameters())
+
+    def no_second_pass(*args, **kwargs):
+        raise AssertionError("feature_scales read X again")
+
+    monkeypatch.setattr(type(objective.X), "transpose_times", no_second_pass)
+    np.testing.assert_allclose(objective.feature_scales()[:, 0],
+                               np.clip(np.sqrt((X ** 2).mean(axis=0)), MIN_FEATURE_SCALE, 1.0), rtol=1e-12)
