@@ -37,8 +37,11 @@ class PoissonRegressor(ObjectiveMixin, RegressorMixin, BaseEstimator):
         Newton solver (Cholesky on the Hessian); ``"gd"`` is accelerated gradient descent.
     max_iter : int
     tol : float
-        Stop when the max-norm of the objective's gradient is below ``tol`` (scikit-learn's lbfgs
-        rule; its newton-cholesky solver stops on a different criterion).
+        Stop when every entry of the objective's gradient is below ``tol`` times its feature's scale
+        ``min(1, column RMS)`` (1 for the intercept): scikit-learn's lbfgs max-norm rule, also in the
+        units of standardized features, so rare or small-valued features are fitted too (see
+        :meth:`fastml.LinearObjective.feature_scales`; its newton-cholesky solver stops on a
+        different criterion).
     warm_start : bool
         Start from the previous fit's ``coef_`` and ``intercept_``.
     verbose : int

@@ -257,8 +257,9 @@ class Ridge(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstimato
     max_iter : int or None
         Iterations of the iterative solvers (None: 15000, as scikit-learn's lbfgs).
     tol : float
-        Tolerance of the iterative solvers: L-BFGS stops when the max-norm of the (normalized)
-        objective's gradient is below ``tol``; coordinate descent (``positive=True``) uses the
+        Tolerance of the iterative solvers: L-BFGS stops when every entry of the (normalized)
+        objective's gradient is below ``tol`` times its feature's scale (see
+        :class:`fastml.solvers.lbfgs.LBFGSOptions`); coordinate descent (``positive=True``) uses the
         relative duality gap. The closed form ignores it.
     solver : {"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"}
         scikit-learn's names, mapped onto fastml's solvers: ``"auto"``, ``"cholesky"``, ``"lsqr"``

@@ -56,7 +56,7 @@ class LogisticRegressionCV(LinearClassifierPredictMixin, ObjectiveMixin, Classif
         Scorer of each (fold, C); None: accuracy (scikit-learn's current default).
     solver : {"lbfgs", "newton", "newton-cholesky", "gd"}
     tol : float
-        Gradient max-norm tolerance of every fit (as :class:`LogisticRegression`).
+        Gradient tolerance of every fit, in the units of the features (as :class:`LogisticRegression`).
     max_iter : int
         Most iterations of each model.
     class_weight : dict, "balanced" or None
