@@ -331,10 +331,23 @@ class LinearObjective:
         if self._feature_scales is None:
             if self._square_sums is None:
                 self._square_sums = self.X.transpose_times(self.sample_weight, self.n_threads, square=True)
-            rms = np.sqrt(self._square_sums / self.sample_weight.sum(axis=0))
-            scales = np.clip(rms, MIN_FEATURE_SCALE, 1.0)
+            from .kernels.lbfgs_loop import feature_scales_from_squares
+
+            scales = np.empty_like(self._square_sums)
+            feature_scales_from_squares(self._square_sums, self.sample_weight.sum(axis=0), MIN_FEATURE_SCALE, scales)
             self._feature_scales = np.broadcast_to(scales, (self.n_features, self.n_models))
         return self._feature_scales
+
+    @property
+    def square_sums_known(self):
+        """Whether the weighted column sums of squares behind :meth:`feature_scales` are at hand."""
+        return self._square_sums is not None
+
+    def adopt_square_sums(self, square_sums):
+        """Take the weighted column sums of squares from a pass run elsewhere (the compiled L-BFGS
+        loop forms them in its first pass over dense ``X``)."""
+        self._square_sums = np.asarray(square_sums, dtype=np.float64).reshape(self.n_features, -1)
+        self._feature_scales = None
 
     def _model_columns(self, per_model):
         """Spread one value per model over the coefficient columns (the classes of a multinomial model)."""

@@ -13,7 +13,10 @@ Contract (no validation): ``design`` is ``(X,)`` for dense ``X`` (C or F order) 
 parameters ``(n_features + fit_intercept) x n_outputs`` (one model: ``n_outputs`` is 1, or the
 classes of the multinomial loss), updated in place; ``preconditioner_inverse`` (n_params, n_params)
 or (0, 0) for none; ``tolerances`` (n_params,) the largest gradient entry each parameter may have at
-convergence (``tol`` times its feature's scale); ``trace_out`` (max_iter + 1, 4) receives per iteration the objective, gradient
+convergence (``tol`` times its feature's scale); with ``square_sums`` of shape (n_features, 1) (dense
+``X`` only; (0, 0) otherwise) the first pass forms the weighted column sums of squares into it and
+multiplies the coefficients' ``tolerances`` (given as ``tol``) by the feature scales they give, at
+least ``min_scale`` (no separate pass over ``X``); ``trace_out`` (max_iter + 1, 4) receives per iteration the objective, gradient
 max-norm, step and seconds since the first evaluation. Returns ``(n_iter, status, n_evaluations,
 preconditioned)``, the last False when the preconditioner was dropped (its step found no decrease).
 """
@@ -37,24 +40,25 @@ _EPS = np.finfo(np.float64).eps
 
 
 def fused_loss_grad(design, n_features, y, sample_weight, coef, intercept, loss_id, param, loss_out,
-                    grad_coef_out, grad_intercept_out):
-    """Weighted loss sum and gradients by the serial fused kernel of ``design``'s storage (compiled only)."""
+                    grad_coef_out, grad_intercept_out, square_sums_out):
+    """Weighted loss sum and gradients by the serial fused kernel of ``design``'s storage (compiled
+    only); dense ``X`` also gives its weighted column sums of squares when ``square_sums_out`` has rows."""
     raise NotImplementedError("fused_loss_grad is compiled into lbfgs_single only")
 
 
 @overload(fused_loss_grad)
 def _fused_loss_grad(design, n_features, y, sample_weight, coef, intercept, loss_id, param, loss_out,
-                     grad_coef_out, grad_intercept_out):
+                     grad_coef_out, grad_intercept_out, square_sums_out):
     if len(design.types) == 1:
         def dense(design, n_features, y, sample_weight, coef, intercept, loss_id, param, loss_out,
-                  grad_coef_out, grad_intercept_out):
+                  grad_coef_out, grad_intercept_out, square_sums_out):
             _loss_grad_dense_serial(design[0], y, sample_weight, coef, intercept, loss_id, param, 1,
                                    loss_out, grad_coef_out, grad_intercept_out, np.zeros(1, dtype=np.int64),
-                                   np.zeros((0, 0)))
+                                   square_sums_out)
         return dense
 
     def csr(design, n_features, y, sample_weight, coef, intercept, loss_id, param, loss_out,
-            grad_coef_out, grad_intercept_out):
+            grad_coef_out, grad_intercept_out, square_sums_out):
         _loss_grad_csr_serial(design[0], design[1], design[2], n_features, y, sample_weight, coef, intercept,
                              loss_id, param, 1, loss_out, grad_coef_out, grad_intercept_out,
                              np.zeros(1, dtype=np.int64))
@@ -63,8 +67,9 @@ def _fused_loss_grad(design, n_features, y, sample_weight, coef, intercept, loss
 
 @jit_inline
 def _evaluate(design, n_features, n_outputs, fit_intercept, y, sample_weight, loss_id, param, l2,
-              inv_weight_sum, w, grad_out, loss_buffer, grad_coef, grad_intercept):
-    """Objective (mean loss + L2) at ``w``, its gradient written to ``grad_out``."""
+              inv_weight_sum, w, grad_out, loss_buffer, grad_coef, grad_intercept, square_sums):
+    """Objective (mean loss + L2) at ``w``, its gradient written to ``grad_out`` (and, for dense ``X``
+    and a ``square_sums`` with rows, the weighted column sums of squares)."""
     n_rows = n_features + fit_intercept
     matrix = w.reshape((n_rows, n_outputs))
     coef = np.ascontiguousarray(matrix[:n_features])
@@ -73,7 +78,7 @@ def _evaluate(design, n_features, n_outputs, fit_intercept, y, sample_weight, lo
         for c in range(n_outputs):
             intercept[c] = matrix[n_features, c]
     fused_loss_grad(design, n_features, y, sample_weight, coef, intercept, loss_id, param, loss_buffer,
-                    grad_coef, grad_intercept)
+                    grad_coef, grad_intercept, square_sums)
     penalty = 0.0
     gradient = grad_out.reshape((n_rows, n_outputs))
     for j in range(n_features):
@@ -94,7 +99,8 @@ def _try_step(design, n_features, n_outputs, fit_intercept, y, sample_weight, lo
     for i in range(w.shape[0]):
         trial[i] = w[i] + step * direction[i]
     value = _evaluate(design, n_features, n_outputs, fit_intercept, y, sample_weight, loss_id, param, l2,
-                      inv_weight_sum, trial, trial_gradient, loss_buffer, grad_coef, grad_intercept)
+                      inv_weight_sum, trial, trial_gradient, loss_buffer, grad_coef, grad_intercept,
+                      np.empty((0, 0)))
     if not _all_finite(0.0, trial_gradient):
         return value, np.nan
     slope = 0.0
@@ -218,10 +224,20 @@ def _apply_initial(preconditioner_inverse, scale, vector, out):
             out[i] = scale * total
 
 
+@jit_inline
+def feature_scales_from_squares(square_sums, weight_sums, min_scale, out):
+    """``out = clip(sqrt(square_sums / weight_sums), min_scale, 1)``: each feature's share of ``tol``
+    in the convergence test, from its weighted sum of squares (see
+    ``fastml.LinearObjective.feature_scales``, which calls this too)."""
+    for j in range(square_sums.shape[0]):
+        for k in range(square_sums.shape[1]):
+            out[j, k] = min(1.0, max(min_scale, np.sqrt(square_sums[j, k] / weight_sums[k])))
+
+
 @jit_kernel
 def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight, loss_id, param, l2,
                  weight_sum, w, preconditioner_inverse, memory, max_iter, max_line_search, tolerances, ftol, c1, c2,
-                 trace_out):
+                 trace_out, square_sums, min_scale):
     """Minimize one model's smooth objective with L-BFGS; see the module docstring."""
     n_params = w.shape[0]
     inv_weight_sum = 1.0 / weight_sum
@@ -245,8 +261,14 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
     best_gradient = np.empty(n_params)
 
     value = _evaluate(design, n_features, n_outputs, fit_intercept, y, sample_weight, loss_id, param, l2,
-                      inv_weight_sum, w, gradient, loss_buffer, grad_coef, grad_intercept)
+                      inv_weight_sum, w, gradient, loss_buffer, grad_coef, grad_intercept, square_sums)
     n_evaluations = 1
+    if square_sums.shape[0] > 0:  # dense X: the first pass gave the feature scales of the tolerances
+        scales = np.empty((n_features, 1))
+        feature_scales_from_squares(square_sums, np.full(1, weight_sum), min_scale, scales)
+        for j in range(n_features):
+            for c in range(n_outputs):
+                tolerances[j * n_outputs + c] *= scales[j, 0]
     start = perf_counter()
     trace_out[0, 0] = value
     trace_out[0, 1] = _max_abs(gradient)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._objective import MIN_FEATURE_SCALE
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._curvature_memory import CurvatureMemory
 from ._line_search import ModelView, batched_wolfe_search, max_norms, relative_decrease, require_finite
@@ -298,8 +299,14 @@ def _lbfgs_compiled(objective, view, models, options, precondition):
     auto = options.preconditioner == "auto"
     design = objective.X.csr if objective.X.is_sparse else (objective.X.dense,)
     w = view.join(models)
-    # computed up front (one pass over a small X): the loop tests each gradient entry against its own
-    tolerances = options.tol * view.tolerance_scales()[0]
+    # each gradient entry has its own tolerance: for dense X the loop's first pass forms the feature
+    # scales (handed back to the objective's cache), otherwise they are known or cost a pass here
+    square_sums = np.empty((0, 0))
+    if not objective.X.is_sparse and not objective.square_sums_known:
+        square_sums = np.empty((objective.n_features, 1))
+        tolerances = np.full(view.model_size, options.tol)
+    else:
+        tolerances = options.tol * view.tolerance_scales()[0]
     trace = Trace()
     n_iter, n_evaluations, elapsed = 0, 0, 0.0
     phases = [(min(AUTO_PATIENCE, options.max_iter), False), (options.max_iter - AUTO_PATIENCE, True)] \
@@ -319,7 +326,10 @@ def _lbfgs_compiled(objective, view, models, options, precondition):
             design, objective.n_features, objective.n_outputs, int(objective.fit_intercept), objective.y,
             objective.sample_weight, objective.loss.loss_id, objective.loss.param, float(objective.l2[0]),
             float(objective.weight_sum[0]), w, inverse, options.memory, max_iter, options.max_line_search,
-            tolerances, options.ftol, options.c1, options.c2, rows)
+            tolerances, options.ftol, options.c1, options.c2, rows, square_sums, MIN_FEATURE_SCALE)
+        if square_sums.size:  # the first phase formed them: a later phase has its tolerances already
+            objective.adopt_square_sums(square_sums)
+            square_sums = np.empty((0, 0))
         n_evaluations += phase_evaluations
         if status == lbfgs_loop.NON_FINITE:
             objective.n_evaluations += n_evaluations
