@@ -1,7 +1,7 @@
 """Run a named full-batch or stochastic solver on a LinearObjective (shared by the estimators)."""
 import numpy as np
 
-SMOOTH_SOLVERS = ("lbfgs", "newton", "gd")
+SMOOTH_SOLVERS = ("lbfgs", "newton", "cd", "gd")
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
@@ -19,6 +19,10 @@ def run_solver(solver, objective, w0, *, max_iter, tol, callback=None, random_st
         from ..solvers.newton import NewtonOptions, newton
 
         return newton(objective, w0, NewtonOptions(max_iter=max_iter, tol=tol), callback)
+    if solver == "cd":
+        from ..solvers.proximal_newton import ProximalNewtonOptions, proximal_newton
+
+        return proximal_newton(objective, w0, ProximalNewtonOptions(max_iter=max_iter, tol=tol), callback)
     if solver == "gd":
         from ..solvers.gradient_descent import GradientDescentOptions, gradient_descent
 
