@@ -13,6 +13,12 @@ Cases (``--quick`` shrinks the large ones for a shared machine):
 * a regularization path of 50 Cs on breast_cancer: one batched fastml L-BFGS call (all models share
   each pass) against 50 scikit-learn fits, the same objectives and tolerance;
 * single-row ``predict`` latency (LogisticRegression, and SGDClassifier, fitted on breast_cancer);
+* L1 logistic regression (``C = 0.5``, tol 1e-6 on both sides): fastml's proximal Newton
+  (``solver="cd"``, what ``"auto"`` picks for two classes) and proximal gradient (``"gd"``) against
+  scikit-learn's ``liblinear`` and ``saga`` (``l1_ratio=1``), on breast_cancer raw and standardized
+  and on an n x 100 problem with feature scales spread over three decades: seconds, iterations and
+  the objective each reaches (fastml's, at each solution; liblinear penalizes its intercept, so it
+  gets ``intercept_scaling=100``);
 * sparse text-like logistic regression (PEERS.md's case: n x 2^18 CSR, 50 nonzeros per row, labels
   from a planted model), both libraries at their defaults (tol 1e-4) and at tol 1e-6: fit seconds,
   iterations, the objective each reaches (fastml's, at each library's coefficients) and that of the
@@ -170,6 +176,37 @@ def bench_batched_path(rows, repeats, n_models=50):
                  "objective_rel_diff_max": float(np.max((ours_values - theirs_values) / theirs_values))})
 
 
+def bench_l1(rows, n_samples, repeats):
+    """L1 logistic regression: fastml cd / gd against scikit-learn liblinear / saga (see the docstring)."""
+    X, y = load_breast_cancer(return_X_y=True)
+    rng = np.random.default_rng(0)
+    spread, labels = make_problem(n_samples, 100)
+    spread = spread * np.logspace(-1.5, 1.5, 100)[rng.permutation(100)]
+    cases = [("breast_cancer raw", X, y), ("breast_cancer standardized", StandardScaler().fit_transform(X), y),
+             (f"{n_samples}x100 scales 1e-1.5..1e1.5", spread, labels)]
+    C, tol = 0.5, 1e-6
+    for label, data, target in cases:
+        fits = {"fastml cd": lambda: LogisticRegression(penalty="l1", C=C, solver="cd", tol=tol, max_iter=1000),
+                "fastml gd": lambda: LogisticRegression(penalty="l1", C=C, solver="gd", tol=tol, max_iter=1000),
+                "sklearn liblinear": lambda: sk.LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", tol=tol,
+                                                                   max_iter=1000, intercept_scaling=100.0),
+                "sklearn saga": lambda: sk.LogisticRegression(l1_ratio=1.0, C=C, solver="saga", tol=tol,
+                                                              max_iter=1000)}
+        for solver in ("cd", "gd"):  # compile the kernels of this size (threaded or not) outside the timing
+            LogisticRegression(penalty="l1", C=C, solver=solver, max_iter=3).fit(data[:5000], target[:5000])
+        shell = LogisticRegression(penalty="l1", C=C, solver="cd").fit(data[:50], target[:50])
+        row = {"case": f"L1 logistic C={C} {label}"}
+        for name, make in fits.items():
+            seconds, model = best_time(lambda: make().fit(data, target), repeats)
+            shell.coef_, shell.intercept_ = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
+            shell.n_features_in_ = data.shape[1]
+            key = name.replace(" ", "_")
+            row[f"{key}_s"] = seconds
+            row[f"{key}_iter"] = int(np.max(model.n_iter_))
+            row[f"{key}_objective"] = float(shell.objective(data, target))
+        rows.append(row)
+
+
 def sparse_text_problem(n_samples, n_features=2**18, per_row=50, seed=0):
     rng = np.random.default_rng(seed)
     columns = rng.integers(0, n_features, n_samples * per_row).astype(np.int32)
@@ -256,6 +293,7 @@ def main():
     bench_predict_latency(SGDClassifier(random_state=0).fit(X, y), sk.SGDClassifier(random_state=0).fit(X, y), X, rows,
                           2000, label=", SGDClassifier")
     bench_batch_predict(rows, sizes[-1], 3 if args.quick else 7)
+    bench_l1(rows, 20_000 if args.quick else 100_000, 2 if args.quick else 3)
     bench_sparse_text(rows, text_rows, 2)
     for row in rows:
         print(" | ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"

@@ -134,8 +134,9 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
             raise ValueError("solver='cd' fits two classes; the multinomial Hessian couples the classes: use "
                              "solver='gd' (proximal gradient), 'sgd' or 'auto'")
         if l1 and self.solver in ("lbfgs", "newton"):
-            raise ValueError(f"solver={self.solver!r} supports only L2 or no penalty; use solver='gd' "
-                             f"(proximal gradient), 'sgd' or 'auto' for an L1 part")
+            raise ValueError(f"solver={self.solver!r} supports only L2 or no penalty; use solver='cd' "
+                             f"(proximal Newton, two classes), 'gd' (proximal gradient), 'sgd' or 'auto' for an "
+                             f"L1 part")
         return self.solver
 
     # -- data ------------------------------------------------------------------------------------
