@@ -109,3 +109,16 @@ def notify(callback, trace, iteration, objective, gradient_norm, step, params):
         return False
     info = IterationInfo(iteration, trace.elapsed, float(objective), float(gradient_norm), float(step), params)
     return bool(callback(info))
+
+
+def closing_message(message, converged, stalled):
+    """A line-search solver's final message: the loop's own ("stopped by callback", "reached
+    max_iter=..."), "converged" when every model converged, or which models stalled."""
+    if message == "stopped by callback":
+        return message
+    if converged.all():
+        return "converged"
+    if stalled.any():
+        return (f"line search found no decrease for model(s) {np.flatnonzero(stalled).tolist()} "
+                "(the objective may be at its rounding limit; loosen tol)")
+    return message

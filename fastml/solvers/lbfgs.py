@@ -22,7 +22,7 @@ from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._curvature_memory import CurvatureMemory
 from ._line_search import ModelView, batched_wolfe_search, max_norms, relative_decrease, require_finite
 from ._preconditioner import AUTO_PATIENCE, HessianPreconditioner, wants_preconditioner
-from ._result import SolverResult, Trace, notify
+from ._result import SolverResult, Trace, closing_message, notify
 
 _EPS = np.finfo(np.float64).eps
 
@@ -259,12 +259,7 @@ def lbfgs(objective, w0=None, options=None, callback=None):
         if notify(callback, trace, iteration, values.sum(), norms.max(), steps.max(), view.join(models)):
             message = "stopped by callback"
             break
-    if message != "stopped by callback":
-        if converged.all():
-            message = "converged"
-        elif stalled.any():
-            message = (f"line search found no decrease for model(s) {np.flatnonzero(stalled).tolist()} "
-                       "(the objective may be at its rounding limit; loosen tol)")
+    message = closing_message(message, converged, stalled)
     preconditioned = np.array([preconditioner is not None and preconditioner.available(k) for k in range(n_models)])
     return _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned)
 

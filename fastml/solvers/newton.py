@@ -16,7 +16,7 @@ import scipy.linalg
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._line_search import ModelView, batched_armijo, max_norms, require_finite
-from ._result import Trace, notify
+from ._result import Trace, closing_message, notify
 from .lbfgs import _check_int, _result, check_smooth_objective
 
 _EPS = np.finfo(np.float64).eps
@@ -275,12 +275,7 @@ def newton(objective, w0=None, options=None, callback=None):
         if notify(callback, trace, iteration, values.sum(), norms.max(), steps.max(), view.join(models)):
             message = "stopped by callback"
             break
-    if message != "stopped by callback":
-        if converged.all():
-            message = "converged"
-        elif stalled.any():
-            message = (f"line search found no decrease for model(s) {np.flatnonzero(stalled).tolist()} "
-                       "(the objective may be at its rounding limit; loosen tol)")
+    message = closing_message(message, converged, stalled)
     result = _result(view, models, values, gradients, n_iter, converged, trace, message)
     result.info["method"] = "newton-cg" if use_cg else "newton-cholesky"
     if not use_cg:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._line_search import ModelView, max_norms, relative_decrease, require_finite
-from ._result import Trace, notify
+from ._result import Trace, closing_message, notify
 from .gradient_descent import minimum_norm_subgradients
 from .lbfgs import _check_int, _result
 
@@ -239,12 +239,7 @@ def proximal_newton(objective, w0=None, options=None, callback=None):
         if notify(callback, trace, iteration, values.sum(), norms.max(), steps.max(), view.join(models)):
             message = "stopped by callback"
             break
-    if message != "stopped by callback":
-        if converged.all():
-            message = "converged"
-        elif stalled.any():
-            message = (f"line search found no decrease for model(s) {np.flatnonzero(stalled).tolist()} "
-                       "(the objective may be at its rounding limit; loosen tol)")
+    message = closing_message(message, converged, stalled)
     result = _result(view, models, values, subgradients, n_iter, converged, trace, message)
     result.info["inner_sweeps"] = int(inner_sweeps[0]) if n_models == 1 else inner_sweeps
     return result
