@@ -16,8 +16,8 @@ or (0, 0) for none; ``tolerances`` (n_params,) the largest gradient entry each p
 convergence (``tol`` times its feature's scale); with ``square_sums`` of shape (n_features, 1) (dense
 ``X`` only; (0, 0) otherwise) the first pass forms the weighted column sums of squares into it and
 multiplies the coefficients' ``tolerances`` (given as ``tol``) by the feature scales they give, at
-least ``min_scale`` (no separate pass over ``X``); ``trace_out`` (max_iter + 1, 4) receives per iteration the objective, gradient
-max-norm, step and seconds since the first evaluation. Returns ``(n_iter, status, n_evaluations,
+least ``min_scale`` (no separate pass over ``X``); ``trace_out`` (max_iter + 1, 4) receives per
+iteration the objective, gradient max-norm, step and seconds since the first evaluation. Returns ``(n_iter, status, n_evaluations,
 preconditioned)``, the last False when the preconditioner was dropped (its step found no decrease).
 """
 import numpy as np

@@ -38,6 +38,7 @@ class ModelView:
         self.penalized = penalized.ravel() if self.n_models == 1 else penalized[:, 0].copy()
         self.l1 = np.asarray(objective.l1, dtype=np.float64)
         self.n_evaluations = 0
+        self._tolerance_scales = None  # see tolerance_scales
 
     # -- reshaping --------------------------------------------------------------------------------
     def split(self, matrix_or_flat):
@@ -78,7 +79,7 @@ class ModelView:
         """(n_models, model_size): each entry's share of ``tol`` in the convergence test, its feature's
         scale (:meth:`fastml.LinearObjective.feature_scales`: free for dense ``X``, one pass over CSR
         ``X`` on first use), 1 for an intercept."""
-        if getattr(self, "_tolerance_scales", None) is None:
+        if self._tolerance_scales is None:
             objective = self.objective
             matrix = np.ones(objective.coef_shape)
             scales = objective.feature_scales()
