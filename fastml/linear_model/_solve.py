@@ -1,7 +1,6 @@
 """Run a named full-batch or stochastic solver on a LinearObjective (shared by the estimators)."""
 import numpy as np
 
-SMOOTH_SOLVERS = ("lbfgs", "newton", "cd", "gd")
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
