@@ -35,6 +35,63 @@ def _cell_of(value, values, n_values, discrete):
     return below
 
 
+# Moments of a column as separate loops of one reduction each: LLVM (numba 0.68) vectorizes a loop
+# with one select-guarded sum, but not one that carries several, nor a float min / max (the NaN
+# semantics of the compare-and-select keep it scalar): the combined loop took 1.3 ns a value, these
+# together ~0.4. The range is reduced on integer keys of the values' bits, which order like the
+# floats (NaN excluded), and integer min / max do vectorize.
+_KEY_BITS = np.int64(0x7FFFFFFFFFFFFFFF)
+_NO_KEY_LOW = np.int64(0x7FFFFFFFFFFFFFFF)
+_NO_KEY_HIGH = np.int64(-0x7FFFFFFFFFFFFFFF - 1)
+
+
+@jit_inline
+def _present_count(column, n_rows):
+    count = 0
+    for i in range(n_rows):
+        count += column[i] == column[i]
+    return count
+
+
+@jit_inline
+def _present_sum(column, n_rows):
+    total = 0.0
+    for i in range(n_rows):
+        v = np.float64(column[i])
+        total += v if v == v else 0.0
+    return total
+
+
+@jit_inline
+def _present_square_sum(column, n_rows, center):
+    total = 0.0
+    for i in range(n_rows):
+        d = np.float64(column[i]) - center
+        total += d * d if d == d else 0.0
+    return total
+
+
+@jit_inline
+def _present_range(column, n_rows, scratch):
+    """``(min, max)`` of the non-NaN values among ``column[:n_rows]`` (float64, contiguous, at least
+    one present value). A float's bits with the 63 low bits flipped when negative are an int64 key in
+    the floats' order (-0.0 just below 0.0); NaN is left out by a select. ``scratch``: 2 float64, to
+    read the keys back as floats."""
+    bits = column.view(np.int64)
+    low = _NO_KEY_LOW
+    high = _NO_KEY_HIGH
+    for i in range(n_rows):
+        b = bits[i]
+        key = b ^ ((b >> 63) & _KEY_BITS)
+        present = column[i] == column[i]
+        low = min(low, key if present else _NO_KEY_LOW)
+        high = max(high, key if present else _NO_KEY_HIGH)
+    keys = scratch.view(np.int64)
+    keys[0] = low ^ ((low >> 63) & _KEY_BITS)  # the map is its own inverse
+    keys[1] = high ^ ((high >> 63) & _KEY_BITS)
+    return scratch[0], scratch[1]
+
+
 @jit_inline
 def _count_value(value, j, values, n_values, discrete, counts, moments):
     """Add one value of feature ``j`` to its cell (NaN: the missing cell, last) and to the moments of
@@ -89,17 +146,15 @@ def _count_column(column, n_rows, j, values, n_values, discrete, counts, moments
     """
     n = n_values[j]
     edges = values[j]
-    n_present = 0
-    total = 0.0
-    squares = 0.0
+    n_present = _present_count(column, n_rows)
+    total = _present_sum(column, n_rows)
+    squares = _present_square_sum(column, n_rows, 0.0)
+    # the range stays a compare-and-select loop: the column may be float32 or a strided view,
+    # where the integer keys of _present_range do not apply
     lowest = moments[j, 2]
     highest = moments[j, 3]
     for i in range(n_rows):
         v = np.float64(column[i])  # float() of a float32 stays float32 in Numba
-        present = v == v
-        n_present += present
-        total += v if present else 0.0
-        squares += v * v if present else 0.0
         lowest = v if v < lowest else lowest  # NaN compares False
         highest = v if v > highest else highest
     counts[j, counts.shape[1] - 1] += n_rows - n_present
@@ -233,8 +288,11 @@ def gather_columns(X, rows, out, first, stop):
 # from the bucket counts, and only the few values of those buckets are gathered and sorted. A bucket
 # still holding many values (heavy tails, outliers stretching the range) is bucketed once more over its
 # own range; one still larger after that (or with infinite values) is sorted. numpy's sort of the
-# 2 048-value edge samples, scalar for float64 here, cost 16-20 ns a value; this 4-6 ns.
-SELECT_BUCKETS = 256
+# 2 048-value edge samples, scalar for float64 here, cost 16-20 ns a value; this 4-6 ns (3.8-4 on the
+# Intel VM of the 2026-11-27 notes, where AVX-512 numpy sorts in 4.5). The range mapped is the whole
+# column's, known from its moments (a scalar min / max pass cost 1.3 ns a value). 512 buckets, not
+# 256: slots of ~5 values instead of ~10 to insertion-sort, 10 % faster at 1 000 and 2 048 values.
+SELECT_BUCKETS = 512
 SELECT_SORT_AT_MOST = 64  # a bucket this small is insertion-sorted; a larger one bucketed again (once)
 
 
@@ -322,13 +380,14 @@ def _bucket_ranks(values, lowest, highest, ranks, first_rank, n_ranks, indices, 
 
 
 @jit_inline
-def _order_statistics(values, ranks, out, workspace, indices):
+def _order_statistics(values, ranks, out, workspace, indices, lowest, highest):
     """``out[k]`` = the ``ranks[k]``-th smallest of ``values`` (0-based, ascending ranks; no NaN) as a
-    sort would give it; ``values`` and ``ranks`` are overwritten. ``workspace``: float64 (2, at least
-    len(values)); ``indices``: int64 scratch, ``len(values) + 2 * SELECT_BUCKETS + 4 * (len(ranks) + 1)``."""
+    sort would give it; ``values`` and ``ranks`` are overwritten. ``[lowest, highest]``: a range
+    holding every value (the whole column's, when ``values`` are a subset of it: any such range keeps
+    the bucketing monotone). ``workspace``: float64 (2, at least len(values)); ``indices``: int64
+    scratch, ``len(values) + 2 * SELECT_BUCKETS + 4 * (len(ranks) + 1)``."""
     n = values.shape[0]
     n_ranks = ranks.shape[0]
-    lowest, highest = _range_of(values)
     if not _bucketable(lowest, highest):  # all equal, infinite values or a subnormal range: sort
         values.sort()
         for k in range(n_ranks):
@@ -367,11 +426,12 @@ def _order_statistics(values, ranks, out, workspace, indices):
 
 
 @jit_inline
-def _quantile_edges(column, n_rows, step, edges, workspace, indices):
+def _quantile_edges(column, n_rows, step, edges, workspace, indices, lowest, highest):
     """The inverted-CDF quantiles at b / n_bins (b = 1 .. n_bins - 1, ``n_bins = len(edges) + 1``) of
     the present values among ``column[:n_rows:step]``: ``edges[b - 1]`` = their value of rank
     ceil(b m / n_bins) - 1 of the m present ones, as a sort of them would give. Returns m (no edges
-    when 0). ``workspace``: float64 (3, at least m); ``indices``: int64 (see :func:`_order_statistics`)."""
+    when 0). ``[lowest, highest]``: the range of the column's present values. ``workspace``: float64
+    (3, at least m); ``indices``: int64 (see :func:`_order_statistics`)."""
     values = workspace[2]
     m = 0
     for i in range(0, n_rows, step):
@@ -384,7 +444,8 @@ def _quantile_edges(column, n_rows, step, edges, workspace, indices):
     ranks = indices[indices.shape[0] - edges.shape[0]:]  # the end of indices: _order_statistics leaves it
     for b in range(1, n_bins):
         ranks[b - 1] = (b * m + n_bins - 1) // n_bins - 1  # ceil(b m / n_bins) - 1
-    _order_statistics(values[:m], ranks, edges, workspace, indices[:indices.shape[0] - edges.shape[0]])
+    _order_statistics(values[:m], ranks, edges, workspace, indices[:indices.shape[0] - edges.shape[0]], lowest,
+                      highest)
     return m
 
 
@@ -418,6 +479,7 @@ def reference_cells(columns, n_rows, edge_step, n_bins, max_categories):
     quantiles = np.empty(max(n_bins - 1, 0))
     workspace = np.empty((3, edge_rows))
     indices = np.empty(edge_rows + 2 * SELECT_BUCKETS + 5 * n_bins, dtype=np.int64)
+    scratch = np.empty(2)
     for j in range(n_columns):
         column = columns[j]
         # distinct present values, until there are too many: a continuous column stops within a few rows
@@ -436,28 +498,15 @@ def reference_cells(columns, n_rows, edge_step, n_bins, max_categories):
                 n_distinct += 1
                 if n_distinct > max_categories:
                     break
-        # present count, sum, min and max: a select per value, no branch, so the loop vectorizes
-        n_present = 0
-        total = 0.0
-        lowest = np.inf
-        highest = -np.inf
-        for i in range(n_rows):
-            v = column[i]
-            present = v == v
-            n_present += present
-            total += v if present else 0.0
-            lowest = v if v < lowest else lowest  # NaN compares False
-            highest = v if v > highest else highest
+        n_present = _present_count(column, n_rows)
         n_missing = n_rows - n_present
         counts[j, width + 1] = n_missing
         stats[j, 4] = n_missing / max(n_rows, 1)
         if n_present == 0:
             continue
-        mean = total / n_present
-        squares = 0.0
-        for i in range(n_rows):
-            v = column[i]
-            squares += (v - mean) * (v - mean) if v == v else 0.0
+        mean = _present_sum(column, n_rows) / n_present
+        squares = _present_square_sum(column, n_rows, mean)
+        lowest, highest = _present_range(column, n_rows, scratch)
         stats[j, 0] = mean
         stats[j, 1] = math.sqrt(squares / n_present)
         stats[j, 2] = lowest
@@ -470,7 +519,7 @@ def reference_cells(columns, n_rows, edge_step, n_bins, max_categories):
                 values[j, k] = categories[k]
             n_cells = n_distinct
         else:
-            n_sample = _quantile_edges(column, n_rows, edge_step, quantiles, workspace, indices)
+            n_sample = _quantile_edges(column, n_rows, edge_step, quantiles, workspace, indices, lowest, highest)
             for b in range(1, n_bins if n_sample > 0 else 1):
                 edge = quantiles[b - 1]
                 if edge >= highest:  # an edge at the maximum: an empty top bin
