@@ -340,3 +340,19 @@ def record_fingerprint(estimator, X):
     from ..drift._fingerprint import record_fingerprint as record
 
     return record(estimator, X)
+
+
+def start_fingerprint(X, *, gram=False):
+    """Begin the drift reference of the validated training ``X``; ``.finish(self)`` as the last step
+    of ``fit`` stores it as ``fingerprint_`` and returns the estimator. Small fits take its feature
+    half on a second thread meanwhile (``fastml.drift._fingerprint.start_fingerprint``): below the
+    size where the fit's own passes go parallel, ``gram=True`` for fits whose passes over ``X`` form
+    Gram matrices in row chunks (``kernels._parallel.map_row_chunks``), else the objective's
+    kernels (``fastml._objective.SERIAL_WORK``)."""
+    from ..drift._fingerprint import start_fingerprint as start
+
+    if gram:
+        from ..kernels._parallel import MIN_VALUES_PER_THREAD as serial_below
+    else:
+        from .._objective import SERIAL_WORK as serial_below
+    return start(X, serial_fit_below=serial_below)

@@ -21,7 +21,7 @@ from sklearn.utils.validation import column_or_1d
 from .._config import resolve_n_threads
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
-    record_fingerprint, check_choice, check_scalar_param, gram_settles_finiteness, progress_callback, solver_info,
+    check_choice, check_scalar_param, gram_settles_finiteness, progress_callback, solver_info, start_fingerprint,
     validate_fit_data, warn_if_not_converged,
 )
 from ._least_squares import LinearRegressorMixin, n_threads_from_n_jobs, optional_sample_weight
@@ -142,6 +142,7 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
         # every coordinate-descent variant checks its sums over X (Gram diagonal or column squares),
         # which settles X's finiteness without a pass of its own
         X, y = validate_fit_data(self, X, y, multi_output=True, check_X_finite=False)
+        fingerprint = start_fingerprint(X, gram=X.shape[0] >= X.shape[1])  # the Gram variant's condition
         if self.alpha == 0:
             warnings.warn("With alpha=0, this algorithm does not converge well. You are advised to use the "
                           "LinearRegression estimator", stacklevel=2)
@@ -172,7 +173,7 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
         self.dual_gap_ = result.info["dual_gap"]
         self.loss_curve_ = result.trace["objective"]
         self.solver_info_ = solver_info(result, "coordinate_descent")
-        return record_fingerprint(self, X)
+        return fingerprint.finish(self)
 
     def _solve(self, X, y, sample_weight, statistics, mixing, w0, options, callback):
         """Coordinate descent on ``X`` (or on the fold statistics of a cross-validation pass)."""

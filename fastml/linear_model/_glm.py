@@ -6,9 +6,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
-    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, linear_scores, make_objective,
-    prepare_sample_weight, progress_callback, settle_finite_check, solver_info, validate_fit_data,
-    warn_if_not_converged,
+    check_choice, check_scalar_param, linear_scores, make_objective, ObjectiveMixin, prepare_sample_weight,
+    progress_callback, settle_finite_check, solver_info, start_fingerprint, validate_fit_data, warn_if_not_converged,
 )
 from ._solve import run_solver
 
@@ -109,6 +108,7 @@ class PoissonRegressor(ObjectiveMixin, RegressorMixin, BaseEstimator):
         check_choice(self.solver, "solver", tuple(SOLVERS))
         # X's finiteness is settled by the solver's first pass (one read of X fewer; see make_objective)
         X, y = validate_fit_data(self, X, y, y_numeric=True, check_X_finite=False)
+        fingerprint = start_fingerprint(X)
         y = self._encode_target(y)
         sample_weight = prepare_sample_weight(sample_weight, X)
         objective = self._build_objective(X, y, sample_weight, check_X=True)
@@ -131,7 +131,7 @@ class PoissonRegressor(ObjectiveMixin, RegressorMixin, BaseEstimator):
         self.n_iter_ = int(np.max(result.n_iter))
         self.loss_curve_ = result.trace["objective"]
         self.solver_info_ = solver_info(result, solver)
-        return record_fingerprint(self, X)
+        return fingerprint.finish(self)
 
     def _linear_predictor(self, X):
         check_is_fitted(self)

@@ -19,8 +19,9 @@ from sklearn.utils.validation import assert_all_finite, check_is_fitted
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ..solvers._result import SolverResult, Trace, notify
 from ._base import (
-    record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param, gram_settles_finiteness, linear_scores,
-    make_objective, prepare_sample_weight, progress_callback, solver_info, validate_fit_data, warn_if_not_converged,
+    check_choice, check_scalar_param, gram_settles_finiteness, linear_scores, make_objective, ObjectiveMixin,
+    prepare_sample_weight, progress_callback, solver_info, start_fingerprint, validate_fit_data,
+    warn_if_not_converged,
 )
 
 RIDGE_SOLVERS = ("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs")
@@ -157,6 +158,7 @@ class LinearRegression(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, B
         n_threads = n_threads_from_n_jobs(self.n_jobs)
         # the closed form checks X's finiteness on its Gram matrix; coordinate descent reads X unchecked
         X, y = validate_fit_data(self, X, y, multi_output=True, check_X_finite=self.positive)
+        fingerprint = start_fingerprint(X, gram=True)
         sample_weight = optional_sample_weight(sample_weight, X)
         for name in ("rank_", "singular_"):
             self.__dict__.pop(name, None)
@@ -179,7 +181,7 @@ class LinearRegression(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, B
             self.solver_info_["rank"] = self.rank_
             self.loss_curve_ = result.trace["objective"]
         self._set_coef(coef, intercept, X.dtype, y.ndim)
-        return record_fingerprint(self, X)
+        return fingerprint.finish(self)
 
     def _least_squares(self, X, y, sample_weight, n_threads):
         from ..solvers._closed_form_base import (
@@ -316,6 +318,7 @@ class Ridge(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstimato
         _check_alpha(self.alpha, max(1, np.size(self.alpha)))
         closed_form = not self.positive and self.solver not in ITERATIVE_RIDGE_SOLVERS
         X, y = validate_fit_data(self, X, y, multi_output=True, check_X_finite=not closed_form)
+        fingerprint = start_fingerprint(X, gram=closed_form)
         n_targets = 1 if y.ndim == 1 else y.shape[1]
         sample_weight = optional_sample_weight(sample_weight, X)
         weight_sum = float(X.shape[0] if sample_weight is None else sample_weight.sum())
@@ -336,7 +339,7 @@ class Ridge(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstimato
         self.solver_ = solver
         self.loss_curve_ = result.trace["objective"]
         self.solver_info_ = solver_info(result, solver)
-        return record_fingerprint(self, X)
+        return fingerprint.finish(self)
 
     def _fit_closed_form(self, X, y, sample_weight, l2, callback):
         from ..solvers.closed_form import ClosedFormOptions, solve_least_squares
@@ -477,6 +480,7 @@ class RidgeCV(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstima
         # every path solves from Gram statistics (leave-one-out, folds by subtraction) or refits
         # through Ridge, whose checks settle X's finiteness
         X, y = validate_fit_data(self, X, y, multi_output=True, check_X_finite=False)
+        fingerprint = start_fingerprint(X, gram=True)
         sample_weight = optional_sample_weight(sample_weight, X)
         self.__dict__.pop("cv_results_", None)
         trace = Trace()
@@ -497,7 +501,7 @@ class RidgeCV(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstima
         self.solver_info_ = {"solver": "ridge_path" if self.cv is None else "ridge_kfold", "n_iter": 1,
                              "converged": True, "seconds": float(trace["seconds"][-1]), "trace": trace,
                              "alphas": alphas, "cv_scores": self._cv_scores}
-        return record_fingerprint(self, X)
+        return fingerprint.finish(self)
 
     def _fit_leave_one_out(self, X, y, sample_weight, alphas):
         from ..solvers.closed_form import ClosedFormOptions, ridge_path

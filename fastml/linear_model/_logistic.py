@@ -7,9 +7,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
-    LinearClassifierPredictMixin, record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param,
-    encode_labels, fit_classes, kernel_threads, linear_scores, make_objective, prepare_sample_weight,
-    progress_callback, settle_finite_check, solver_info, validate_fit_data, warn_if_not_converged,
+    check_choice, check_scalar_param, encode_labels, fit_classes, kernel_threads, linear_scores,
+    LinearClassifierPredictMixin, make_objective, ObjectiveMixin, prepare_sample_weight, progress_callback,
+    settle_finite_check, solver_info, start_fingerprint, validate_fit_data, warn_if_not_converged,
 )
 from ._solve import STOCHASTIC_SOLVERS, run_solver
 
@@ -168,6 +168,7 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
         self._l1_share()
         # X's finiteness is settled by the solver's first pass (one read of X fewer; see make_objective)
         X, y = validate_fit_data(self, X, y, y_numeric=False, check_X_finite=False)
+        fingerprint = start_fingerprint(X)
         self.classes_ = fit_classes(y)
         if len(self.classes_) < 2:
             raise ValueError(f"This solver needs samples of at least 2 classes in the data, but the data "
@@ -199,7 +200,7 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
         self.n_iter_ = np.array([int(np.max(result.n_iter))], dtype=np.int32)
         self.loss_curve_ = result.trace["objective"]
         self.solver_info_ = solver_info(result, solver)
-        return record_fingerprint(self, X)
+        return fingerprint.finish(self)
 
     def decision_function(self, X):
         """Raw scores ``X @ coef_.T + intercept_``: (n_samples,) for two classes, else (n_samples, n_classes)."""

@@ -25,9 +25,9 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
-    LinearClassifierPredictMixin, record_fingerprint, ObjectiveMixin, check_choice, check_scalar_param,
-    fit_classes, kernel_threads, make_objective, prepare_sample_weight, progress_callback, solver_info,
-    validate_fit_data, warn_if_not_converged,
+    check_choice, check_scalar_param, fit_classes, kernel_threads, LinearClassifierPredictMixin, make_objective,
+    ObjectiveMixin, prepare_sample_weight, progress_callback, solver_info, start_fingerprint, validate_fit_data,
+    warn_if_not_converged,
 )
 from ._logistic import LogisticRegression
 from ._solve import run_solver
@@ -152,6 +152,7 @@ class LogisticRegressionCV(LinearClassifierPredictMixin, ObjectiveMixin, Classif
         """Cross-validate every C, then refit the best one (``params`` may hold ``groups`` for ``cv``)."""
         Cs = self._check_params()
         X, y = validate_fit_data(self, X, y, y_numeric=False)
+        fingerprint = start_fingerprint(X)
         self.classes_ = fit_classes(y)
         n_classes = len(self.classes_)
         if n_classes < 2:
@@ -203,7 +204,7 @@ class LogisticRegressionCV(LinearClassifierPredictMixin, ObjectiveMixin, Classif
         self.solver_info_ = info
         self.loss_curve_ = info.get("refit", info)["trace"]["objective"]
         self._set_cv_attributes(scores, coefs, n_iter, C_best, n_classes)
-        return record_fingerprint(self, X)
+        return fingerprint.finish(self)
 
     def _fit_binary_paths(self, X, y_encoded, weights, train_masks, Cs):
         """All folds as the columns of one objective, one solver run per C warm-started from the last C."""

@@ -414,3 +414,108 @@ def test_fingerprints_switched_off(tmp_path, monkeypatch):
         assert isinstance(fastml.Ridge().fit(X, y).fingerprint_, Fingerprint)
     with pytest.raises(ValueError, match="fingerprint must be"):
         fastml.set_config(fingerprint="no")
+
+
+def _fingerprint_arrays(fingerprint):
+    state, arrays = fingerprint.to_state()
+    return state, arrays
+
+
+@pytest.mark.parametrize("name", ["Ridge", "LinearRegression", "Lasso", "RidgeCV", "PoissonRegressor",
+                                  "LogisticRegression"])
+def test_fingerprint_taken_alongside_a_small_fit_is_the_one_taken_after_it(name):
+    """Small fits take the feature half of the fingerprint on a second thread while they run
+    (drift._fingerprint.start_fingerprint); the result is the fingerprint of the same data and model
+    taken afterwards, bit for bit, and with one fastml thread nothing runs alongside."""
+    from fastml.drift._fingerprint import linear_scorer, start_fingerprint
+
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((700, 12))
+    X[:, 3] = rng.integers(0, 4, 700)  # a discrete column too
+    y = X[:, 0] - X[:, 1]
+    y = {"PoissonRegressor": np.exp(0.3 * y), "LogisticRegression": (y > 0).astype(int)}.get(name, y)
+    make = {"Lasso": lambda: fastml.Lasso(0.05)}.get(name, getattr(fastml, name))
+    pending = start_fingerprint(X, serial_fit_below=10 ** 9)
+    assert (pending.sample is not None) == (fastml.get_n_threads() > 1)  # on the second thread
+    model = make().fit(X, y)
+    after = Fingerprint.from_data(X, scorer=linear_scorer(model))
+    for fingerprint in (model.fingerprint_, pending.finish(model).fingerprint_):
+        state, arrays = fingerprint.to_state()
+        expected_state, expected_arrays = after.to_state()
+        assert state == expected_state
+        assert arrays.keys() == expected_arrays.keys()
+        for name in arrays:
+            np.testing.assert_array_equal(arrays[name], expected_arrays[name], err_msg=name)
+    with fastml.config_context(n_threads=1):
+        assert start_fingerprint(X, serial_fit_below=10 ** 9).sample is None
+
+
+def test_fit_failing_with_its_fingerprint_under_way_raises_and_leaves_no_work_behind():
+    """X with NaN: the fit raises scikit-learn's error, not the fingerprint thread's; the next fit works."""
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((300, 5))
+    y = X[:, 0]
+    bad = X.copy()
+    bad[7, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fastml.Lasso(0.01).fit(bad, y)
+    assert isinstance(fastml.Lasso(0.01).fit(X, y).fingerprint_, Fingerprint)
+
+
+def _fit_in_child(queue):
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((300, 5))
+    queue.put(fastml.Ridge().fit(X, X[:, 0]).fingerprint_.n_samples)
+
+
+def test_fingerprint_thread_survives_fork():
+    """A forked child inherits the fingerprint executor but not its thread: it must start its own
+    (a task queued on the parent's would wait forever)."""
+    import multiprocessing
+
+    rng = np.random.default_rng(14)
+    X = rng.standard_normal((300, 5))
+    fastml.Ridge().fit(X, X[:, 0])  # the parent's executor exists now
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_fit_in_child, args=(queue,))
+    child.start()
+    child.join(120)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive, "the fit in the forked child hung"
+    assert queue.get(timeout=5) == 300
+
+
+def test_present_range_orders_every_float_like_numpy():
+    """kernels.drift._present_range reduces integer keys of the bits: the min / max of the present
+    values, whatever their signs, zeros, infinities, subnormals and NaN."""
+    from numba import njit
+
+    from fastml.kernels.drift import _present_range
+
+    @njit
+    def ranges(columns, n_rows):
+        out = np.empty((columns.shape[0], 2))
+        scratch = np.empty(2)
+        for j in range(columns.shape[0]):
+            out[j, 0], out[j, 1] = _present_range(columns[j], n_rows, scratch)
+        return out
+
+    rng = np.random.default_rng(15)
+    n = 37
+    columns = np.array([
+        rng.standard_normal(n),
+        -np.abs(rng.standard_normal(n)),  # all negative
+        np.where(rng.random(n) < 0.5, 0.0, -0.0),
+        np.r_[np.inf, rng.standard_normal(n - 2), -np.inf],
+        np.r_[np.nan, 5e-324 * rng.integers(-3, 4, n - 1)],  # subnormals around zero
+        np.r_[rng.standard_normal(n - 3), np.nan, -np.nan, np.nan],
+        np.full(n, -7.5),
+    ])
+    got = ranges(columns, n)
+    np.testing.assert_array_equal(got[:, 0], np.nanmin(columns, axis=1))
+    np.testing.assert_array_equal(got[:, 1], np.nanmax(columns, axis=1))
+    part = ranges(columns, 10)  # only the first n_rows values count
+    np.testing.assert_array_equal(part[:, 0], np.nanmin(columns[:, :10], axis=1))
