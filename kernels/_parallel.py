@@ -5,6 +5,7 @@ its own float64 buffer, and the buffers are summed in chunk order. The result de
 of chunks only, so it is bitwise reproducible for a fixed ``n_threads`` whatever the scheduler does.
 :func:`map_row_chunks` does the same for Python code whose work is BLAS calls on row blocks.
 """
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -85,6 +86,17 @@ MIN_VALUES_PER_THREAD = 1_000_000
 
 _pool = None
 _pool_lock = threading.Lock()
+
+
+def _forget_pool_in_child():
+    """A forked child inherits the pool object but none of its threads: work submitted to it there
+    would wait forever (a Ridge fit in a multiprocessing worker after one in the parent hung)."""
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def map_row_chunks(work, n_rows, n_threads, n_values, min_values_per_thread=MIN_VALUES_PER_THREAD):

@@ -4,6 +4,7 @@ Under Numba's ``workqueue`` layer concurrent calls to ``parallel=True`` kernels 
 fastml asks for the OpenMP layer and serializes calls behind a lock when it is not available.
 """
 import threading
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -51,3 +52,34 @@ def test_concurrent_calls_from_python_threads_are_correct():
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def _row_chunks_in_child(queue):
+    from fastml.kernels._parallel import map_row_chunks
+
+    queue.put(map_row_chunks(lambda start, stop: stop - start, 4_000_000, 2, 4_000_000))
+
+
+def test_row_chunk_pool_survives_fork():
+    """A forked child (multiprocessing's default start method on Linux) inherits the row-chunk thread
+    pool object but not its threads: it must build its own. Before, a Ridge fit of more than 2e6 values
+    in a worker, after one in the parent, waited forever."""
+    import multiprocessing
+
+    from fastml.kernels._parallel import map_row_chunks
+
+    def slow_rows(start, stop):  # both pool threads busy at once: the parent's pool then holds two idle threads
+        time.sleep(0.05)
+        return stop - start
+
+    assert map_row_chunks(slow_rows, 4_000_000, 2, 4_000_000) == [2_000_000, 2_000_000]
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_row_chunks_in_child, args=(queue,))
+    child.start()
+    child.join(60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive, "map_row_chunks hung in the forked child"
+    assert queue.get(timeout=5) == [2_000_000, 2_000_000]
