@@ -1,7 +1,9 @@
 """Ridge regression for many penalties at once: one eigendecomposition, leave-one-out/GCV scores, K folds.
 
 Design: with the intercept eliminated in Gram space, the centered weighted Gram matrix
-``G_c = V diag(e) V^T`` is decomposed once (``n_features^3``, independent of ``n_samples``); then
+``G_c = V diag(e) V^T`` is decomposed once (``n_features^3``, independent of ``n_samples``; by
+``eigh``, or to high relative accuracy where features on very different scales make its eigenvalues
+span more than ``eigh`` resolves, see ``_closed_form_base.gram_eigen``); then
 every penalty costs only ``n_features^2``: ``coef(alpha) = V diag(1 / (e + alpha W)) V^T X_c^T W y``.
 Leave-one-out needs the hat diagonal ``h_i(alpha) = w_i z_i^T diag(1 / (e + alpha W)) z_i (+ w_i / W
 with an intercept)`` with ``Z = X_c V``: one more pass over ``X`` in row blocks (centered block by
@@ -29,8 +31,8 @@ from ..kernels._blas_threads import one_blas_thread_in_fit
 from ..kernels._parallel import map_row_chunks
 from ._closed_form_base import (
     LeastSquaresData, block_rows_for, blas_threads, center_statistics, centered_target_sums,
-    check_options, csr_threads, fold_gram_statistics, gram_statistics, pack_params, penalized_inverse,
-    symmetric_eigen, warn_rank_deficient,
+    check_options, csr_threads, fold_gram_statistics, gram_eigen, gram_statistics, pack_params, penalized_inverse,
+    warn_rank_deficient,
 )
 
 CV_MODES = ("loo", "gcv", None)
@@ -138,11 +140,11 @@ def _check_alphas(alphas):
     return values
 
 
-def _path_coefficients(system, eigenvalues, vectors, penalties, rcond):
+def _path_coefficients(system, eigenvalues, vectors, penalties, rcond, noise):
     """Coefficients ``(n_alphas, n_features, n_targets)``, intercepts ``(n_alphas, n_targets)``, and
     the pieces reused by the scores: the penalized inverse ``(n_features, n_alphas)``, the rank
-    per penalty and ``V^T rhs``."""
-    inverse, rank = penalized_inverse(eigenvalues, penalties, rcond)
+    per penalty and ``V^T rhs``. ``noise``: the eigenvalues' error bound (see :func:`gram_eigen`)."""
+    inverse, rank = penalized_inverse(eigenvalues, penalties, rcond, noise)
     projected = vectors.T @ system.rhs  # (n_features, n_targets)
     coef = vectors @ (inverse.T[:, :, None] * projected[None, :, :])
     # Two steps of iterative refinement with the same eigendecomposition: its solution is good to
@@ -150,6 +152,8 @@ def _path_coefficients(system, eigenvalues, vectors, penalties, rcond):
     # 5e-5) though the problem is not ill-posed; refinement brings each coefficient to what the
     # problem's scale-invariant (Skeel) condition allows (1e-14 there), as a Jacobi-scaled Cholesky
     # would, for p^2 flops per alpha. Directions cut by rcond get no correction: still minimum-norm.
+    # (Such data now mostly get gram_eigen's graded decomposition, already that accurate: the scores,
+    # which use the decomposition directly, need it; the coefficients alone would not.)
     penalties = np.atleast_1d(np.asarray(penalties, dtype=np.float64))
     for _ in range(2):
         residual = (system.rhs[None, :, :] - np.einsum("jk,akt->ajt", system.gram, coef)
@@ -301,11 +305,13 @@ def ridge_path(X, y, alphas, sample_weight=None, *, fit_intercept=True, cv="loo"
     # 1) Gram statistics (one pass), intercept eliminated, one eigendecomposition
     stats = gram_statistics(data, options.block_rows, fit_intercept, options.max_offset_ratio)
     system = center_statistics(stats, fit_intercept, options.rcond)
-    eigenvalues, vectors = symmetric_eigen(system.gram)
-    # 2) coefficients of every penalty
     penalties = alphas * system.weight_sum
+    # eigh, or where the Gram's eigenvalues span more than eigh resolves at the smallest penalty, a
+    # decomposition to high relative accuracy: the scores use it without refinement
+    eigenvalues, vectors, noise = gram_eigen(system.gram, options.rcond, penalties.min())
+    # 2) coefficients of every penalty
     coef, intercept, inverse, rank, projected = _path_coefficients(system, eigenvalues, vectors, penalties,
-                                                                   options.rcond)
+                                                                   options.rcond, noise)
     if rank.min() < n_features:
         warn_rank_deficient(rank, n_features, stacklevel=3)
     dof = eigenvalues @ inverse + float(fit_intercept)
@@ -392,9 +398,10 @@ def ridge_kfold(X, y, fold_ids, alphas, sample_weight=None, *, fit_intercept=Tru
             raise ValueError(f"the training set of fold {folds[fold]!r} carries no sample weight")
         # 2) training system = total - fold, all penalties from one eigendecomposition
         system = center_statistics(train, fit_intercept, options.rcond)
-        eigenvalues, vectors = symmetric_eigen(system.gram)
+        penalties = alphas * system.weight_sum
+        eigenvalues, vectors, noise = gram_eigen(system.gram, options.rcond, penalties.min())
         coef[fold], intercept[fold], _, rank[fold], _ = _path_coefficients(
-            system, eigenvalues, vectors, alphas * system.weight_sum, options.rcond)
+            system, eigenvalues, vectors, penalties, options.rcond, noise)
         for a in range(n_alphas):
             params[fold, a] = pack_params(coef[fold, a], intercept[fold, a], fit_intercept)
         # 3) validation error from the fold's statistics centered on its own means:

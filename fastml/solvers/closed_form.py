@@ -18,13 +18,13 @@ eigendecomposition when the system is singular or ill-conditioned. Many penaltie
 factorization, leave-one-out/GCV scores and K folds by subtraction live in ``_ridge_path``.
 """
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve, lapack
+from scipy.linalg import cho_solve
 
 from ..kernels._blas_threads import blas_threads_for_order, one_blas_thread_in_fit
 from ._closed_form_base import (
-    ClosedFormOptions, LeastSquaresData, RankDeficientWarning, center_statistics, centered_target_sums,
-    check_options, check_penalties, gram_statistics, pack_params, penalized_inverse, symmetric_eigen,
-    warn_rank_deficient,
+    RESOLVED_NOISE_MULTIPLE, ClosedFormOptions, LeastSquaresData, RankDeficientWarning, center_statistics,
+    centered_target_sums, check_options, check_penalties, gram_eigen, gram_statistics, jacobi_cholesky, pack_params,
+    penalized_inverse, warn_rank_deficient,
 )
 from ._result import SolverResult, Trace, notify
 from ._ridge_path import RidgeKFoldResult, RidgePathResult, ridge_kfold, ridge_path
@@ -36,42 +36,41 @@ __all__ = ["ClosedFormOptions", "RankDeficientWarning", "solve_least_squares", "
 def _cholesky_solve(gram, rhs, penalties, rcond):
     """Solve ``(gram + p_t I) coef_t = rhs_t`` by Cholesky, one factorization per distinct penalty.
 
-    The system is Jacobi-scaled first (unit diagonal): Cholesky's accuracy does not depend on the
-    scaling, but the condition estimate then measures the problem, not the units of the features.
+    The system is Jacobi-scaled first (unit diagonal, :func:`jacobi_cholesky`): Cholesky's accuracy
+    does not depend on the scaling, but the condition estimate then measures the problem, not the
+    units of the features. Without penalty the estimate must exceed ``rcond`` (below, the
+    eigendecomposition returns the minimum-norm solution and warns). With a positive penalty the
+    system is solved whenever it is numerically positive definite, an estimate above
+    ``RESOLVED_NOISE_MULTIPLE * n_features * eps``: ``rcond`` there refused resolvable systems (four
+    columns ``1e6 + N(0, 1)`` without an intercept, estimate ~2e-13, are solved to ~1e-7 of the
+    objective, as LAPACK's least squares on the augmented ``[X; sqrt(alpha) I]``).
     Returns ``(coef, smallest reciprocal condition estimate)``, or ``(None, rcond_estimate)`` when a
-    system is not numerically positive definite.
+    system is not accepted.
     """
     n_features = gram.shape[0]
+    resolved = RESOLVED_NOISE_MULTIPLE * n_features * np.finfo(np.float64).eps
     coef = np.empty(rhs.shape)
     worst = np.inf
     with blas_threads_for_order(n_features):  # see its docstring: the next pass over X
         for penalty in np.unique(penalties):
             targets = np.flatnonzero(penalties == penalty)
-            system = gram + penalty * np.eye(n_features)
-            diagonal = np.diag(system).copy()
-            if np.any(diagonal <= 0):  # a constant (or all-zero) column and no penalty: singular
+            factored = jacobi_cholesky(gram + penalty * np.eye(n_features))
+            if factored is None:
                 return None, 0.0
-            scale = 1.0 / np.sqrt(diagonal)
-            system *= scale[:, None]
-            system *= scale[None, :]
-            norm_1 = float(np.abs(system).sum(axis=0).max())
-            try:
-                factor, lower = cho_factor(system, lower=False, overwrite_a=True, check_finite=False)
-            except LinAlgError:
-                return None, 0.0
-            estimate, info = lapack.dpocon(factor, norm_1, uplo="U")
-            worst = min(worst, float(estimate))
-            if info != 0 or not estimate > rcond:
+            factor, scale, estimate = factored
+            worst = min(worst, estimate)
+            if not estimate > (min(rcond, resolved) if penalty > 0 else rcond):
                 return None, worst
-            coef[:, targets] = scale[:, None] * cho_solve((factor, lower), scale[:, None] * rhs[:, targets],
+            coef[:, targets] = scale[:, None] * cho_solve((factor, False), scale[:, None] * rhs[:, targets],
                                                           check_finite=False)
     return coef, worst
 
 
 def _eigen_solve(gram, rhs, penalties, rcond):
-    """Minimum-norm solution of ``(gram + p_t I) coef_t = rhs_t`` from one eigendecomposition."""
-    eigenvalues, vectors = symmetric_eigen(gram)
-    inverse, rank = penalized_inverse(eigenvalues, penalties, rcond)  # (n_features, n_targets)
+    """Minimum-norm solution of ``(gram + p_t I) coef_t = rhs_t`` from one eigendecomposition (to high
+    relative accuracy where the Gram is ill-conditioned only through the features' scales)."""
+    eigenvalues, vectors, noise = gram_eigen(gram, rcond, float(np.min(penalties, initial=np.inf)))
+    inverse, rank = penalized_inverse(eigenvalues, penalties, rcond, noise)  # (n_features, n_targets)
     projected = vectors.T @ rhs
     return vectors @ (inverse * projected), rank
 
