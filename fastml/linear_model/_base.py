@@ -115,12 +115,22 @@ def _small_integer_range(y):
         values = _integral_floats(y)
         if values is None:
             return None
-    elif y.dtype.kind in "iu" or y.dtype == np.bool_:
-        values = y.view(np.uint8) if y.dtype == np.bool_ else y
+    elif y.dtype == np.bool_:
+        values = y.view(np.uint8)
+    elif y.dtype.kind in "iu":
+        # narrow integers are widened: label - lowest in int8 wraps (int8 labels -100 and 100 gave a
+        # negative count index); 64-bit labels stay as they are (uint64 beyond int64's range included)
+        values = y if y.dtype.itemsize == 8 else y.astype(np.int64)
     else:
         return None
     lowest, highest = int(values.min()), int(values.max())
     return (values, lowest, highest) if highest - lowest < SMALL_LABEL_RANGE else None
+
+
+def finite_class_weights(class_weights):
+    """``compute_class_weight``'s result with the weight of a class that carries no sample weight (its
+    "balanced" weight divides by zero) set to 0: its rows weigh 0 either way, and 0 times inf is NaN."""
+    return np.where(np.isfinite(class_weights), class_weights, 0.0)
 
 
 def fit_classes(y):

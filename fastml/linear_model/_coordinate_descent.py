@@ -167,8 +167,7 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
         warn_if_not_converged(self, result, "coordinate descent")
         matrix = result.params.reshape(n_features + self.fit_intercept, n_targets)
         intercept = matrix[n_features] if self.fit_intercept else np.zeros(n_targets)
-        # scikit-learn: 1-D coef_ whenever there is one target, even for y of shape (n, 1)
-        self._set_coef(matrix[:n_features], intercept, X.dtype, 1 if n_targets == 1 else 2)
+        self._set_coef(matrix[:n_features], intercept, X.dtype, y.ndim)
         self.n_iter_ = result.n_iter
         self.dual_gap_ = result.info["dual_gap"]
         self.loss_curve_ = result.trace["objective"]

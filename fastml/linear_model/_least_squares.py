@@ -69,16 +69,22 @@ class LinearRegressorMixin(ObjectiveMixin):
         coef = coef[:, None] if coef.ndim == 1 else coef.T
         return coef, np.atleast_1d(np.asarray(self.intercept_, dtype=np.float64))
 
+    # y of shape (n, 1): scikit-learn's Ridge, RidgeCV, Lasso and ElasticNet give a 1-D coef_ (and
+    # predictions) but a (1,) intercept_; LinearRegression keeps coef_ (1, n_features)
+    _one_column_target_is_1d = True
+
     def _set_coef(self, coef, intercept, dtype, y_ndim):
         """Store ``coef`` (n_features, n_targets) and ``intercept`` (n_targets,) as scikit-learn does:
-        1-D ``coef_`` and a scalar ``intercept_`` for a 1-D ``y``; ``intercept_ = 0.0`` without intercept."""
+        1-D ``coef_`` and a scalar ``intercept_`` for a 1-D ``y``; for ``y`` of shape (n, 1) see
+        ``_one_column_target_is_1d``; ``intercept_ = 0.0`` without intercept."""
         dtype = np.dtype(dtype)
         if y_ndim == 1:
             self.coef_ = np.ascontiguousarray(coef[:, 0], dtype=dtype)
             self.intercept_ = dtype.type(intercept[0]) if self.fit_intercept else 0.0
-        else:
-            self.coef_ = np.ascontiguousarray(coef.T, dtype=dtype)
-            self.intercept_ = np.asarray(intercept, dtype=dtype) if self.fit_intercept else 0.0
+            return
+        one_column = coef.shape[1] == 1 and self._one_column_target_is_1d
+        self.coef_ = np.ascontiguousarray(coef[:, 0] if one_column else coef.T, dtype=dtype)
+        self.intercept_ = np.asarray(intercept, dtype=dtype) if self.fit_intercept else 0.0
 
     def predict(self, X):
         """``X @ coef_.T + intercept_`` in ``X``'s dtype: (n_samples,) or (n_samples, n_targets)."""
@@ -140,6 +146,8 @@ class LinearRegression(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, B
     solver_info_ : dict
         Solver name, trace, timings, rank.
     """
+
+    _one_column_target_is_1d = False  # scikit-learn's LinearRegression: coef_ (1, n_features) for y (n, 1)
 
     def __init__(self, *, fit_intercept=True, copy_X=True, tol=1e-6, n_jobs=None, positive=False):
         self.fit_intercept = fit_intercept
@@ -525,6 +533,8 @@ class RidgeCV(LinearRegressorMixin, MultiOutputMixin, RegressorMixin, BaseEstima
             best = int(np.argmax(scores.mean(axis=1)))
             self.alpha_ = float(alphas[best])
             self.best_score_ = float(scores[best].mean())
+            if self.alpha_per_target and y.ndim == 2:  # scikit-learn: one score per target, y (n, 1) too
+                self.best_score_ = np.array([self.best_score_])
             coef, intercept = path.coef[best], path.intercept[best]
             self._path_objective = float(path.objectives[best].sum())
         if self.store_cv_results:

@@ -1,5 +1,6 @@
 """LogisticRegression: binary and multinomial logistic regression on the fused kernels."""
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
@@ -7,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
-    check_choice, check_scalar_param, encode_labels, fit_classes, kernel_threads, linear_scores,
+    check_choice, check_scalar_param, finite_class_weights, encode_labels, fit_classes, kernel_threads, linear_scores,
     LinearClassifierPredictMixin, make_objective, ObjectiveMixin, prepare_sample_weight, progress_callback,
     settle_finite_check, solver_info, start_fingerprint, validate_fit_data, warn_if_not_converged,
 )
@@ -176,10 +177,14 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
         y_encoded = self._encode_target(y)
         sample_weight = prepare_sample_weight(sample_weight, X)
         if self.class_weight is not None:  # "balanced" counts weighted samples, as scikit-learn 1.9 does
-            self._class_weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
-                                                       sample_weight=sample_weight)
+            self._class_weights = finite_class_weights(compute_class_weight(
+                self.class_weight, classes=self.classes_, y=y, sample_weight=sample_weight))
+        solver = self._choose_solver(X.shape[1], 1 if len(self.classes_) == 2 else len(self.classes_))
+        if solver in STOCHASTIC_SOLVERS and not sp.issparse(X) and not X.flags.c_contiguous:
+            # the epochs read rows in shuffled order: an F-ordered X (a pandas frame) is copied to rows,
+            # as SGDClassifier does
+            X = np.ascontiguousarray(X)
         objective = self._build_objective(X, y_encoded, sample_weight, check_X=True)
-        solver = self._choose_solver(X.shape[1], objective.n_outputs)
 
         w0 = objective.initial_parameters()
         if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (objective.n_outputs if objective.n_outputs > 1 else 1, X.shape[1]):
@@ -192,8 +197,7 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
             if bar is not None:
                 bar.close()
         settle_finite_check(objective)
-        if solver not in STOCHASTIC_SOLVERS:
-            warn_if_not_converged(self, result, solver)
+        warn_if_not_converged(self, result, solver)
         coef, intercept = objective.unpack(result.params)
         self.coef_ = np.ascontiguousarray(coef.T, dtype=X.dtype)
         self.intercept_ = (intercept if self.fit_intercept else np.zeros(objective.n_outputs)).astype(X.dtype)

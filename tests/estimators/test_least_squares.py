@@ -357,3 +357,29 @@ def test_ridge_cv_loss_curve_is_the_objective_of_the_chosen_model(alpha_per_targ
     weights = np.random.default_rng(9).uniform(0.5, 2.0, X.shape[0])
     model = RidgeCV(alphas=ALPHAS, alpha_per_target=alpha_per_target).fit(X, targets, sample_weight=weights)
     assert model.loss_curve_[-1] == pytest.approx(model.objective(X, targets, sample_weight=weights), rel=1e-9)
+
+
+def test_one_column_target_shapes_are_scikit_learns():
+    """y of shape (n, 1): scikit-learn's Ridge, RidgeCV, Lasso and ElasticNet give a 1-D coef_ and
+    predictions with a (1,) intercept_, LinearRegression keeps coef_ (1, n_features); without an
+    intercept intercept_ is 0.0; RidgeCV(alpha_per_target=True) a (1,) best_score_. User code written
+    against scikit-learn (y.ravel() - predict(X)) broadcast to an n x n matrix with 2-D predictions."""
+    import fastml
+    from sklearn import linear_model as sk
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((60, 4))
+    y = (X @ rng.standard_normal(4) + 1.0)[:, None]
+    cases = [("Ridge", {}), ("Ridge", {"solver": "lbfgs", "positive": True}), ("Ridge", {"fit_intercept": False}),
+             ("RidgeCV", {}), ("RidgeCV", {"cv": 5}), ("RidgeCV", {"alpha_per_target": True}),
+             ("Lasso", {"alpha": 0.1}), ("ElasticNet", {"alpha": 0.1}), ("Lasso", {"alpha": 0.1, "fit_intercept": False}),
+             ("LinearRegression", {}), ("LinearRegression", {"fit_intercept": False})]
+    for name, params in cases:
+        ours = getattr(fastml, name)(**params).fit(X, y)
+        theirs = getattr(sk, name)(**params).fit(X, y)
+        for attribute in ("coef_", "intercept_", "best_score_", "alpha_"):
+            if hasattr(theirs, attribute):
+                assert np.shape(getattr(ours, attribute)) == np.shape(getattr(theirs, attribute)), (name, params, attribute)
+        assert ours.predict(X).shape == theirs.predict(X).shape, (name, params)
+        # (positive Ridge: both iterative, to their default tol)
+        np.testing.assert_allclose(ours.predict(X), theirs.predict(X), atol=1e-3, err_msg=f"{name} {params}")

@@ -335,3 +335,64 @@ def test_logistic_cv_bad_input():
         LogisticRegressionCV(Cs=[-1.0]).fit(X, y)
     with pytest.raises(ValueError, match="only one class"):
         LogisticRegressionCV().fit(X, np.zeros(len(y)))
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_stochastic_solvers_take_frames_and_fortran_arrays(solver):
+    """A pandas frame arrives F-ordered: the stochastic solvers, which read shuffled rows, get a
+    C-ordered copy (as SGDClassifier does) and give the fit of the C-ordered array; names are kept."""
+    import pandas as pd
+
+    X, y = make_classification(200, 4, random_state=0)
+    reference = LogisticRegression(solver=solver, max_iter=30, random_state=0).fit(X, y)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    for data in (np.asfortranarray(X), frame):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = LogisticRegression(solver=solver, max_iter=30, random_state=0).fit(data, y)
+        np.testing.assert_array_equal(model.coef_, reference.coef_)
+    assert list(model.feature_names_in_) == list("abcd")
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_stochastic_solvers_warn_at_max_iter(solver):
+    X, y = make_classification(300, 6, random_state=1)
+    with pytest.warns(ConvergenceWarning, match=solver):
+        model = LogisticRegression(solver=solver, max_iter=2, tol=1e-12, random_state=0).fit(X, y)
+    assert not model.solver_info_["converged"]
+
+
+@pytest.mark.parametrize("labels, dtype", [((-100, 100), np.int8), ((-1, 127), np.int8), ((-20000, 20000), np.int16),
+                                           ((0, 255), np.uint8)])
+def test_narrow_integer_labels_spanning_their_dtype(labels, dtype):
+    """label - lowest once wrapped around in the labels' own narrow dtype (int8 -100 and 100)."""
+    X, y = make_classification(120, 4, random_state=2)
+    target = np.where(y == 1, labels[1], labels[0]).astype(dtype)
+    for estimator in (LogisticRegression(), LogisticRegressionCV(cv=3)):
+        model = estimator.fit(X, target)
+        np.testing.assert_array_equal(model.classes_, np.array(labels, dtype=dtype))
+        assert model.classes_.dtype == dtype
+        np.testing.assert_array_equal(model.predict(X), np.where(model.predict(X) == labels[1], labels[1], labels[0]))
+        assert (model.predict(X) == target).mean() > 0.8
+
+
+def test_balanced_class_weight_with_a_class_of_zero_sample_weight():
+    """"balanced" divides by a class's weighted count: a class whose rows all weigh 0 got weight inf,
+    and 0 * inf made the objective NaN ("l2 must be finite"). Its rows weigh nothing either way: the
+    fit is the one with that class weighted 0 and the others balanced. (scikit-learn 1.9 returns all-zero
+    coefficients there: its objective is NaN too.)"""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    X, y = make_classification(200, 5, n_informative=3, n_classes=3, random_state=0)
+    sample_weight = np.where(y == 2, 0.0, 1.0)
+    ours = LogisticRegression(class_weight="balanced", tol=1e-10, max_iter=1000).fit(X, y, sample_weight=sample_weight)
+    with np.errstate(divide="ignore"):
+        balanced = compute_class_weight("balanced", classes=np.arange(3), y=y, sample_weight=sample_weight)
+    assert not np.isfinite(balanced[2])
+    explicit = {0: balanced[0], 1: balanced[1], 2: 0.0}
+    theirs = sk.LogisticRegression(class_weight=explicit, tol=1e-10, max_iter=10_000).fit(
+        X, y, sample_weight=sample_weight)
+    assert np.all(np.isfinite(ours.coef_))
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
+    cv = LogisticRegressionCV(cv=3, class_weight="balanced").fit(X, y, sample_weight=sample_weight)
+    assert np.all(np.isfinite(cv.coef_))
