@@ -1,4 +1,6 @@
 """LinearRegression, Ridge and RidgeCV against scikit-learn, the estimator contract and numpy references."""
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -383,3 +385,25 @@ def test_one_column_target_shapes_are_scikit_learns():
         assert ours.predict(X).shape == theirs.predict(X).shape, (name, params)
         # (positive Ridge: both iterative, to their default tol)
         np.testing.assert_allclose(ours.predict(X), theirs.predict(X), atol=1e-3, err_msg=f"{name} {params}")
+
+
+@pytest.mark.parametrize("offset, every_column", [(2e4, False), (5e5, False), (1e6, True)])
+@pytest.mark.parametrize("solver", ["sag", "saga", "lbfgs"])
+def test_iterative_ridge_on_columns_of_large_mean_reaches_the_closed_form(offset, every_column, solver):
+    """A column of mean 2e4 and spread 1 makes least squares ill-conditioned along a direction whose
+    gradient stays below tol near the intercept's optimum: plain L-BFGS met its test after 6
+    iterations 25 times above the optimal objective, silently. Squared error's Hessian is constant,
+    so the solver's "auto" preconditioner is built at the start (solvers.lbfgs._constant_hessian)."""
+    import fastml
+
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((1000, 4))
+    y = Z @ np.array([1.0, 2.0, 3.0, 4.0]) + 0.1 * rng.standard_normal(1000) + 10.0
+    X = Z + offset if every_column else Z + np.array([offset, 0.0, 0.0, 0.0])
+    exact = fastml.Ridge(1.0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning either
+        iterative = fastml.Ridge(1.0, solver=solver).fit(X, y)
+    objective = iterative.objective(X, y)
+    assert objective <= exact.objective(X, y) * (1 + 1e-8)
+    np.testing.assert_allclose(iterative.coef_, exact.coef_, rtol=1e-3, atol=1e-3)
