@@ -1,4 +1,6 @@
 """LogisticRegression: binary and multinomial logistic regression on the fused kernels."""
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, softmax
@@ -14,7 +16,7 @@ from ._base import (
 )
 from ._solve import STOCHASTIC_SOLVERS, run_solver
 
-PENALTIES = ("l2", "l1", "elasticnet", None)
+PENALTIES = ("deprecated", "l2", "l1", "elasticnet", None)
 SOLVERS = ("auto", "lbfgs", "newton", "cd", "gd", "sgd", "adam")
 
 
@@ -26,18 +28,21 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
         sum_i s_i log_loss_i / S + (1 - r) / (2 C S) ||coef||^2 + r / (C S) ||coef||_1
 
     which is scikit-learn's ``C sum_i s_i log_loss_i + penalty`` divided by ``C S``: the same optimum.
-    ``r`` is 0 for ``penalty="l2"``, 1 for ``"l1"``, ``l1_ratio`` for ``"elasticnet"``; ``penalty=None``
-    or ``C=np.inf`` fits without penalty. Two classes give one logistic model (``coef_`` of shape
+    ``r`` is ``l1_ratio`` (scikit-learn >= 1.8: 0 is L2, 1 is L1, between an elastic net), or, with an
+    explicit ``penalty``, 0 for ``"l2"``, 1 for ``"l1"``, ``l1_ratio`` for ``"elasticnet"``;
+    ``penalty=None`` or ``C=np.inf`` fits without penalty. Two classes give one logistic model (``coef_`` of shape
     (1, n_features)); more classes give one multinomial model (``coef_`` (n_classes, n_features)).
 
     Parameters
     ----------
-    penalty : {"l2", "l1", "elasticnet", None}
-        As in scikit-learn < 1.8. Giving ``l1_ratio`` with the default ``"l2"`` means an elastic net
-        with that ratio (scikit-learn >= 1.8 spells penalties through ``l1_ratio`` alone).
+    penalty : {"deprecated", "l2", "l1", "elasticnet", None}
+        As in scikit-learn 1.9: the default ``"deprecated"`` takes the penalty from ``l1_ratio`` and
+        ``C``; an explicit penalty wins over ``l1_ratio`` (``"l2"`` with ``l1_ratio=0.5`` fits L2 and
+        warns, as scikit-learn does). fastml does not emit scikit-learn's FutureWarning about it.
     C : float
         Inverse regularization strength (> 0; ``np.inf``: no penalty).
-    l1_ratio : float in [0, 1], optional
+    l1_ratio : float in [0, 1]
+        Share of the L1 part: 0 (default) L2, 1 L1 (scikit-learn's default is 0 too; ``None`` means 0).
     tol : float
         Stop when every entry of the objective's gradient is below ``tol`` times its feature's scale
         ``min(1, column RMS)`` (at least 1e-3; 1 for the intercept). That is scikit-learn's lbfgs
@@ -86,7 +91,7 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
         Solver name, trace (iteration, seconds, objective, gradient norm, step), timings, convergence.
     """
 
-    def __init__(self, penalty="l2", *, C=1.0, l1_ratio=None, tol=1e-4, fit_intercept=True, class_weight=None,
+    def __init__(self, penalty="deprecated", *, C=1.0, l1_ratio=0.0, tol=1e-4, fit_intercept=True, class_weight=None,
                  random_state=None, solver="lbfgs", max_iter=100, verbose=0, warm_start=False, n_jobs=None,
                  callbacks=None):
         self.penalty = penalty
@@ -104,18 +109,25 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
         self.callbacks = callbacks
 
     # -- hyper-parameters -----------------------------------------------------------------------
-    def _l1_share(self):
+    def _l1_share(self, warn=False):
+        """The L1 share of the penalty, or None without penalty (scikit-learn 1.9's rules); ``warn``
+        (once per fit) when an explicit penalty overrides ``l1_ratio``."""
         check_choice(self.penalty, "penalty", PENALTIES)
         check_scalar_param(self.l1_ratio, "l1_ratio", minimum=0.0, maximum=1.0, allow_none=True)
         if self.penalty is None or self.C == np.inf:
             return None
-        if self.penalty == "l1":
-            return 1.0
+        if self.penalty == "deprecated":
+            return 0.0 if self.l1_ratio is None else float(self.l1_ratio)
         if self.penalty == "elasticnet":
             if self.l1_ratio is None:
                 raise ValueError("penalty='elasticnet' needs l1_ratio (a number in [0, 1])")
             return float(self.l1_ratio)
-        return 0.0 if self.l1_ratio is None else float(self.l1_ratio)
+        share = 1.0 if self.penalty == "l1" else 0.0
+        if warn and self.l1_ratio is not None and self.l1_ratio != share:
+            warnings.warn(f"Inconsistent values: penalty={self.penalty} with l1_ratio={self.l1_ratio}; the penalty "
+                          f"wins (as in scikit-learn). Set only l1_ratio to choose the penalty.", UserWarning,
+                          stacklevel=4)
+        return share
 
     def _penalties(self, weight_sum):
         share = self._l1_share()
@@ -166,7 +178,7 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
         check_scalar_param(self.C, "C", minimum=0.0, include_minimum=False)
         check_scalar_param(self.tol, "tol", minimum=0.0)
         check_scalar_param(self.max_iter, "max_iter", minimum=1, integer=True)
-        self._l1_share()
+        self._l1_share(warn=True)
         # X's finiteness is settled by the solver's first pass (one read of X fewer; see make_objective)
         X, y = validate_fit_data(self, X, y, y_numeric=False, check_X_finite=False)
         fingerprint = start_fingerprint(X)

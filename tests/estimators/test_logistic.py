@@ -396,3 +396,27 @@ def test_balanced_class_weight_with_a_class_of_zero_sample_weight():
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-4)
     cv = LogisticRegressionCV(cv=3, class_weight="balanced").fit(X, y, sample_weight=sample_weight)
     assert np.all(np.isfinite(cv.coef_))
+
+
+@pytest.mark.parametrize("params", [{}, {"l1_ratio": 1.0}, {"l1_ratio": 0.4}, {"penalty": "l2", "l1_ratio": 0.4},
+                                    {"penalty": "l1", "l1_ratio": 0.0}, {"penalty": "elasticnet", "l1_ratio": 0.4},
+                                    {"C": np.inf}, {"penalty": None}])
+def test_penalty_and_l1_ratio_follow_scikit_learn_1_9(params):
+    """scikit-learn 1.9 takes the penalty from l1_ratio (default 0: L2) unless penalty is given, which
+    then wins over l1_ratio with a warning; fastml gave penalty='l2' with l1_ratio an elastic net."""
+    # not separable, no redundant columns: without a penalty the optimum is unique
+    X, y = make_classification(150, 5, n_informative=3, n_redundant=0, flip_y=0.3, random_state=3)
+    reference_params = dict(params)
+    solver = "saga" if reference_params.get("l1_ratio", 0.0) not in (0.0, None) and \
+        reference_params.get("penalty", "deprecated") in ("deprecated", "elasticnet", "l1") else "lbfgs"
+    if reference_params.get("penalty") == "l1":
+        solver = "saga"
+    with warnings.catch_warnings(record=True) as theirs_warned:
+        warnings.simplefilter("always")
+        theirs = sk.LogisticRegression(solver=solver, tol=1e-12, max_iter=100_000, **reference_params).fit(X, y)
+    with warnings.catch_warnings(record=True) as ours_warned:
+        warnings.simplefilter("always")
+        ours = LogisticRegression(solver="auto", tol=1e-10, max_iter=10_000, **params).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-3, atol=1e-4)
+    inconsistent = lambda records: any("Inconsistent" in str(w.message) for w in records)  # noqa: E731
+    assert inconsistent(ours_warned) == inconsistent(theirs_warned)
