@@ -721,3 +721,17 @@ def adwin_update_many(state, bucket_total, bucket_variance, bucket_count, values
             detections[n_detections] = t
             n_detections += 1
     return n_detections
+
+
+@jit_kernel
+def sample_reference_cells(X, rows, edge_step, n_bins, max_categories):
+    """The subsample ``X[rows]`` gathered into the padded column-major buffer of a fingerprint
+    (``Fingerprint.from_data``) and its :func:`reference_cells`, in one call: ``(buffer, values,
+    n_values, discrete, counts, stats)``. One call, so that a fit can have it computed on another
+    thread without that thread needing the interpreter lock between the two passes."""
+    n_sample = rows.shape[0]
+    lines = (n_sample + 7) // 8
+    buffer = np.empty((X.shape[1], 8 * (lines + 1 - lines % 2)))
+    gather_columns(X, rows, buffer, 0, n_sample)
+    values, n_values, discrete, counts, stats = reference_cells(buffer, n_sample, edge_step, n_bins, max_categories)
+    return buffer, values, n_values, discrete, counts, stats

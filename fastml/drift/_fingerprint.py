@@ -53,6 +53,12 @@ CONTINUOUS, DISCRETE = 0, 1
 MIN_VALUES_FOR_THREADS = 1_000_000
 
 
+def _edge_step(n_columns, n_rows):
+    """Every how many rows a column's edge sample takes one (see EDGE_ROWS, EDGE_VALUES_PER_FIT)."""
+    edge_rows = min(EDGE_ROWS, max(MIN_EDGE_ROWS, EDGE_VALUES_PER_FIT // max(n_columns, 1)))
+    return max(1, -(-n_rows // edge_rows))
+
+
 def _threads_for(n_values):
     from .._config import resolve_n_threads
 
@@ -108,12 +114,15 @@ class _Block:
         """
         from fastml.kernels.drift import reference_cells  # Numba loads with the first fit, not on import
 
-        edge_rows = min(EDGE_ROWS, max(MIN_EDGE_ROWS, EDGE_VALUES_PER_FIT // max(buffer.shape[0], 1)))
-        step = max(1, -(-n_rows // edge_rows))
+        step = _edge_step(buffer.shape[0], n_rows)
         n_columns = buffer.shape[0]
         parts = _split_over_threads(lambda first, stop: reference_cells(buffer[first:stop], n_rows, step, n_bins,
                                                                         max_categories), n_columns, n_columns * n_rows)
-        values, n_values, discrete, counts, stats = (np.concatenate(arrays) for arrays in zip(*parts))
+        return cls.from_cells(*(np.concatenate(arrays) for arrays in zip(*parts)))
+
+    @classmethod
+    def from_cells(cls, values, n_values, discrete, counts, stats):
+        """The block of ``kernels.drift.reference_cells``'s output, trimmed to the widest column."""
         width = max(1, int(n_values.max(initial=0)))
         # cells beyond n_values[j] (+ the top/unseen one) are empty: keep width + 1 cells and the missing one
         counts = np.concatenate([counts[:, : width + 1], counts[:, -1:]], axis=1)
@@ -184,7 +193,7 @@ class Fingerprint:
         the subsample (CSR rows for CSR ``X``, float64 rows for dense ``X``) when given.
         ``count_all_rows`` counts the reference cells over every row of ``X`` (one more pass over
         ``X``, and ``scorer`` on all of it)."""
-        return _ReferenceSample(X, max_rows, random_state, count_all_rows).fingerprint(X, scorer, feature_names)
+        return _ReferenceSample.of(X, max_rows, random_state, count_all_rows).fingerprint(X, scorer, feature_names)
 
     # -- persistence --------------------------------------------------------------------------------
     def to_state(self):
@@ -247,37 +256,46 @@ class _ReferenceSample:
     """What a fingerprint takes from the training ``X`` alone: the seeded subsample and the cells of
     its features. The model's scores on the subsample come after the fit (:meth:`fingerprint`)."""
 
-    def __init__(self, X, max_rows, random_state, count_all_rows):
-        n_rows, n_features = X.shape
-        if n_rows < 1:
-            raise ValueError("cannot fingerprint an empty X")
-        max_rows = max(1, min(max_rows, max(1000, MAX_CELLS_PER_FIT // max(n_features, 1))))
-        rows = None
-        if n_rows > max_rows:
-            rows = np.sort(np.random.default_rng(random_state).choice(n_rows, size=max_rows, replace=False))
-        self.count_all_rows = count_all_rows and n_features <= MAX_FEATURES
-        if n_features > MAX_FEATURES:
-            self.features = _Block.empty()
-            self.sample = X if rows is None else X[rows]
-        elif sp.issparse(X):
-            self.sample = X if rows is None else X[rows]
-            self.features = _Block.from_columns(self.sample.toarray())
-        else:
-            from fastml.kernels.drift import gather_columns
+    def __init__(self, sample, features, count_all_rows):
+        self.sample = sample
+        self.features = features
+        self.count_all_rows = count_all_rows
 
-            # the subsample is gathered straight into the column-major float64 layout of the cell
-            # counting; the scorer reads it as an F-ordered (rows, features) view. The buffer's rows
-            # are an odd number of cache lines long: the gather writes one value of every column per
-            # row, and with a power-of-two row length those all map to a few L1 sets (4 096 x 100 rows:
-            # 2.8 ms, against 0.2 ms for 4 000)
-            n_sample = n_rows if rows is None else rows.size
-            lines = -(-n_sample // 8)
-            buffer = np.empty((n_features, 8 * (lines + 1 - lines % 2)))
-            sample_rows = np.arange(n_rows) if rows is None else rows
-            _split_over_threads(lambda first, stop: gather_columns(X, sample_rows, buffer, first, stop), n_sample,
-                                n_sample * n_features)
-            self.features = _Block.from_column_major(buffer, n_sample)
-            self.sample = buffer[:, :n_sample].T
+    @classmethod
+    def of(cls, X, max_rows, random_state, count_all_rows):
+        n_rows, n_features = X.shape
+        rows = _sample_rows(n_rows, n_features, max_rows, random_state)
+        count_all_rows = count_all_rows and n_features <= MAX_FEATURES
+        if n_features > MAX_FEATURES:
+            return cls(X if rows is None else X[rows], _Block.empty(), count_all_rows)
+        if sp.issparse(X):
+            sample = X if rows is None else X[rows]
+            return cls(sample, _Block.from_columns(sample.toarray()), count_all_rows)
+        sample_rows = np.arange(n_rows) if rows is None else rows
+        n_sample = sample_rows.size
+        if _threads_for(n_sample * n_features) == 1:
+            from fastml.kernels.drift import sample_reference_cells
+
+            return cls.from_cells(sample_reference_cells(X, sample_rows, _edge_step(n_features, n_sample), N_BINS,
+                                                         MAX_CATEGORIES), n_sample, count_all_rows)
+        from fastml.kernels.drift import gather_columns
+
+        # the subsample is gathered straight into the column-major float64 layout of the cell
+        # counting; the scorer reads it as an F-ordered (rows, features) view. The buffer's rows
+        # are an odd number of cache lines long: the gather writes one value of every column per
+        # row, and with a power-of-two row length those all map to a few L1 sets (4 096 x 100 rows:
+        # 2.8 ms, against 0.2 ms for 4 000). kernels.drift.sample_reference_cells does the same on one thread.
+        lines = -(-n_sample // 8)
+        buffer = np.empty((n_features, 8 * (lines + 1 - lines % 2)))
+        _split_over_threads(lambda first, stop: gather_columns(X, sample_rows, buffer, first, stop), n_sample,
+                            n_sample * n_features)
+        return cls(buffer[:, :n_sample].T, _Block.from_column_major(buffer, n_sample), count_all_rows)
+
+    @classmethod
+    def from_cells(cls, kernel_output, n_sample, count_all_rows):
+        """From ``kernels.drift.sample_reference_cells``'s ``(buffer, *cells)``."""
+        buffer, *cells = kernel_output
+        return cls(buffer[:, :n_sample].T, _Block.from_cells(*cells), count_all_rows)
 
     def fingerprint(self, X, scorer, feature_names):
         """The :class:`Fingerprint` of ``X`` (the data this sample was drawn from), with ``scorer``'s scores."""
@@ -298,6 +316,17 @@ class _ReferenceSample:
         n_reference = n_rows if count_all_rows else sample.shape[0]
         return Fingerprint(n_samples=n_rows, n_reference=n_reference, feature_names=feature_names, features=features,
                            scores=scores, n_features=n_features)
+
+
+def _sample_rows(n_rows, n_features, max_rows, random_state):
+    """The sorted rows of the seeded subsample, or None for all rows (at most ``max_rows``, fewer for
+    wide data: see MAX_CELLS_PER_FIT)."""
+    if n_rows < 1:
+        raise ValueError("cannot fingerprint an empty X")
+    max_rows = max(1, min(max_rows, max(1000, MAX_CELLS_PER_FIT // max(n_features, 1))))
+    if n_rows <= max_rows:
+        return None
+    return np.sort(np.random.default_rng(random_state).choice(n_rows, size=max_rows, replace=False))
 
 
 def _fingerprint_input(X):
@@ -326,6 +355,9 @@ def record_fingerprint(estimator, X):
 # core with to the pace of its slower thread.
 _background = None
 _background_lock = threading.Lock()
+# Below this many values the hand-over to the other thread (waking it, the lock passed back and forth)
+# costs more than the fingerprint's work: breast_cancer's 569 x 30 took 0.1 ms longer on two threads
+MIN_VALUES_FOR_BACKGROUND = 50_000
 
 
 def _background_executor():
@@ -350,17 +382,21 @@ class _PendingFingerprint:
     """The fingerprint of a training ``X`` under way: :meth:`finish` completes it with the fitted
     model's scores (see :func:`start_fingerprint`)."""
 
-    def __init__(self, X, enabled, sample=None):
+    def __init__(self, X, enabled, cells=None, n_sample=0):
         self.X = X
         self.enabled = enabled
-        self.sample = sample  # a Future of the _ReferenceSample taken alongside the fit, or None
+        self.cells = cells  # a Future of sample_reference_cells' output, computed alongside the fit, or None
+        self.n_sample = n_sample
 
     def finish(self, estimator):
         """Set ``estimator.fingerprint_`` (or remove it when fingerprints are off); returns the estimator."""
         if not self.enabled:
             estimator.__dict__.pop("fingerprint_", None)
             return estimator
-        sample = self.sample.result() if self.sample is not None else _ReferenceSample(self.X, MAX_ROWS, 0, False)
+        if self.cells is not None:
+            sample = _ReferenceSample.from_cells(self.cells.result(), self.n_sample, False)
+        else:
+            sample = _ReferenceSample.of(self.X, MAX_ROWS, 0, False)
         names = getattr(estimator, "feature_names_in_", None)
         estimator.fingerprint_ = sample.fingerprint(self.X, linear_scorer(estimator),
                                                     None if names is None else list(names))
@@ -371,14 +407,26 @@ def start_fingerprint(X, *, serial_fit_below=0):
     """Begin the fingerprint of the training ``X`` (validated); ``.finish(estimator)`` at the end of
     ``fit`` stores it. Its feature half runs on a second thread, alongside the fit, when dense ``X``
     holds fewer than ``serial_fit_below`` values (the estimator's fit then runs on one thread) and
-    fastml may use more than one thread; otherwise ``finish`` does all of it."""
+    fastml may use more than one thread; otherwise ``finish`` does all of it.
+
+    The second thread makes one compiled call (kernels.drift.sample_reference_cells), which holds
+    the interpreter lock only to start and to return: the Python steps of a fit and of the
+    fingerprint, interleaved on two threads, waited for each other's lock (a Ridge fit of 1 000 x 100
+    took its fingerprint's 0.8 ms of work 1.5 ms later, no faster than one after the other)."""
     from .._config import fingerprints_enabled, resolve_n_threads
 
     if not fingerprints_enabled():
         return _PendingFingerprint(X, False)
     X = _fingerprint_input(X)
-    n_values = X.shape[0] * X.shape[1]
-    if (not sp.issparse(X) and 0 < n_values < min(serial_fit_below, MIN_VALUES_FOR_THREADS)
-            and resolve_n_threads(None) > 1):
-        return _PendingFingerprint(X, True, _background_executor().submit(_ReferenceSample, X, MAX_ROWS, 0, False))
-    return _PendingFingerprint(X, True)
+    n_rows, n_features = X.shape
+    if (sp.issparse(X) or not MIN_VALUES_FOR_BACKGROUND <= n_rows * n_features < min(serial_fit_below,
+                                                                                       MIN_VALUES_FOR_THREADS)
+            or n_features > MAX_FEATURES or resolve_n_threads(None) < 2):
+        return _PendingFingerprint(X, True)
+    from fastml.kernels.drift import sample_reference_cells
+
+    rows = _sample_rows(n_rows, n_features, MAX_ROWS, 0)
+    rows = np.arange(n_rows) if rows is None else rows
+    cells = _background_executor().submit(sample_reference_cells, X, rows, _edge_step(n_features, rows.size), N_BINS,
+                                          MAX_CATEGORIES)
+    return _PendingFingerprint(X, True, cells, rows.size)

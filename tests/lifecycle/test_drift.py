@@ -430,13 +430,13 @@ def test_fingerprint_taken_alongside_a_small_fit_is_the_one_taken_after_it(name)
     from fastml.drift._fingerprint import linear_scorer, start_fingerprint
 
     rng = np.random.default_rng(11)
-    X = rng.standard_normal((700, 12))
+    X = rng.standard_normal((700, 80))  # above MIN_VALUES_FOR_BACKGROUND
     X[:, 3] = rng.integers(0, 4, 700)  # a discrete column too
     y = X[:, 0] - X[:, 1]
     y = {"PoissonRegressor": np.exp(0.3 * y), "LogisticRegression": (y > 0).astype(int)}.get(name, y)
     make = {"Lasso": lambda: fastml.Lasso(0.05)}.get(name, getattr(fastml, name))
     pending = start_fingerprint(X, serial_fit_below=10 ** 9)
-    assert (pending.sample is not None) == (fastml.get_n_threads() > 1)  # on the second thread
+    assert (pending.cells is not None) == (fastml.get_n_threads() > 1)  # on the second thread
     model = make().fit(X, y)
     after = Fingerprint.from_data(X, scorer=linear_scorer(model))
     for fingerprint in (model.fingerprint_, pending.finish(model).fingerprint_):
@@ -447,7 +447,7 @@ def test_fingerprint_taken_alongside_a_small_fit_is_the_one_taken_after_it(name)
         for name in arrays:
             np.testing.assert_array_equal(arrays[name], expected_arrays[name], err_msg=name)
     with fastml.config_context(n_threads=1):
-        assert start_fingerprint(X, serial_fit_below=10 ** 9).sample is None
+        assert start_fingerprint(X, serial_fit_below=10 ** 9).cells is None
 
 
 def test_fit_failing_with_its_fingerprint_under_way_raises_and_leaves_no_work_behind():
