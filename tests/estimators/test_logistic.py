@@ -218,7 +218,7 @@ def test_pipeline_gridsearch_cross_val_score_clone():
     ({"penalty": "l3"}, np.eye(4), np.array([0, 1, 0, 1]), "penalty must be one of"),
     ({"penalty": "l1", "solver": "lbfgs"}, np.eye(4), np.array([0, 1, 0, 1]), "supports only L2"),
     ({"C": -1.0}, np.eye(4), np.array([0, 1, 0, 1]), "C must be >"),
-    ({"penalty": "elasticnet"}, np.eye(4), np.array([0, 1, 0, 1]), "needs l1_ratio"),
+    ({"penalty": "elasticnet", "l1_ratio": None}, np.eye(4), np.array([0, 1, 0, 1]), "needs l1_ratio"),
 ])
 def test_bad_input(params, X, y, message):
     with pytest.raises(ValueError, match=message):
