@@ -115,10 +115,14 @@ class LinearRegression(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, B
 
     One pass over ``X`` (BLAS ``syrk`` on row blocks for dense ``X``, the Cython kernel for CSR)
     forms the weighted Gram matrix with the intercept eliminated in Gram space (``X`` is never
-    copied or centered), then a symmetric eigendecomposition gives the minimum-norm solution with
-    scikit-learn's cutoff: directions whose singular value is below ``tol`` times the largest are
-    dropped, as ``scipy.linalg.lstsq(X, y, cond=tol)`` does. Rank-deficient ``X`` is therefore
-    solved silently, as in scikit-learn (``rank_`` tells).
+    copied or centered), then a symmetric eigendecomposition gives the solution. Rank-deficient
+    ``X`` gets the minimum-norm solution with scikit-learn's cutoff: directions whose singular value
+    is below ``tol`` times the largest are dropped, as ``scipy.linalg.lstsq(X, y, cond=tol)`` does,
+    silently, as in scikit-learn (``rank_`` tells). One difference: columns that are ill-conditioned
+    only through their units (variances spanning more than ``1 / tol**2``, no collinearity) are
+    solved exactly by a Cholesky factorization of the Jacobi-scaled system, where scikit-learn's
+    cutoff drops their small-variance directions: fastml's residual is then the least-squares one
+    (lower than scikit-learn's; ``rank_`` is the number of varying columns).
 
     Parameters
     ----------
@@ -193,8 +197,8 @@ class LinearRegression(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, B
 
     def _least_squares(self, X, y, sample_weight, n_threads):
         from ..solvers._closed_form_base import (
-            ClosedFormOptions, LeastSquaresData, center_statistics, centered_target_sums, gram_statistics, pack_params,
-            penalized_inverse, symmetric_eigen,
+            ClosedFormOptions, LeastSquaresData, center_statistics, centered_target_sums, gram_eigen, gram_statistics,
+            pack_params, penalized_inverse,
         )
         from ..solvers.closed_form import _cholesky_solve
 
@@ -208,7 +212,8 @@ class LinearRegression(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, B
         #    columns), Cholesky of the Jacobi-scaled system of the varying columns first: features whose
         #    variances span 1e12 are ill-conditioned only through their units (eigh of the unscaled Gram
         #    gave their coefficients to ~1e-4, the scaled Cholesky to ~1e-12); it costs ~0.15 ms at p=100
-        eigenvalues, vectors = symmetric_eigen(system.gram)
+        # (high relative accuracy where eigh cannot resolve the small eigenvalues: singular_ is right)
+        eigenvalues, vectors, _ = gram_eigen(system.gram, options.rcond)
         varying = np.flatnonzero(np.diag(system.gram) > 0)  # constant columns are zeroed: coefficient 0
         coef = np.zeros(system.rhs.shape)
         positive = eigenvalues[eigenvalues > 0]

@@ -407,3 +407,23 @@ def test_iterative_ridge_on_columns_of_large_mean_reaches_the_closed_form(offset
     objective = iterative.objective(X, y)
     assert objective <= exact.objective(X, y) * (1 + 1e-8)
     np.testing.assert_allclose(iterative.coef_, exact.coef_, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_linear_regression_on_columns_in_units_spanning_1e12(fit_intercept):
+    """Variances spanning 1e24: singular_ (the centered X's) as scikit-learn's SVD gives them, where
+    eigh of the Gram had turned the two smallest into noise ([..., 1.3e-5, 0] for [..., 1.4e-2,
+    1.3e-5]); the coefficients are the least-squares ones, scikit-learn's cutoff drops two directions."""
+    import fastml
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((200, 4)) * np.array([1e-6, 1e-3, 1e3, 1e6])
+    y = X @ np.array([1e6, 1e3, 1e-3, 1e-6]) + rng.standard_normal(200)
+    ours = fastml.LinearRegression(fit_intercept=fit_intercept).fit(X, y)
+    theirs = sk.LinearRegression(fit_intercept=fit_intercept).fit(X, y)
+    np.testing.assert_allclose(ours.singular_, theirs.singular_, rtol=1e-8)
+    design = np.column_stack([X, np.ones(200)]) if fit_intercept else X
+    exact = np.linalg.lstsq(design * (1.0 / np.abs(design).max(axis=0)), y, rcond=None)[0]
+    best = np.sum((y - design @ (exact / np.abs(design).max(axis=0))) ** 2)
+    assert np.sum((y - ours.predict(X)) ** 2) <= best * (1 + 1e-8)
+    assert ours.rank_ == 4
