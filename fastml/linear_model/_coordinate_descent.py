@@ -168,8 +168,9 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
         matrix = result.params.reshape(n_features + self.fit_intercept, n_targets)
         intercept = matrix[n_features] if self.fit_intercept else np.zeros(n_targets)
         self._set_coef(matrix[:n_features], intercept, X.dtype, y.ndim)
-        self.n_iter_ = result.n_iter
-        self.dual_gap_ = result.info["dual_gap"]
+        # scikit-learn: a list of sweeps per target for several targets, the gap in X's dtype
+        self.n_iter_ = result.n_iter.tolist() if np.ndim(result.n_iter) else result.n_iter
+        self.dual_gap_ = np.asarray(result.info["dual_gap"], dtype=X.dtype)[()]
         self.loss_curve_ = result.trace["objective"]
         self.solver_info_ = solver_info(result, "coordinate_descent")
         return fingerprint.finish(self)

@@ -127,7 +127,8 @@ class PoissonRegressor(ObjectiveMixin, RegressorMixin, BaseEstimator):
         warn_if_not_converged(self, result, self.solver)
         coef, intercept = objective.unpack(result.params)
         self.coef_ = np.ascontiguousarray(coef[:, 0], dtype=X.dtype)
-        self.intercept_ = float(intercept[0]) if self.fit_intercept else 0.0
+        # scikit-learn: a numpy scalar in X's dtype (float32 stays float32)
+        self.intercept_ = X.dtype.type(intercept[0]) if self.fit_intercept else 0.0
         self.n_iter_ = int(np.max(result.n_iter))
         self.loss_curve_ = result.trace["objective"]
         self.solver_info_ = solver_info(result, solver)

@@ -341,3 +341,23 @@ def test_invalid_hyper_parameters_are_rejected():
         Lasso(max_iter=0).fit(X, y)
     with pytest.warns(UserWarning, match="alpha=0"):
         Lasso(0.0, max_iter=5).fit(X, y)
+
+
+def test_attribute_types_are_scikit_learns():
+    """float32 X: dual_gap_ float32 and PoissonRegressor's intercept_ a float32 scalar; several targets:
+    ElasticNet's n_iter_ a list (scikit-learn's types, compared one by one)."""
+    import fastml
+    from sklearn import linear_model as sk
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3)).astype(np.float32)
+    y = (X[:, 0] + 2).astype(np.float32)
+    cases = [("Lasso", {"alpha": 0.01}, y, "dual_gap_"), ("ElasticNet", {"alpha": 0.01}, np.c_[y, y], "n_iter_"),
+             ("ElasticNet", {"alpha": 0.01}, np.c_[y, y], "dual_gap_"),
+             ("PoissonRegressor", {}, np.exp(X[:, 0]).astype(np.float32), "intercept_")]
+    for name, params, target, attribute in cases:
+        for data in (X, X.astype(np.float64)):
+            ours = getattr(getattr(fastml, name)(**params).fit(data, target), attribute)
+            theirs = getattr(getattr(sk, name)(**params).fit(data, target), attribute)
+            assert type(ours) is type(theirs), (name, attribute, data.dtype)
+            assert np.asarray(ours).dtype == np.asarray(theirs).dtype, (name, attribute, data.dtype)
