@@ -1,6 +1,6 @@
 """check_drift on 1e6 rows x 100 features from a stored fingerprint, the fingerprint every fit records
-(1e3-2e4 rows), and the full no-drift calibration table (1 000 repetitions at n = 100, 1 000, 10 000;
-the test suite runs 300 at n = 10 000).
+(1e3-2e4 rows) and what it adds to a small fit's wall time, and the full no-drift calibration table
+(1 000 repetitions at n = 100, 1 000, 10 000; the test suite runs 300 at n = 10 000).
 
 Run: NUMBA_CACHE_DIR=/tmp/nbcache-drift .venv/bin/python benchmarks/bench_drift.py [--skip-calibration]
 """
@@ -100,6 +100,51 @@ def bench_fit_fingerprints(fits=30):
         print(f"{n_rows:>9} x {n_features:<6} {threaded:>13.2f} ms {serial:>7.2f} ms {sort:>14.2f} ms")
 
 
+def bench_fingerprint_alongside_fit(rounds=3, fits=200):
+    """What the fingerprint adds to a small fit's wall time: taken alongside the fit on a second thread
+    (the default, ``drift._fingerprint.start_fingerprint``), taken after it on the fit's thread (the
+    second thread switched off), and switched off (``fingerprint=False``); median of ``fits`` fits,
+    the three interleaved in ``rounds`` rounds in one process (this VM's timings drift between runs)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    import fastml.drift._fingerprint as fingerprint_module
+
+    def median_ms(make, X, y):
+        make().fit(X, y)
+        times = []
+        for _ in range(fits):
+            t = time.perf_counter()
+            make().fit(X, y)
+            times.append(time.perf_counter() - t)
+        return 1e3 * np.median(times)
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((1_000, 100))
+    y = X @ rng.standard_normal(100) + rng.standard_normal(1_000)
+    cancer_X, cancer_y = load_breast_cancer(return_X_y=True)
+    cancer_X = StandardScaler().fit_transform(cancer_X)
+    cases = [("Ridge 1000 x 100", fastml.Ridge, X, y), ("Lasso(0.1) 1000 x 100", lambda: fastml.Lasso(0.1), X, y),
+             ("LogisticRegression 1000 x 100", fastml.LogisticRegression, X, (y > 0).astype(int)),
+             ("LogisticRegression breast_cancer", fastml.LogisticRegression, cancer_X, cancer_y)]
+    alongside = fingerprint_module.start_fingerprint
+    after = lambda X, serial_fit_below=0: alongside(X)  # noqa: E731  (never on the second thread)
+    print(f"\nfit wall time with the fingerprint alongside / after / none (median of {fits}, {rounds} rounds)")
+    for label, make, data, target in cases:
+        rows = []
+        for _ in range(rounds):
+            try:
+                fingerprint_module.start_fingerprint = after
+                sequential = median_ms(make, data, target)
+            finally:
+                fingerprint_module.start_fingerprint = alongside
+            background = median_ms(make, data, target)
+            with fastml.config_context(fingerprint=False):
+                none = median_ms(make, data, target)
+            rows.append(f"{background:.2f} / {sequential:.2f} / {none:.2f}")
+        print(f"{label:>34}: " + "   ".join(rows) + " ms")
+
+
 def calibration(reps=1000, alpha=0.05):
     rng = np.random.default_rng(1)
     p_cat = np.array([0.5, 0.3, 0.15, 0.05])
@@ -127,5 +172,6 @@ if __name__ == "__main__":
     print(machine())
     bench_large()
     bench_fit_fingerprints()
+    bench_fingerprint_alongside_fit()
     if "--skip-calibration" not in sys.argv:
         calibration()
