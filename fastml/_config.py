@@ -40,8 +40,9 @@ def resolve_n_threads(n_threads):
 
 # -- drift fingerprints ---------------------------------------------------------------------------
 # Every fit records a drift fingerprint of its training X (fastml.drift). It costs a few milliseconds
-# (~0.6 ms at 1 000 x 100, ~3-3.5 ms from 20 000 x 100 rows on), a large share of a small fit: a search
-# that fits hundreds of throw-away models can switch it off.
+# (~0.8 ms at 1 000 x 100, taken on a second thread while small fits run; ~3 ms from 20 000 x 100
+# rows on), a large share of a small fit: a search that fits hundreds of throw-away models can
+# switch it off.
 _fingerprint = None
 
 
