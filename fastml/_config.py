@@ -1,8 +1,32 @@
 """fastml's process-wide settings: kernel threads, and whether fits record drift fingerprints."""
 import contextlib
 import os
+import sys
 
 _n_threads = None
+# True in a child forked from a process whose Numba OpenMP thread pool had started: GNU OpenMP is not
+# fork-safe, and Numba terminates such a child when it starts a parallel kernel ("fork() called from
+# a process already using GNU OpenMP, this is unsafe": a LogisticRegression fit in a multiprocessing
+# worker after one in the parent). There every call runs on one thread, the kernels' serial twins,
+# which never start the pool: one thread per worker process, what a process pool wants anyway.
+_forked_after_openmp = False
+
+
+def _note_fork():
+    global _forked_after_openmp
+    numba = sys.modules.get("numba")
+    if numba is None:
+        return
+    try:
+        from numba.np.ufunc import parallel
+
+        if parallel._is_initialized and numba.threading_layer() == "omp":
+            _forked_after_openmp = True
+    except Exception:  # an unknown Numba: leave the threads as they are
+        return
+
+
+os.register_at_fork(after_in_child=_note_fork)
 
 
 def _available_cpus():
@@ -13,7 +37,10 @@ def _available_cpus():
 
 
 def get_n_threads():
-    """Number of threads the kernels use when a call does not say (default: the CPUs available)."""
+    """Number of threads the kernels use when a call does not say (default: the CPUs available; 1 in a
+    process forked after its parent ran parallel kernels, see ``_forked_after_openmp``)."""
+    if _forked_after_openmp:
+        return 1
     if _n_threads is not None:
         return _n_threads
     env = os.environ.get("FASTML_NUM_THREADS") or os.environ.get("NUMBA_NUM_THREADS")
@@ -35,7 +62,7 @@ def resolve_n_threads(n_threads):
         return get_n_threads()
     if isinstance(n_threads, bool) or not isinstance(n_threads, (int,)) or n_threads < 1:
         raise ValueError(f"n_threads must be a positive integer or None, got {n_threads!r}")
-    return int(n_threads)
+    return 1 if _forked_after_openmp else int(n_threads)
 
 
 # -- drift fingerprints ---------------------------------------------------------------------------

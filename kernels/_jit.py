@@ -21,6 +21,7 @@ kernel cache (in-tree or under NUMBA_CACHE_DIR): it records the size and modific
 cached objects when any of them changed.
 """
 import os
+import sys
 import threading
 import time
 import types
@@ -198,9 +199,11 @@ _layer_is_safe = None
 def call_parallel(kernel, *args, serial=False):
     """Call a ``parallel=True`` kernel, serialized behind :data:`PARALLEL_LOCK` unless the threading
     layer is known to be safe for concurrent callers (OpenMP or TBB). ``serial=True`` runs its
-    thread-free twin instead (no lock needed)."""
+    thread-free twin instead (no lock needed), as does every call in a process forked after its
+    parent started Numba's OpenMP pool (``fastml._config._forked_after_openmp``: Numba would
+    terminate it)."""
     global _layer_is_safe
-    if serial:
+    if serial or getattr(sys.modules.get("fastml._config"), "_forked_after_openmp", False):
         return kernel.serial(*args)
     if _layer_is_safe:
         return kernel(*args)

@@ -70,7 +70,7 @@ def _batch_counts(X, block):
         return bin_counts_csr(X.data, X.indices, X.indptr, X.shape[1], block.values, block.n_values,
                               block.discrete)
     threads = get_n_threads()
-    serial = X.shape[0] * X.shape[1] < 200_000
+    serial = threads == 1 or X.shape[0] * X.shape[1] < 200_000
     return call_parallel(bin_counts_dense, X, block.values, block.n_values, block.discrete, threads,
                          serial=serial)
 

@@ -6,6 +6,7 @@ fastml asks for the OpenMP layer and serializes calls behind a lock when it is n
 import threading
 import time
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -83,3 +84,38 @@ def test_row_chunk_pool_survives_fork():
         child.kill()
     assert not alive, "map_row_chunks hung in the forked child"
     assert queue.get(timeout=5) == [2_000_000, 2_000_000]
+
+
+def _fit_after_fork(queue):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3_000, 100))
+    labels = (X[:, 0] > 0).astype(int)
+    model = fastml.LogisticRegression().fit(X, labels)
+    queue.put((fastml.get_n_threads(), float(model.score(X, labels)),
+               bool(fastml.check_drift(model, X).drift_detected)))
+
+
+def test_fits_in_a_child_forked_after_parallel_kernels_ran():
+    """GNU OpenMP is not fork-safe: Numba terminates a forked child that starts a parallel kernel once
+    the parent's pool ran ("fork() called from a process already using GNU OpenMP"). Such a child runs
+    every kernel on one thread (fastml._config._forked_after_openmp) and fits, predicts and checks drift."""
+    import multiprocessing
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3_000, 100))  # 3e5 values: the parallel kernels, on the default threads
+    fastml.LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_fit_after_fork, args=(queue,))
+    child.start()
+    child.join(120)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0, f"the forked child failed (exit code {child.exitcode})"
+    threads, accuracy, drifted = queue.get(timeout=5)
+    assert accuracy > 0.95 and not drifted
+    from numba.np.ufunc import parallel
+
+    if parallel._is_initialized and numba.threading_layer() == "omp":
+        assert threads == 1
