@@ -247,7 +247,9 @@ class InputSchema:
             return self._check_text(columns, rows)
         order = self._order(columns)
         width = self.n_features
-        categorical = [name in self.categorical for name in self.feature_names] if self.categorical else None
+        # per column: None (a number), or the encoder's first category: a string category takes strings
+        # only (a number there made the encoder raise a TypeError: HTTP 500), a numeric one numbers
+        levels = [self.categorical.get(name) for name in self.feature_names] if self.categorical else None
         checked = []
         for i, row in enumerate(rows):
             if not isinstance(row, list):
@@ -259,9 +261,13 @@ class InputSchema:
                 row = [row[j] for j in order]
             for j, value in enumerate(row):
                 kind = type(value)
+                level = None if levels is None else levels[j]
+                if isinstance(level, str):
+                    if kind is str:
+                        continue
+                    raise PayloadError(f"row {i}, feature {self._name(j)}: {_describe(value)} is not a category: "
+                                       f"this column takes strings (e.g. {level!r})")
                 if kind is float or (kind is int and _fits_float(value)):
-                    continue
-                if categorical is not None and categorical[j] and kind is str:
                     continue
                 raise PayloadError(f"row {i}, feature {self._name(j)}: {_describe(value)} is not "
                                    + ("a finite number" if kind is int else "a number"))
@@ -309,5 +315,7 @@ def _json_type(value):
 
 
 def _describe(value):
+    if value is None:
+        return "null"
     text = json.dumps(value)
     return f"{_json_type(value)} {text[:40] + '...' if len(text) > 40 else text}"

@@ -287,6 +287,11 @@ def test_categorical_column_accepts_strings(data):
         assert numeric_string.status_code == 422 and "'a'" in numeric_string.json()["error"]
         unknown = post(c, {"dataframe_records": [{**records[0], "city": "rome"}]})
         assert unknown.status_code == 422 and "could not score" in unknown.json()["error"]
+        # a number or null in a string-category column made the encoder raise a TypeError: HTTP 500
+        for bad in (3, 2.5, None, True):
+            answer = post(c, {"dataframe_records": [{**records[0], "city": bad}]})
+            assert answer.status_code == 422, (bad, answer.text)
+            assert "'city'" in answer.json()["error"] and "takes strings" in answer.json()["error"]
 
 
 # -- health, ready, metadata, metrics -----------------------------------------------------------------------
