@@ -38,6 +38,12 @@ class RetrainResult:
 
 
 def _rows(X, index):
+    """Rows ``index`` of ``X``; a data frame stays a frame (its names reach the refit model and its
+    fingerprint: ``np.asarray`` lost them, and the model then predicted a reordered frame wrongly)."""
+    if hasattr(X, "iloc"):  # pandas
+        return X.iloc[index]
+    if hasattr(X, "columns") and hasattr(X, "__getitem__") and not isinstance(X, np.ndarray):  # polars
+        return X[np.asarray(index)]
     return X[index] if sp.issparse(X) else np.asarray(X)[index]
 
 

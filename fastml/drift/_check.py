@@ -26,6 +26,8 @@ step-down method; ``drift_detected`` is True when any adjusted p-value is below 
 family-wise false-positive rate is at most ``alpha``. PSI, Jensen-Shannon distance and Wasserstein
 distance are reported as effect sizes, not tested.
 """
+import numbers
+
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats as st
@@ -193,6 +195,24 @@ def _resolve(model_or_fingerprint, model):
     return fingerprint, model_or_fingerprint if model is None else model
 
 
+def _aligned_by_name(X_new, feature_names):
+    """A data frame's columns in the fingerprint's order (by name, as ``predict`` matches them): a
+    reordered frame was compared column by column with the wrong features (false drift), and a renamed
+    one accepted."""
+    columns = getattr(X_new, "columns", None)
+    if columns is None or feature_names is None or isinstance(X_new, np.ndarray):
+        return X_new
+    given = [str(name) for name in columns]
+    if given == list(feature_names):
+        return X_new
+    missing = [name for name in feature_names if name not in given]
+    unexpected = [name for name in given if name not in feature_names]
+    if missing or unexpected or len(given) != len(feature_names):
+        raise ValueError(f"X_new's columns do not match the fingerprint's features: missing {missing}, "
+                         f"unexpected {unexpected}")
+    return X_new[[columns[given.index(name)] for name in feature_names]]  # pandas and polars alike
+
+
 def _as_matrix(X_new, n_features):
     if sp.issparse(X_new):
         X = X_new.tocsr()
@@ -206,6 +226,12 @@ def _as_matrix(X_new, n_features):
         raise ValueError(f"X_new has {X.shape[1]} features, the fingerprint has {n_features}")
     if X.shape[0] < 1:
         raise ValueError("X_new has no rows")
+    values = X.data if sp.issparse(X) else X
+    with np.errstate(invalid="ignore"):
+        infinite = np.isinf(values).any()
+    if infinite:  # NaN is a missing value (its own cell); an infinity has no cell and no moments
+        where = np.unique(np.nonzero(np.isinf(X.toarray() if sp.issparse(X) else X))[1])
+        raise ValueError(f"X_new contains infinity in feature(s) {where[:10].tolist()}")
     return X
 
 
@@ -230,10 +256,10 @@ def check_drift(model_or_fingerprint, X_new, *, alpha=0.05, tests="auto", model=
     """
     if tests not in ("auto", "chi2", "ks"):
         raise ValueError(f"tests must be 'auto', 'chi2' or 'ks', got {tests!r}")
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
+    if isinstance(alpha, bool) or not (isinstance(alpha, numbers.Real) and 0 < alpha < 1):
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     fingerprint, model = _resolve(model_or_fingerprint, model)
-    X = _as_matrix(X_new, fingerprint.n_features)
+    X = _as_matrix(_aligned_by_name(X_new, fingerprint.feature_names), fingerprint.n_features)
     names = fingerprint.feature_names or [f"x{j}" for j in range(fingerprint.n_features)]
     rows = []
     if fingerprint.features.n_columns:  # very wide data keeps only the score fingerprint (MAX_FEATURES)

@@ -41,6 +41,16 @@ def _check_inputs(model, X, y, sample_weight, task):
     y = column_or_1d(y, warn=True) if task == CLASSIFICATION else np.asarray(y)
     if task == REGRESSION and y.ndim not in (1, 2):
         raise ValueError(f"y must be 1-D or 2-D for a regressor, got shape {y.shape}")
+    if task == REGRESSION:
+        # every metric of a target with NaN or infinity was None, silently
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"y must be numeric for a regressor: {exc}") from None
+        bad = ~np.isfinite(y)
+        if bad.any():
+            raise ValueError(f"y contains NaN or infinity ({int(bad.sum())} values, first at row "
+                             f"{int(np.argwhere(bad)[0][0])}): a regressor's metrics need finite targets")
     if len(y) != n_samples:
         raise ValueError(f"y has {len(y)} rows but X has {n_samples}; they must match")
     if n_samples == 0:

@@ -519,3 +519,30 @@ def test_present_range_orders_every_float_like_numpy():
     np.testing.assert_array_equal(got[:, 1], np.nanmax(columns, axis=1))
     part = ranges(columns, 10)  # only the first n_rows values count
     np.testing.assert_array_equal(part[:, 0], np.nanmin(columns[:, :10], axis=1))
+
+
+def test_check_drift_matches_frame_columns_by_name_and_refuses_infinity():
+    """A frame's columns are matched by name, as predict does: reordered columns once gave false
+    drift, renamed ones passed. An infinity has no cell and no moments: an error naming the feature
+    (its statistics were NaN, the verdict 'no drift'). NaN stays a missing value."""
+    import pandas as pd
+
+    rng = np.random.default_rng(21)
+    frame = pd.DataFrame(rng.standard_normal((500, 3)) * [1.0, 10.0, 100.0], columns=["a", "b", "c"])
+    model = fastml.Ridge().fit(frame, frame["a"] + rng.standard_normal(500))
+    reference = check_drift(model, frame)
+    reordered = check_drift(model, frame[["c", "a", "b"]])
+    assert not reordered.drift_detected
+    np.testing.assert_allclose(reordered.to_frame()["p_value"], reference.to_frame()["p_value"])
+    with pytest.raises(ValueError, match="missing \\['c'\\], unexpected \\['z'\\]"):
+        check_drift(model, frame.rename(columns={"c": "z"}))
+    bad = frame.to_numpy().copy()
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match=r"infinity in feature\(s\) \[1\]"):
+        check_drift(model, bad)
+    with pytest.raises(ValueError, match="infinity"):
+        check_drift(model, sp.csr_matrix(bad))
+    missing = frame.to_numpy().copy()
+    missing[3, 1] = np.nan
+    assert isinstance(check_drift(model, missing), DriftReport)
+    assert check_drift(model, frame, alpha=np.float32(0.05)).alpha == pytest.approx(0.05)

@@ -467,6 +467,13 @@ def test_bad_input_clear_errors(binary, multiclass, regression):
         evaluate(multiclass[0], multiclass[1], np.full(len(multiclass[2]), "rose"))
     with pytest.raises(ValueError, match="worst"):
         evaluate(model, X, y, worst=-1)
+    # a regressor's target with NaN gave every metric None, silently
+    regressor, X_regression, y_regression = regression
+    for bad_value in (np.nan, np.inf):
+        target = np.asarray(y_regression, dtype=float).copy()
+        target[4] = bad_value
+        with pytest.raises(ValueError, match="NaN or infinity .*first at row 4"):
+            evaluate(regressor, X_regression, target)
 
 
 def test_public_names():

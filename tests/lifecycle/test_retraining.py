@@ -91,3 +91,20 @@ def test_refit_if_drift_only_when_drifted():
     assert not retrained and kept is model
     _, _, retrained = fastml.refit_if_drift(monitor, X_new, y_new, strategy="warm_start")
     assert retrained and len(monitor.history) == 2
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars"])
+def test_windowed_retrain_of_a_frame_keeps_its_feature_names(library):
+    """retrain(..., window=N) took the last rows through np.asarray: the new model lost its feature
+    names (and predicted a reordered frame by position, wrongly, with a warning)."""
+    import fastml
+
+    frames = pytest.importorskip(library)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 3))
+    y = np.where(X[:, 0] - 2 * X[:, 2] > 0, "yes", "no")
+    frame = frames.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2]})
+    model = fastml.LogisticRegression().fit(frame, y)
+    result = fastml.retrain(model, frame, y, window=200, strategy="refit")
+    assert list(result.model.feature_names_in_) == ["a", "b", "c"]
+    assert result.model.fingerprint_.feature_names == ["a", "b", "c"]
