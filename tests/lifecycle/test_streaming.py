@@ -111,3 +111,33 @@ def test_drift_monitor_history():
     pooled.update(rng.standard_normal((600, 4)))
     pooled.update(rng.standard_normal((600, 4)))
     assert [row["checked"] for row in pooled.history] == [False, True]
+
+
+def test_drift_monitor_rejects_a_bad_batch_and_keeps_its_state():
+    """A batch of the wrong width was pooled before it was checked, and every later update of a
+    windowed monitor then failed in numpy's concatenate; a CSR batch then a dense one too; labels of
+    shape (n, 1) broadcast against the predictions (an error rate over n * n pairs)."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((500, 3))
+    labels = np.where(X[:, 0] > 0, "yes", "no")
+    model = fastml.LogisticRegression().fit(X, labels)
+    monitor = DriftMonitor(model, window=150)
+    monitor.update(X[:100])
+    with pytest.raises(ValueError, match="2 features, the fingerprint has 3"):
+        monitor.update(X[:60, :2])
+    with pytest.raises(ValueError, match="infinity"):
+        monitor.update(np.where(np.arange(3) == 1, np.inf, X[:10]))
+    with pytest.raises(ValueError, match="one label per row"):
+        monitor.update(X[:100], labels[:50])
+    assert len(monitor.history) == 1
+    monitor.update(sp.csr_matrix(X[100:200]))  # 200 pooled rows, one of them sparse: checked
+    assert [row["checked"] for row in monitor.history] == [False, True]
+    column = DriftMonitor(model).update(X[:100], labels[:100].reshape(-1, 1))
+    expected = np.mean(model.predict(X[:100]) != labels[:100])
+    assert column.history[-1]["error_rate"] == expected and column.error_detector.n_seen == 100
+    for bad in (dict(alpha=5), dict(alpha=0.0), dict(window=0), dict(window=2.5)):
+        with pytest.raises(ValueError):
+            DriftMonitor(model, **bad)
+    assert DriftMonitor(model, window=np.int64(100), alpha=np.float32(0.05)).window == 100
