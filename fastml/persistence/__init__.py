@@ -30,6 +30,7 @@ import warnings
 
 from ._codec import Decoder, Encoder
 from ._errors import ModelFileError
+from ._fitted_check import check_fitted_linear_models
 from ._format import FORMAT_NAME, FORMAT_VERSION, Limits, ModelFileReader, write_model_file
 from ._summary import summary, versions
 
@@ -122,7 +123,9 @@ def load(path, **limits):
             _warn_on_version_change(manifest)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # deprecated parameters of the saved version
-                return Decoder(arrays).estimator(manifest["model"], "model")
+                model = Decoder(arrays).estimator(manifest["model"], "model")
+            check_fitted_linear_models(model, "model", lambda message: ModelFileError(f"{description}: {message}"))
+            return model
         except ModelFileError:
             raise
         except Exception as exc:  # anything else a crafted file could trigger is still a file defect

@@ -415,6 +415,15 @@ def _malicious_files(members):
             "evil", 1)), "no parameters"),
         "unknown value tag": (edit_manifest(members, lambda m: m["model"]["params"].__setitem__(
             "C", {"$pickle": "gASV"})), "unknown value tag"),
+        # a manifest has no checksum: edited fitted attributes once loaded, and predict then raised a raw
+        # AttributeError / TypeError (persistence._fitted_check)
+        "coef_ a number": (edit_manifest(members, lambda m: m["model"]["fitted"].__setitem__("coef_", 3.0)),
+                           "coef_ must be a 1-D or 2-D float array"),
+        "classes_ null": (edit_manifest(members, lambda m: m["model"]["fitted"].__setitem__("classes_", None)),
+                          "classes_ must be an array"),
+        "coef_ removed": (edit_manifest(members, lambda m: m["model"]["fitted"].pop("coef_")), "has no coef_"),
+        "n_features_in_ changed": (edit_manifest(members, lambda m: m["model"]["fitted"].__setitem__(
+            "n_features_in_", 7)), "n_features_in_ is 7"),
     }
 
 
@@ -423,6 +432,7 @@ MALICIOUS_CASES = [
     "nested Popen", "object npy (manifest says object)", "object npy (manifest says float)", "huge declared shape", "format 999",
     "missing array", "extra array member", "extra other member", "no manifest", "manifest not json",
     "manifest NaN", "wrong checksum", "unknown attribute", "unknown parameter", "unknown value tag",
+    "coef_ a number", "classes_ null", "coef_ removed", "n_features_in_ changed",
 ]
 
 
