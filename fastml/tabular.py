@@ -246,7 +246,7 @@ def evaluate_table(model, data, target, *, report=None):
     return result
 
 
-def check_model_drift(model, X, *, alpha=0.05):
+def check_model_drift(model, X, *, alpha=0.05, tests="auto"):
     """``fastml.check_drift`` for a model or a Pipeline: a Pipeline's preprocessing is applied first, since
     the fingerprint is recorded by its final estimator on the data it was fitted on."""
     import fastml
@@ -259,7 +259,7 @@ def check_model_drift(model, X, *, alpha=0.05):
             names = [str(name) for name in preprocess.get_feature_names_out()]
         except (AttributeError, ValueError):
             names = None
-    report = fastml.check_drift(model, X, alpha=alpha)
+    report = fastml.check_drift(model, X, alpha=alpha, tests=tests)
     fingerprint = getattr(model, "fingerprint_", None)
     if names is not None and getattr(fingerprint, "feature_names", None) is None:
         # the fingerprint saw an unnamed array: name its rows after the preprocessed columns

@@ -240,7 +240,9 @@ def check_drift(model_or_fingerprint, X_new, *, alpha=0.05, tests="auto", model=
 
     Parameters
     ----------
-    model_or_fingerprint : fitted fastml estimator or Fingerprint
+    model_or_fingerprint : fitted fastml estimator, Pipeline ending in one, or Fingerprint
+        A Pipeline's preprocessing is applied to ``X_new`` first: its final estimator recorded the
+        fingerprint on the data it was fitted on (``fastml.tabular.check_model_drift``).
     X_new : {array-like, sparse matrix} of shape (n_samples, n_features)
     alpha : float, default 0.05
         Family-wise false-positive rate of the verdict (Holm over features and score columns).
@@ -258,6 +260,10 @@ def check_drift(model_or_fingerprint, X_new, *, alpha=0.05, tests="auto", model=
         raise ValueError(f"tests must be 'auto', 'chi2' or 'ks', got {tests!r}")
     if isinstance(alpha, bool) or not (isinstance(alpha, numbers.Real) and 0 < alpha < 1):
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if model is None and isinstance(getattr(model_or_fingerprint, "steps", None), list):
+        from ..tabular import check_model_drift  # (a Pipeline once got "fingerprints switched off?")
+
+        return check_model_drift(model_or_fingerprint, X_new, alpha=alpha, tests=tests)
     fingerprint, model = _resolve(model_or_fingerprint, model)
     X = _as_matrix(_aligned_by_name(X_new, fingerprint.feature_names), fingerprint.n_features)
     names = fingerprint.feature_names or [f"x{j}" for j in range(fingerprint.n_features)]

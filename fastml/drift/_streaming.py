@@ -7,6 +7,8 @@ exactly. Settings are frozen dataclasses checked at construction.
 """
 from dataclasses import dataclass
 
+import numbers
+
 import numpy as np
 
 
@@ -48,6 +50,14 @@ class _Detector:
         return found
 
 
+def _count(value, name):
+    """A whole-number setting as an int; 2.7 was truncated to 2 (and 2.5 accepted) silently."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value)
+            or value != int(value)):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class PageHinkleySettings:
     min_instances: int = 30
@@ -77,7 +87,8 @@ class PageHinkley(_Detector):
 
     def __init__(self, min_instances=30, delta=0.2, threshold=30.0, mode="both"):
         super().__init__()
-        self.settings = PageHinkleySettings(min_instances, float(delta), float(threshold), mode)
+        self.settings = PageHinkleySettings(_count(min_instances, "min_instances"), float(delta), float(threshold),
+                                            mode)
         self._state = np.zeros(8)
 
     def _run(self, values, detections):
@@ -111,7 +122,7 @@ class DDM(_Detector):
 
     def __init__(self, warm_start=100, warning_threshold=2.0, drift_threshold=4.0):
         super().__init__()
-        self.settings = DDMSettings(int(warm_start), float(warning_threshold), float(drift_threshold))
+        self.settings = DDMSettings(_count(warm_start, "warm_start"), float(warning_threshold), float(drift_threshold))
         self._state = np.array([0.0, 0.0, np.inf, np.inf, np.inf, 0.0])
 
     @property
@@ -155,8 +166,9 @@ class ADWIN(_Detector):
 
     def __init__(self, delta=0.002, clock=32, max_buckets=5, min_window_length=5, grace_period=10):
         super().__init__()
-        self.settings = ADWINSettings(float(delta), int(clock), int(max_buckets), int(min_window_length),
-                                      int(grace_period))
+        self.settings = ADWINSettings(float(delta), _count(clock, "clock"), _count(max_buckets, "max_buckets"),
+                                      _count(min_window_length, "min_window_length"),
+                                      _count(grace_period, "grace_period"))
         self._state = np.zeros(5)
         self._totals = np.zeros((self.MAX_LEVELS, self.settings.max_buckets + 1))
         self._variances = np.zeros((self.MAX_LEVELS, self.settings.max_buckets + 1))

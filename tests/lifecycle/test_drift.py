@@ -546,3 +546,19 @@ def test_check_drift_matches_frame_columns_by_name_and_refuses_infinity():
     missing[3, 1] = np.nan
     assert isinstance(check_drift(model, missing), DriftReport)
     assert check_drift(model, frame, alpha=np.float32(0.05)).alpha == pytest.approx(0.05)
+
+
+def test_check_drift_takes_a_pipeline():
+    """A Pipeline's fingerprint is its final estimator's, on the preprocessed data: check_drift applies
+    the preprocessing (it answered "fitted with fingerprints switched off?")."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(22)
+    X = rng.standard_normal((600, 4)) * 50 + 10
+    pipeline = make_pipeline(StandardScaler(), fastml.Ridge()).fit(X, X[:, 0] + rng.standard_normal(600))
+    assert not check_drift(pipeline, X).drift_detected
+    shifted = X.copy()
+    shifted[:, 2] += 100
+    report = check_drift(pipeline, shifted, tests="chi2")
+    assert report.drift_detected and report.drifted_features == ["x2"]

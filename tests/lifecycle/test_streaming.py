@@ -141,3 +141,11 @@ def test_drift_monitor_rejects_a_bad_batch_and_keeps_its_state():
         with pytest.raises(ValueError):
             DriftMonitor(model, **bad)
     assert DriftMonitor(model, window=np.int64(100), alpha=np.float32(0.05)).window == 100
+
+
+def test_detector_counts_must_be_whole_numbers():
+    for make in (lambda: DDM(warm_start=2.7), lambda: PageHinkley(min_instances=2.5), lambda: ADWIN(clock=1.5),
+                 lambda: DDM(warm_start=True), lambda: DDM(warm_start=float("inf"))):
+        with pytest.raises(ValueError, match="whole number"):
+            make()
+    assert DDM(warm_start=np.int64(30)).settings.warm_start == 30 and PageHinkley(min_instances=5.0)
