@@ -88,6 +88,11 @@ def write_model_file(path, manifest, arrays, limits, *, compress=True):
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    # checked here: the temporary file's error named a hidden '.name.xyz.tmp', not the path given
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save the model to {path!r}: it is a directory")
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save the model to {path!r}: no directory {directory!r}")
     if len(arrays) + 1 > limits.max_members:
         raise ValueError(f"the model has {len(arrays)} arrays, over max_members={limits.max_members}")
     compression = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED

@@ -4,6 +4,7 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
 import subprocess
 import warnings
@@ -527,6 +528,16 @@ def test_missing_path_keeps_its_os_error(tmp_path):
 
 
 # -- atomic save ----------------------------------------------------------------------------------
+def test_save_to_a_directory_or_a_missing_one_names_the_path(fitted, tmp_path):
+    """The error named the hidden temporary file ('.model.fml.x1y2.tmp'), not the path given."""
+    with pytest.raises(IsADirectoryError, match=re.escape(repr(str(tmp_path)))):
+        fastml.save(fitted["Ridge"], tmp_path)
+    target = tmp_path / "no such dir" / "model.fml"
+    with pytest.raises(FileNotFoundError, match="no directory"):
+        fastml.save(fitted["Ridge"], target)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_failed_save_leaves_the_previous_file_intact(fitted, tmp_path, monkeypatch):
     path = tmp_path / "model.fml"
     fastml.save(fitted["Ridge"], path)
