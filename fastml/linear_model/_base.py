@@ -70,6 +70,12 @@ def validate_fit_data(estimator, X, y, *, multi_output=False, y_numeric=True, ch
     X, y = validate_data(estimator, X, y, accept_sparse="csr", dtype=accepted_dtypes(X), order=None,
                          multi_output=multi_output, y_numeric=y_numeric, ensure_min_samples=1,
                          ensure_all_finite=check_X_finite)
+    if y_numeric and getattr(y, "dtype", None) is not None and y.dtype.kind in "USO":
+        # numbers as strings (a CSV column read as text): scikit-learn's regressors fit them as floats
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"y must be numeric: {exc}") from None
     if sp.issparse(X) and X.indices.dtype != X.indptr.dtype:
         # a new matrix sharing the data: the caller's matrix is never modified
         X = type(X)((X.data, X.indices.astype(np.int64), X.indptr.astype(np.int64)), shape=X.shape)

@@ -427,3 +427,18 @@ def test_linear_regression_on_columns_in_units_spanning_1e12(fit_intercept):
     best = np.sum((y - design @ (exact / np.abs(design).max(axis=0))) ** 2)
     assert np.sum((y - ours.predict(X)) ** 2) <= best * (1 + 1e-8)
     assert ours.rank_ == 4
+
+
+def test_numbers_as_strings_in_y_are_fitted_as_floats():
+    """scikit-learn's regressors fit y of numeric strings (a CSV column read as text); fastml's closed
+    form and coordinate descent raised TypeError. Non-numeric strings: a clear ValueError."""
+    import fastml
+
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((40, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.standard_normal(40)
+    as_text = np.array([repr(float(value)) for value in y])
+    for make in (fastml.Ridge, fastml.LinearRegression, lambda: fastml.Lasso(0.01), fastml.RidgeCV):
+        np.testing.assert_array_equal(make().fit(X, as_text).coef_, make().fit(X, y).coef_)
+        with pytest.raises(ValueError, match="y must be numeric"):
+            make().fit(X, np.where(np.arange(40) == 3, "n/a", as_text))
