@@ -174,7 +174,8 @@ def refit_if_drift(monitor_or_model, X_new, y_new, *, alpha=0.05, **retrain_opti
     Returns
     -------
     (model, report, retrained) : the new model when retrained (else the old one), the DriftReport of the
-        batch, and whether it retrained (call :func:`retrain` directly for the old/new comparison).
+        batch (None when a windowed monitor pooled it without a check yet), and whether it retrained
+        (call :func:`retrain` directly for the old/new comparison).
     """
     from .drift import DriftMonitor, check_drift
 
@@ -183,7 +184,10 @@ def refit_if_drift(monitor_or_model, X_new, y_new, *, alpha=0.05, **retrain_opti
         if monitor.model is None:
             raise ValueError("the DriftMonitor has no model to retrain (built from a bare Fingerprint)")
         monitor.update(X_new, y_new)
-        model, report, drifted = monitor.model, monitor.last_report, monitor.drift_detected
+        # a windowed monitor checks features only once its window is full: no report for this batch
+        # then (its last_report is an earlier batch's)
+        checked = monitor.history[-1]["checked"]
+        model, report, drifted = monitor.model, monitor.last_report if checked else None, monitor.drift_detected
     else:
         model = monitor_or_model
         report = check_drift(model, X_new, alpha=alpha)

@@ -108,3 +108,15 @@ def test_windowed_retrain_of_a_frame_keeps_its_feature_names(library):
     result = fastml.retrain(model, frame, y, window=200, strategy="refit")
     assert list(result.model.feature_names_in_) == ["a", "b", "c"]
     assert result.model.fingerprint_.feature_names == ["a", "b", "c"]
+
+
+def test_refit_if_drift_with_a_windowed_monitor_reports_only_checked_batches():
+    """A batch the window only pooled has no report: the previous batch's was returned as this one's."""
+    from fastml.retraining import refit_if_drift
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((400, 3))
+    y = (X[:, 0] > 0).astype(int)
+    monitor = DriftMonitor(fastml.LogisticRegression().fit(X, y), window=300)
+    reports = [refit_if_drift(monitor, X[i:i + 100], y[i:i + 100])[1] for i in (0, 100, 200, 300)]
+    assert [report is None for report in reports] == [True, True, False, True]
