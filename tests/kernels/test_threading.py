@@ -55,18 +55,16 @@ def test_concurrent_calls_from_python_threads_are_correct():
     assert failures == []
 
 
-def _row_chunks_in_child(queue):
+def _row_chunks_in_child():
     from fastml.kernels._parallel import map_row_chunks
 
-    queue.put(map_row_chunks(lambda start, stop: stop - start, 4_000_000, 2, 4_000_000))
+    return map_row_chunks(lambda start, stop: stop - start, 4_000_000, 2, 4_000_000)
 
 
-def test_row_chunk_pool_survives_fork():
+def test_row_chunk_pool_survives_fork(run_in_forked_child):
     """A forked child (multiprocessing's default start method on Linux) inherits the row-chunk thread
     pool object but not its threads: it must build its own. Before, a Ridge fit of more than 2e6 values
     in a worker, after one in the parent, waited forever."""
-    import multiprocessing
-
     from fastml.kernels._parallel import map_row_chunks
 
     def slow_rows(start, stop):  # both pool threads busy at once: the parent's pool then holds two idle threads
@@ -74,46 +72,25 @@ def test_row_chunk_pool_survives_fork():
         return stop - start
 
     assert map_row_chunks(slow_rows, 4_000_000, 2, 4_000_000) == [2_000_000, 2_000_000]
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=_row_chunks_in_child, args=(queue,))
-    child.start()
-    child.join(60)
-    alive = child.is_alive()
-    if alive:
-        child.kill()
-    assert not alive, "map_row_chunks hung in the forked child"
-    assert queue.get(timeout=5) == [2_000_000, 2_000_000]
+    assert run_in_forked_child(_row_chunks_in_child) == [2_000_000, 2_000_000]
 
 
-def _fit_after_fork(queue):
+def _fit_after_fork():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((3_000, 100))
     labels = (X[:, 0] > 0).astype(int)
     model = fastml.LogisticRegression().fit(X, labels)
-    queue.put((fastml.get_n_threads(), float(model.score(X, labels)),
-               bool(fastml.check_drift(model, X).drift_detected)))
+    return fastml.get_n_threads(), float(model.score(X, labels)), bool(fastml.check_drift(model, X).drift_detected)
 
 
-def test_fits_in_a_child_forked_after_parallel_kernels_ran():
+def test_fits_in_a_child_forked_after_parallel_kernels_ran(run_in_forked_child):
     """GNU OpenMP is not fork-safe: Numba terminates a forked child that starts a parallel kernel once
     the parent's pool ran ("fork() called from a process already using GNU OpenMP"). Such a child runs
     every kernel on one thread (fastml._config._forked_after_openmp) and fits, predicts and checks drift."""
-    import multiprocessing
-
     rng = np.random.default_rng(1)
     X = rng.standard_normal((3_000, 100))  # 3e5 values: the parallel kernels, on the default threads
     fastml.LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    child = context.Process(target=_fit_after_fork, args=(queue,))
-    child.start()
-    child.join(120)
-    alive = child.is_alive()
-    if alive:
-        child.kill()
-    assert not alive and child.exitcode == 0, f"the forked child failed (exit code {child.exitcode})"
-    threads, accuracy, drifted = queue.get(timeout=5)
+    threads, accuracy, drifted = run_in_forked_child(_fit_after_fork, timeout=120)
     assert accuracy > 0.95 and not drifted
     from numba.np.ufunc import parallel
 
