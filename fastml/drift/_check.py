@@ -226,13 +226,21 @@ def _as_matrix(X_new, n_features):
         raise ValueError(f"X_new has {X.shape[1]} features, the fingerprint has {n_features}")
     if X.shape[0] < 1:
         raise ValueError("X_new has no rows")
-    values = X.data if sp.issparse(X) else X
-    with np.errstate(invalid="ignore"):
-        infinite = np.isinf(values).any()
-    if infinite:  # NaN is a missing value (its own cell); an infinity has no cell and no moments
-        where = np.unique(np.nonzero(np.isinf(X.toarray() if sp.issparse(X) else X))[1])
-        raise ValueError(f"X_new contains infinity in feature(s) {where[:10].tolist()}")
     return X
+
+
+def reject_infinity(X, moments=None):
+    """Raise ValueError naming the features of ``X`` that hold an infinity. NaN is a missing value (a
+    cell of its own); an infinity has no cell and made the statistics NaN and the verdict "no drift".
+    With ``moments`` (the batch counts' min / max per feature) no pass over ``X`` is needed."""
+    if moments is not None:
+        infinite = np.flatnonzero(np.isinf(moments[:, 2]) | np.isinf(moments[:, 3]))
+    elif sp.issparse(X):
+        infinite = np.unique(X.indices[np.isinf(X.data)])
+    else:
+        infinite = np.flatnonzero(np.isinf(X).any(axis=0))
+    if infinite.size:
+        raise ValueError(f"X_new contains infinity in feature(s) {infinite[:10].tolist()}")
 
 
 def check_drift(model_or_fingerprint, X_new, *, alpha=0.05, tests="auto", model=None):
@@ -270,7 +278,10 @@ def check_drift(model_or_fingerprint, X_new, *, alpha=0.05, tests="auto", model=
     rows = []
     if fingerprint.features.n_columns:  # very wide data keeps only the score fingerprint (MAX_FEATURES)
         counts, moments = _batch_counts(X, fingerprint.features)
+        reject_infinity(X, moments)
         rows = _test_block(fingerprint.features, counts, moments, names, "feature", tests, fingerprint.n_reference)
+    else:
+        reject_infinity(X)
     scorer = linear_scorer(model) if model is not None else None
     if fingerprint.scores is not None and scorer is not None:
         scores = np.asarray(scorer(X), dtype=np.float64).reshape(X.shape[0], -1)

@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-from ._check import _aligned_by_name, _as_matrix, _resolve, check_drift
+from ._check import _aligned_by_name, _as_matrix, _resolve, check_drift, reject_infinity
 from ._streaming import DDM
 
 
@@ -53,6 +53,7 @@ class DriftMonitor:
 
         X_batch = _aligned_by_name(X_batch, self.fingerprint.feature_names)  # a frame: in the model's order
         matrix = _as_matrix(X_batch, self.fingerprint.n_features)
+        reject_infinity(matrix)  # here, not when the window is checked: the batch must not be kept
         if y_batch is not None:
             y_batch = np.asarray(y_batch)
             if y_batch.ndim == 2 and y_batch.shape[1] == 1:  # a column vector: compared row by row, not broadcast
