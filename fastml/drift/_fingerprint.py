@@ -348,11 +348,11 @@ def record_fingerprint(estimator, X):
 
 
 # The feature half of a small fit's fingerprint is taken on a second thread while the fit runs: at
-# 1 000 x 100 it costs 0.7 ms of CPU next to a ~1.2 ms Lasso or Ridge fit (scikit-learn's takes ~0.9),
-# a share that only shrinks with the data. Only where the fit itself runs on one thread (fewer
-# stored values than the estimator's passes need to go parallel, see `start_fingerprint`) and
-# fastml may use more than one: a third thread on 2 cores would slow an OpenMP region it shares a
-# core with to the pace of its slower thread.
+# 1 000 x 100 it is ~0.8 ms of work beside a ~1.35 ms Ridge or Lasso fit (benchmarks/bench_drift.py:
+# 1.8 ms with it alongside, 2.4 ms with it after the fit). Only where the fit itself runs on one
+# thread (fewer stored values than the estimator's passes need to go parallel, see
+# `start_fingerprint`) and fastml may use more than one: a third thread on 2 cores would slow an
+# OpenMP region it shares a core with to the pace of its slower thread.
 _background = None
 _background_lock = threading.Lock()
 # Below this many values the hand-over to the other thread (waking it, the lock passed back and forth)
