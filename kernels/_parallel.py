@@ -5,15 +5,12 @@ its own float64 buffer, and the buffers are summed in chunk order. The result de
 of chunks only, so it is bitwise reproducible for a fixed ``n_threads`` whatever the scheduler does.
 :func:`map_row_chunks` does the same for Python code whose work is BLAS calls on row blocks.
 """
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import prange
 
 from ._blas_threads import limit_blas_threads
 from ._jit import is_finite, jit_inline
+from ._thread_pool import LazyThreadPool
 
 
 @jit_inline
@@ -84,19 +81,7 @@ def count_nonfinite(values, n_rows):
 # below this many stored values per thread, a thread team for BLAS-on-blocks work costs more than it saves
 MIN_VALUES_PER_THREAD = 1_000_000
 
-_pool = None
-_pool_lock = threading.Lock()
-
-
-def _forget_pool_in_child():
-    """A forked child inherits the pool object but none of its threads: work submitted to it there
-    would wait forever (a Ridge fit in a multiprocessing worker after one in the parent hung)."""
-    global _pool, _pool_lock
-    _pool = None
-    _pool_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool_in_child)
+_row_pool = LazyThreadPool("fastml-rows")
 
 
 def map_row_chunks(work, n_rows, n_threads, n_values, min_values_per_thread=MIN_VALUES_PER_THREAD):
@@ -110,7 +95,6 @@ def map_row_chunks(work, n_rows, n_threads, n_values, min_values_per_thread=MIN_
     Python threads block on a queue when idle, where the OpenMP workers of ``prange`` kernels spin
     for a while and take a core from whatever threads run next (see ``fastml.drift._fingerprint``).
     """
-    global _pool
     n_chunks = max(1, min(n_threads, n_values // min_values_per_thread))
     bounds = row_chunk_bounds.py_func(n_rows, n_chunks)  # the kernels' split, in plain numpy
     if n_chunks == 1:
@@ -119,10 +103,7 @@ def map_row_chunks(work, n_rows, n_threads, n_values, min_values_per_thread=MIN_
         # 2.0 ms with one (1 000 x 100: 0.60 vs 0.38 ms)
         with limit_blas_threads(1):
             return [work(0, n_rows)]
-    with _pool_lock:
-        if _pool is None or _pool._max_workers < n_chunks:
-            _pool = ThreadPoolExecutor(max_workers=n_chunks, thread_name_prefix="fastml-rows")
-        pool = _pool
+    pool = _row_pool.executor(n_chunks)
     with limit_blas_threads(1):
         futures = [pool.submit(work, bounds[c], bounds[c + 1]) for c in range(n_chunks)]
         return [future.result() for future in futures]

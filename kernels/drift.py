@@ -723,6 +723,16 @@ def adwin_update_many(state, bucket_total, bucket_variance, bucket_count, values
     return n_detections
 
 
+@jit_inline
+def column_buffer(n_columns, n_rows):
+    """An uninitialized (n_columns, width) float64 buffer for ``n_rows`` values per column, ``width``
+    an odd number of cache lines: the gather writes one value of every column per row, and with a
+    power-of-two row length those all map to a few L1 sets (4 096 x 100 rows: 2.8 ms, against 0.2 ms
+    for 4 000)."""
+    lines = (n_rows + 7) // 8
+    return np.empty((n_columns, 8 * (lines + 1 - lines % 2)))
+
+
 @jit_kernel
 def sample_reference_cells(X, rows, edge_step, n_bins, max_categories):
     """The subsample ``X[rows]`` gathered into the padded column-major buffer of a fingerprint
@@ -730,8 +740,7 @@ def sample_reference_cells(X, rows, edge_step, n_bins, max_categories):
     n_values, discrete, counts, stats)``. One call, so that a fit can have it computed on another
     thread without that thread needing the interpreter lock between the two passes."""
     n_sample = rows.shape[0]
-    lines = (n_sample + 7) // 8
-    buffer = np.empty((X.shape[1], 8 * (lines + 1 - lines % 2)))
+    buffer = column_buffer(X.shape[1], n_sample)
     gather_columns(X, rows, buffer, 0, n_sample)
     values, n_values, discrete, counts, stats = reference_cells(buffer, n_sample, edge_step, n_bins, max_categories)
     return buffer, values, n_values, discrete, counts, stats

@@ -14,12 +14,11 @@ bin counting and scoring cost 2.3 s on 1e6 x 100, five times the least-squares s
 power against small shifts.
 """
 import json
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
+
+from fastml.kernels._thread_pool import LazyThreadPool
 
 N_BINS = 10
 MAX_CATEGORIES = 20
@@ -278,15 +277,12 @@ class _ReferenceSample:
 
             return cls.from_cells(sample_reference_cells(X, sample_rows, _edge_step(n_features, n_sample), N_BINS,
                                                          MAX_CATEGORIES), n_sample, count_all_rows)
-        from fastml.kernels.drift import gather_columns
+        from fastml.kernels.drift import column_buffer, gather_columns
 
         # the subsample is gathered straight into the column-major float64 layout of the cell
-        # counting; the scorer reads it as an F-ordered (rows, features) view. The buffer's rows
-        # are an odd number of cache lines long: the gather writes one value of every column per
-        # row, and with a power-of-two row length those all map to a few L1 sets (4 096 x 100 rows:
-        # 2.8 ms, against 0.2 ms for 4 000). kernels.drift.sample_reference_cells does the same on one thread.
-        lines = -(-n_sample // 8)
-        buffer = np.empty((n_features, 8 * (lines + 1 - lines % 2)))
+        # counting (padded rows: see column_buffer); the scorer reads it as an F-ordered (rows,
+        # features) view. kernels.drift.sample_reference_cells does the same on one thread.
+        buffer = column_buffer(n_features, n_sample)
         _split_over_threads(lambda first, stop: gather_columns(X, sample_rows, buffer, first, stop), n_sample,
                             n_sample * n_features)
         return cls(buffer[:, :n_sample].T, _Block.from_column_major(buffer, n_sample), count_all_rows)
@@ -353,29 +349,10 @@ def record_fingerprint(estimator, X):
 # thread (fewer stored values than the estimator's passes need to go parallel, see
 # `start_fingerprint`) and fastml may use more than one: a third thread on 2 cores would slow an
 # OpenMP region it shares a core with to the pace of its slower thread.
-_background = None
-_background_lock = threading.Lock()
 # Below this many values the hand-over to the other thread (waking it, the lock passed back and forth)
 # costs more than the fingerprint's work: breast_cancer's 569 x 30 took 0.1 ms longer on two threads
 MIN_VALUES_FOR_BACKGROUND = 50_000
-
-
-def _background_executor():
-    global _background
-    with _background_lock:
-        if _background is None:
-            _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastml-fingerprint")
-        return _background
-
-
-def _forget_executor_in_child():
-    """A forked child inherits the executor but not its thread: a task submitted there would wait forever."""
-    global _background, _background_lock
-    _background = None
-    _background_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_executor_in_child)
+_background = LazyThreadPool("fastml-fingerprint")
 
 
 class _PendingFingerprint:
@@ -427,6 +404,6 @@ def start_fingerprint(X, *, serial_fit_below=0):
 
     rows = _sample_rows(n_rows, n_features, MAX_ROWS, 0)
     rows = np.arange(n_rows) if rows is None else rows
-    cells = _background_executor().submit(sample_reference_cells, X, rows, _edge_step(n_features, rows.size), N_BINS,
+    cells = _background.executor(1).submit(sample_reference_cells, X, rows, _edge_step(n_features, rows.size), N_BINS,
                                           MAX_CATEGORIES)
     return _PendingFingerprint(X, True, cells, rows.size)
