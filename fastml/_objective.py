@@ -42,7 +42,7 @@ class DesignMatrix:
 
     Finiteness: :meth:`check_finite` reads every value once (~28 ms at 1e6 x 100 float64, as long as
     a fused loss pass). :meth:`defer_finite_check` instead leaves the check owed: the first fused
-    pass at zero coefficients settles it for free (:meth:`LinearObjective.loss_sums`), and any other
+    loss pass at finite parameters settles it for free (:meth:`LinearObjective.loss_sums`), and any other
     read of the values (``dense``, ``csr``) runs :meth:`check_finite` first, so no kernel ever sees
     unchecked values otherwise.
     """
@@ -105,10 +105,11 @@ class DesignMatrix:
         """The kernel arrays without paying an owed check: for the fused pass that settles it."""
         return self._csr if self.is_sparse else (self._dense,)
 
-    def settle_finite_check(self, nonfinite_raw_at_zero):
-        """Settle an owed check from a fused pass at zero coefficients and a finite intercept: no
-        non-finite raw prediction proves every value finite; otherwise the full check names the problem."""
-        if nonfinite_raw_at_zero == 0:
+    def settle_finite_check(self, nonfinite_raw):
+        """Settle an owed check from a fused pass at finite parameters: no non-finite raw prediction
+        proves every value finite; otherwise the full check names the problem (or finds that only a
+        raw prediction overflowed)."""
+        if nonfinite_raw == 0:
             self._finite_check_owed = False
         else:
             self.check_finite()
@@ -143,21 +144,25 @@ class DesignMatrix:
             raise ValueError(f"Input X contains {problem}.")
         self._finite_check_owed = False
 
-    def every_nth_row(self, step):
+    def every_nth_row(self, step, check_finite=True):
         """Rows ``0, step, 2 step, ...`` as a new DesignMatrix (a copy of those rows; same dtype and layout).
 
         A systematic sample: cheap, deterministic, and unbiased unless the rows cycle with period ``step``.
+        ``check_finite=False`` copies the rows without paying an owed finiteness check of the whole
+        matrix (the caller then checks the sample, or only uses it where a non-finite value is harmless).
         """
         if step == 1:
             return self
+        arrays = ((self.csr if self.is_sparse else (self.dense,)) if check_finite else self.unchecked_arrays())
         if self.is_sparse:
-            data, indices, indptr = self.csr
+            data, indices, indptr = arrays
             sample = sp.csr_matrix((data, indices, indptr), shape=self.shape)[::step]
             sample.indices = sample.indices.astype(indices.dtype, copy=False)  # scipy may narrow them:
             sample.indptr = sample.indptr.astype(indptr.dtype, copy=False)  # keep the compiled variant
             return DesignMatrix(sample)
-        fortran = self.dense.flags.f_contiguous and not self.dense.flags.c_contiguous
-        return DesignMatrix(self.dense[::step].copy(order="F" if fortran else "C"))
+        dense = arrays[0]
+        fortran = dense.flags.f_contiguous and not dense.flags.c_contiguous
+        return DesignMatrix(dense[::step].copy(order="F" if fortran else "C"))
 
     def transpose_times(self, values, n_threads=None, square=False):
         """``X.T @ values`` as float64 (n_features, k) for ``values`` (n_samples, k), in one threaded
@@ -241,7 +246,7 @@ class LinearObjective:
         validated their input pass False).
     check_X : bool, optional
         Check ``X`` for NaN/inf (default: ``check_input``). The check is owed, not run here: the first
-        evaluation at zero coefficients (every solver's default start) proves ``X`` finite as a side
+        evaluation at finite parameters (every solver's start) proves ``X`` finite as a side
         effect of its pass, and anything else that reads ``X`` first runs the full check (see
         :class:`DesignMatrix`). Either way a NaN or an infinity in ``X`` raises ``ValueError``
         before any result is produced.
@@ -365,8 +370,12 @@ class LinearObjective:
         grad_coef = np.empty((self.n_features, self.n_outputs))
         grad_intercept = np.empty(self.n_outputs)
         nonfinite_raw = np.zeros(1, dtype=np.int64)
-        # an owed finiteness check of X is settled by this pass when it runs at zero coefficients
-        settles_check = self.X.finite_check_owed and not np.any(coef) and bool(np.all(np.isfinite(intercept)))
+        # an owed finiteness check of X is settled by this pass at any finite parameters: a NaN or an
+        # infinity of X makes every raw prediction it enters non-finite (x * w is NaN or +-inf even for
+        # w = 0, and no later term of the sum makes it finite again); a raw prediction that merely
+        # overflowed sends the decision to the full check
+        settles_check = (self.X.finite_check_owed and bool(np.all(np.isfinite(coef)))
+                         and bool(np.all(np.isfinite(intercept))))
         arrays = self.X.unchecked_arrays() if settles_check else (self.X.csr if self.X.is_sparse else (self.X.dense,))
         args = (self.y, self.sample_weight, coef, intercept, self.loss.loss_id, self.loss.param,
                 self.n_threads, loss_sum, grad_coef, grad_intercept, nonfinite_raw)

@@ -367,8 +367,8 @@ def _layouts(X):
 @pytest.mark.parametrize("name", list(LOSSES))
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("layout", ["C", "F", "csr"])
-def test_owed_finiteness_check_is_settled_by_the_zero_start_pass(name, bad, layout, monkeypatch):
-    """The first evaluation at zero coefficients proves X finite (every loss, dense and CSR) and
+def test_owed_finiteness_check_is_settled_by_the_first_pass(name, bad, layout, monkeypatch):
+    """The first evaluation at finite parameters proves X finite (every loss, dense and CSR) and
     finds a NaN/inf by itself, including in a row of weight zero and a row whose loss would be flat."""
     X, y, _ = make_data(name, 60)
     X = X.astype(np.float32) if layout == "F" else X
@@ -382,6 +382,10 @@ def test_owed_finiteness_check_is_settled_by_the_zero_start_pass(name, bad, layo
     start = clean.initial_parameters()
     value = clean.value(start)
     assert np.isfinite(value) and not clean.X.finite_check_owed and not full_checks
+    # any finite start settles it as well (a sample start or a warm start is not at zero)
+    elsewhere = LinearObjective(name, _layouts(X)[layout], y, weights)
+    assert np.isfinite(elsewhere.value(0.1 * np.ones(elsewhere.n_params)))
+    assert not elsewhere.X.finite_check_owed and not full_checks
     for row in (7, 11):  # weight zero, weight one
         dirty = X.copy()
         dirty[row, 2] = bad
@@ -397,6 +401,7 @@ def test_owed_finiteness_check_runs_before_any_other_read_of_X(layout):
     X[5, 1] = np.nan
     reads = {
         "nonzero start": lambda objective: objective.value(np.full(objective.n_params, 0.1)),
+        "a start whose raw predictions overflow": lambda objective: objective.value(np.full(objective.n_params, 1e308)),
         "hessp": lambda objective: objective.hessp(np.zeros(objective.n_params), np.ones(objective.n_params)),
         "hessian": lambda objective: objective.hessian(np.zeros(objective.n_params)),
         "raw prediction": lambda objective: objective.X.raw_prediction(np.zeros((X.shape[1], 1)), np.zeros(1)),

@@ -114,7 +114,7 @@ class PoissonRegressor(ObjectiveMixin, RegressorMixin, BaseEstimator):
         objective = self._build_objective(X, y, sample_weight, check_X=True)
         solver = SOLVERS[self.solver]
 
-        w0 = objective.initial_parameters()
+        w0 = None  # the solver's own start (the intercept-only model, or L-BFGS's sample start)
         if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (X.shape[1],):
             w0 = objective.pack(*self._solver_coef())
         callback, bar = progress_callback(self, self.max_iter, self.callbacks)

@@ -198,7 +198,7 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
             X = np.ascontiguousarray(X)
         objective = self._build_objective(X, y_encoded, sample_weight, check_X=True)
 
-        w0 = objective.initial_parameters()
+        w0 = None  # the solver's own start (the intercept-only model, or L-BFGS's sample start)
         if self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (objective.n_outputs if objective.n_outputs > 1 else 1, X.shape[1]):
             w0 = objective.pack(*self._solver_coef())
         callback, bar = progress_callback(self, self.max_iter, self.callbacks)

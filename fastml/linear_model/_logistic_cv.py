@@ -247,7 +247,7 @@ class LogisticRegressionCV(LinearClassifierPredictMixin, ObjectiveMixin, Classif
             for k, C in enumerate(Cs):
                 objective = make_objective("log_loss", X, y_encoded, fold_weights, l2=1.0 / (C * fold_sums), l1=0.0,
                                            fit_intercept=self.fit_intercept, n_threads=kernel_threads(self.n_jobs))
-                result = run_solver(solver, objective, objective.initial_parameters() if w0 is None else w0,
+                result = run_solver(solver, objective, w0,
                                     max_iter=self.max_iter, tol=self.tol, callback=callback)
                 warn_if_not_converged(self, result, solver)
                 w0 = result.params
@@ -305,7 +305,7 @@ class LogisticRegressionCV(LinearClassifierPredictMixin, ObjectiveMixin, Classif
                                            l2=1.0 / (C * fold_weights.sum()), l1=0.0,
                                            fit_intercept=self.fit_intercept, n_classes=n_classes,
                                            n_threads=kernel_threads(self.n_jobs))
-                result = run_solver(solver, objective, objective.initial_parameters() if w0 is None else w0,
+                result = run_solver(solver, objective, w0,
                                     max_iter=self.max_iter, tol=self.tol, callback=user_callback)
                 warn_if_not_converged(self, result, solver)
                 w0 = result.params

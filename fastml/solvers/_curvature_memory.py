@@ -87,3 +87,22 @@ class CurvatureMemory:
             rows = slice(first, first + len(models))
             return self.s[rows, slot], self.y[rows, slot]
         return self.s[models, slots], self.y[models, slots]
+
+
+_warmed = False
+
+
+def warm_direction_kernels():
+    """Compile (or load) the compiled pieces a Python L-BFGS loop calls after its first evaluation
+    (the two-loop recursion, the feature scales of the convergence test) on tiny inputs, once per
+    process: without it their cold compile (about 1 s) fell inside the trace of a large fit."""
+    global _warmed
+    if _warmed:
+        return
+    from ..kernels.lbfgs_loop import feature_scales_from_squares, two_loop_direction
+
+    pairs = np.ones((1, 1, 2))
+    two_loop_direction(pairs[0], pairs[0].copy(), np.ones((1, 1))[0], 0, 1, np.ones(2), 1.0, np.empty((1, 2))[0])
+    feature_scales_from_squares(np.ones((2, 1)), np.ones(1), 1e-3, np.empty((2, 1)))
+    _warmed = True
+

@@ -66,6 +66,11 @@ class HessianPreconditioner:
                 factors.append(_factor(hessian))
         return cls(factors)
 
+    @classmethod
+    def from_hessians(cls, hessians):
+        """The preconditioner of Hessians formed elsewhere (one per model), none left out."""
+        return cls([_factor(hessian) for hessian in hessians])
+
     def available(self, k):
         return self.factors[k] is not None
 

@@ -33,8 +33,9 @@ class Trace:
         self._rows = []
         self._start = None
 
-    def start(self):
-        self._start = time.perf_counter()
+    def start(self, already_elapsed=0.0):
+        """Start the clock; ``already_elapsed`` seconds of earlier work (a warm-up phase) count as spent."""
+        self._start = time.perf_counter() - already_elapsed
 
     @property
     def elapsed(self):

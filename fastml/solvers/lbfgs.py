@@ -19,10 +19,11 @@ import numpy as np
 
 from .._objective import MIN_FEATURE_SCALE
 from ..kernels._blas_threads import one_blas_thread_in_fit
-from ._curvature_memory import CurvatureMemory
+from ._curvature_memory import CurvatureMemory, warm_direction_kernels
 from ._line_search import ModelView, batched_wolfe_search, max_norms, relative_decrease, require_finite
 from ._preconditioner import AUTO_PATIENCE, HessianPreconditioner, wants_preconditioner
 from ._result import SolverResult, Trace, closing_message, notify
+from ._sample_start import fit_sample
 
 _EPS = np.finfo(np.float64).eps
 
@@ -60,6 +61,14 @@ class LBFGSOptions:
         for one-score losses with at most 512 parameters per model whose sampled Hessian has a
         condition number of 100 or more, built only when the problem is still unsolved after 20
         plain iterations (then L-BFGS restarts from there with it). ``"none"``: classic L-BFGS.
+    sample_start : {"auto", "none"}
+        ``"auto"``: without ``w0``, on a problem of at least ``MIN_STEP`` times
+        ``max(20 000, 500 * parameters per model)`` rows, start from the optimum of a systematic
+        sample of that many rows, preconditioned by the sample's Hessian there (logistic and
+        Poisson losses, at most 256 parameters per model): a few full passes instead of many (see
+        ``fastml.solvers._sample_start``). The optimum is the same; ``info["sample_start"]`` says
+        what the sample cost (its time counts in the trace, which starts at the sample's end).
+        Not with ``preconditioner="none"``. ``"none"``: start from ``w0`` or the intercept-only model.
     driver : {"auto", "compiled", "python"}
         ``"compiled"`` runs the whole loop of a single model in one Numba call
         (``fastml.kernels.lbfgs_loop``; no callback possible): on small data the Python loop, not
@@ -75,6 +84,7 @@ class LBFGSOptions:
     c2: float = 0.9
     max_line_search: int = 30
     preconditioner: str = "auto"
+    sample_start: str = "auto"
     driver: str = "auto"
 
     def __post_init__(self):
@@ -86,6 +96,8 @@ class LBFGSOptions:
                 raise ValueError(f"{name} must be finite and non-negative, got {getattr(self, name)!r}")
         if self.driver not in ("auto", "compiled", "python"):
             raise ValueError(f"driver must be 'auto', 'compiled' or 'python', got {self.driver!r}")
+        if self.sample_start not in ("auto", "none"):
+            raise ValueError(f"sample_start must be 'auto' or 'none', got {self.sample_start!r}")
         if self.preconditioner not in ("auto", "hessian", "none"):
             raise ValueError(f"preconditioner must be 'auto', 'hessian' or 'none', got {self.preconditioner!r}")
         if not 0 < self.c1 < self.c2 < 1:
@@ -147,18 +159,30 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     if _compiled_driver(options, objective, callback):
         return _lbfgs_compiled(objective, view, models, options, precondition)
 
+    warm_direction_kernels()  # compiled before the clock starts
+    start = None
+    # the sample's value is its Hessian: no sample where the preconditioner is switched off
+    if w0 is None and options.sample_start == "auto" and precondition and not _constant_hessian(objective):
+        start = fit_sample(view, options, lambda sample, sample_options: lbfgs(sample, options=sample_options))
+        if start is not None:
+            models = start.models.copy()
     values, gradients = view.evaluate(models)
     require_finite(values, gradients, "at the start point")
     trace = Trace()
-    trace.start()  # after the first evaluation: compile time is not counted
+    # after the first evaluation: compile time is not counted; the sample's fit is
+    trace.start(already_elapsed=0.0 if start is None else start.seconds)
     norms = max_norms(gradients)
     trace.record(0, values.sum(), norms.max(), np.nan)
     # counted in the iteration's time: the sample Hessian is part of the solver's work. "auto" builds it
-    # only for a problem still unsolved after AUTO_PATIENCE iterations, and restarts from there
+    # only for a problem still unsolved after AUTO_PATIENCE iterations, and restarts from there; a
+    # sample start brings its own, formed near the optimum
     auto = options.preconditioner == "auto"
-    deferred = precondition and auto and not _constant_hessian(objective)
-    preconditioner = (HessianPreconditioner.build(view, models, skip_well_conditioned=auto)
-                      if precondition and not deferred else None)
+    if start is not None:
+        deferred, preconditioner = False, start.preconditioner
+    else:
+        deferred = precondition and auto and not _constant_hessian(objective)
+        preconditioner = (HessianPreconditioner.build(view, models, skip_well_conditioned=auto)
+                          if precondition and not deferred else None)
 
     memory = CurvatureMemory(n_models, view.model_size, options.memory)
     # H0 of each model is scales[k] * P_k^-1 (or scales[k] * I), scales[k] = s.y / y.P^-1 y of the newest pair
@@ -261,7 +285,8 @@ def lbfgs(objective, w0=None, options=None, callback=None):
             break
     message = closing_message(message, converged, stalled)
     preconditioned = np.array([preconditioner is not None and preconditioner.available(k) for k in range(n_models)])
-    return _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned)
+    return _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned,
+                   None if start is None else start.summary())
 
 
 def _constant_hessian(objective):
@@ -362,11 +387,12 @@ def _lbfgs_compiled(objective, view, models, options, precondition):
                    np.array([status == lbfgs_loop.CONVERGED]), trace, message, np.array([bool(preconditioned)]))
 
 
-def _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned=None):
+def _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned=None,
+            sample_start=None):
     """The :class:`SolverResult` of a run, with per-model arrays only for batched runs."""
     single = view.n_models == 1
     info = {"n_evaluations": view.n_evaluations, "objective_values": values.copy(),
-            "gradient_max_norms": max_norms(gradients)}
+            "gradient_max_norms": max_norms(gradients), "sample_start": sample_start}
     if preconditioned is not None:
         info["preconditioned"] = bool(preconditioned[0]) if single else preconditioned
     return SolverResult(

@@ -142,27 +142,44 @@ _WARMED = set()
 
 
 def warm_second_order_kernels(objective, use_cg):
-    """Compile (or load) the Hessian kernels on a two-row copy of the problem, before the clock starts.
+    """Compile (or load) the Hessian kernels on a few first rows of the problem, before the clock starts.
 
-    The copy has the dtype and memory layout of ``X`` (so the same kernel specializations), and its
-    cost is negligible; the trace then never counts a compile.
+    The copy has the dtype and memory layout of ``X`` (so the same kernel specializations): two rows
+    for the one-thread variants and, when the objective itself runs on several threads, just over
+    ``SERIAL_WORK`` stored values for the threaded ones (without them, the first threaded Hessian
+    of a large problem compiled inside the trace: 2.4 s, cold, for a float32 sample Hessian). Its
+    cost is small (a Hessian of at most ``SERIAL_WORK`` values) and paid once per process and variant.
     """
+    from .._objective import SERIAL_WORK
+
+    design = objective.X
+    # the compiled variants depend on these only
+    arrays = design.unchecked_arrays()
+    key = (use_cg, design.is_sparse, design.dtype.str, arrays[1].dtype.str if design.is_sparse else
+           arrays[0].flags.c_contiguous, objective.y.shape[1] > 1, objective.sample_weight.shape[1] > 1,
+           objective.loss.is_multiclass, objective.n_threads > 1)
+    if key in _WARMED:
+        return
+    _second_order_on_first_rows(objective, use_cg, min(2, design.n_samples))
+    if objective.n_threads > 1:
+        if design.is_sparse:  # rows holding just over SERIAL_WORK stored values
+            rows = int(np.searchsorted(arrays[2], SERIAL_WORK, side="right"))
+        else:
+            rows = SERIAL_WORK // max(design.n_features, 1) + 1
+        _second_order_on_first_rows(objective, use_cg, min(rows, design.n_samples))
+    _WARMED.add(key)
+
+
+def _second_order_on_first_rows(objective, use_cg, rows):
+    """One Hessian (or Hessian-vector product) of the objective restricted to its first ``rows`` rows."""
     import scipy.sparse as sp
 
     from .._objective import LinearObjective
 
     design = objective.X
-    # layout and two rows only: an owed finiteness check of X is left to the solver's first pass
-    # (a NaN in these rows only makes the throw-away warm-up NaN)
+    # an owed finiteness check of X is left to the solver's first pass (a NaN in these rows only
+    # makes the throw-away warm-up NaN)
     arrays = design.unchecked_arrays()
-    # the compiled variants depend on these only: warm each once per process (a warm-up costs
-    # ~0.3 ms, a tenth of a whole breast_cancer fit)
-    key = (use_cg, design.is_sparse, design.dtype.str, arrays[1].dtype.str if design.is_sparse else
-           arrays[0].flags.c_contiguous, objective.y.shape[1] > 1, objective.sample_weight.shape[1] > 1,
-           objective.loss.is_multiclass)
-    if key in _WARMED:
-        return
-    rows = min(2, design.n_samples)
     if design.is_sparse:
         data, indices, indptr = arrays
         stop = indptr[rows]
@@ -178,11 +195,11 @@ def warm_second_order_kernels(objective, use_cg):
                             n_classes=getattr(objective, "n_classes", None), n_threads=objective.n_threads,
                             check_input=False)
     w = np.zeros(small.n_params)
-    if use_cg:
-        small.hessp(w, w)
-    else:
-        small.hessian(w)
-    _WARMED.add(key)
+    with np.errstate(all="ignore"):
+        if use_cg:
+            small.hessp(w, w)
+        else:
+            small.hessian(w)
 
 
 @one_blas_thread_in_fit

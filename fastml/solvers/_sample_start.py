@@ -1,0 +1,122 @@
+"""Start of L-BFGS on many rows: the optimum of a row sample, preconditioned by that sample's Hessian.
+
+Why: on a large, well-posed problem L-BFGS from the intercept-only start spends most of its passes
+over ``X`` getting near the optimum, which a small sample already locates to within its statistical
+error (a relative error of about ``sqrt(p / rows)``). Fitted on every ``step``-th row, the sample
+costs a fraction ``1 / step`` of a pass per iteration; its exact Hessian at its optimum is then the
+Hessian of the full problem near the full optimum to the same relative error, so each full
+iteration from there is a Newton-like step that shrinks the gradient by about that factor.
+Measured on 1e6 x 100 standardized logistic data (tol 1e-6; the first full pass included): 7 full
+passes from the intercept-only start, 4 from a 62 500-row sample's optimum (3 from a 250 000-row
+one, whose fit and Hessian then cost more than the pass saved; 5 from 15 600 rows).
+
+The sample is systematic, as the preconditioner's (``DesignMatrix.every_nth_row``): deterministic,
+and unbiased unless the rows cycle with period ``step``. It never changes the optimum, only where
+the full iterations start; a sample fit that does not converge (e.g. separable on its rows without a
+penalty) or meets a non-finite value is dropped and the run starts as without it.
+
+Only for losses of positive curvature everywhere (logistic, Poisson): the start point alone, without
+the sample's Hessian, saved little (1e6 x 100 logistic: 7 full passes -> 6; a 3-class multinomial
+problem at tol 1e-10: the same 31), and Huber's Hessian (zero outside its quadratic zone) is a poor
+preconditioner away from the sample's own rows (27 -> 40 passes on one CSR problem).
+"""
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._preconditioner import HessianPreconditioner
+
+# rows of the sample: enough for a Hessian within a few percent (500 per parameter: relative error
+# about sqrt(1 / 500) per direction), and at least MIN_SAMPLE_ROWS
+SAMPLE_ROWS_PER_PARAM = 500
+MIN_SAMPLE_ROWS = 20_000
+# the sample is used only when it is at most this fraction of the rows: otherwise its own fit
+# (several of its passes) and Hessian cost about what they save
+MIN_STEP = 8
+# most parameters per model: the sample's Hessian costs rows * p^2 flops (0.5 GFLOP at p = 101, a
+# fifth of a full pass at 1e6 rows; 500 p^3 grows faster than the passes it saves)
+MAX_PARAMS = 256
+# losses whose pointwise curvature is positive everywhere, so that the sample's Hessian stands for
+# the full one (see the module docstring for the others; squared error needs no sample: its
+# Hessian is the same at every point, and L-BFGS is preconditioned by it from the start)
+SAMPLED_LOSSES = ("log_loss", "poisson")
+# a sample fit that has not converged by then is abandoned (separable sample, bad scaling)
+MAX_SAMPLE_ITER = 60
+
+
+@dataclass(frozen=True)
+class SampleStart:
+    """Where the full iterations start and what the sample cost.
+
+    ``models``: start point of each model, (n_models, model_size). ``preconditioner``: the sample's
+    Hessian at that point (a model whose Hessian is not positive definite has none). ``seconds``: the
+    sample's solver time (its first evaluation, with any compile, excluded, as in every trace) plus
+    its Hessian.
+    """
+
+    models: np.ndarray
+    preconditioner: HessianPreconditioner
+    rows: int
+    n_iter: int
+    n_evaluations: int
+    seconds: float
+
+    def summary(self):
+        """The record kept in ``SolverResult.info["sample_start"]``."""
+        return {"rows": self.rows, "n_iter": self.n_iter, "n_evaluations": self.n_evaluations,
+                "seconds": self.seconds}
+
+
+def sample_step(view):
+    """Every how many rows the start sample takes one; below ``MIN_STEP`` no sample is worth it."""
+    rows_wanted = max(MIN_SAMPLE_ROWS, SAMPLE_ROWS_PER_PARAM * view.model_size)
+    return view.objective.X.n_samples // rows_wanted
+
+
+def fit_sample(view, options, fit):
+    """The :class:`SampleStart` of ``view``'s problem, or None where a sample does not pay or fails.
+
+    ``fit(objective, options)`` runs the solver (L-BFGS) on the sample's objective; ``options`` are
+    the full run's, and the sample fit gets the same tolerance with at most ``MAX_SAMPLE_ITER``
+    iterations and no sample of its own.
+    """
+    from dataclasses import replace
+
+    from .._objective import LinearObjective
+
+    objective = view.objective
+    if objective.loss.name not in SAMPLED_LOSSES or view.model_size > MAX_PARAMS:
+        return None
+    step = sample_step(view)
+    if step < MIN_STEP:
+        return None
+    started = time.perf_counter()
+    # every step-th row of the unchecked arrays: an owed finiteness check of X stays owed (the full
+    # run's first pass settles it); a non-finite value in the sample only drops the sample
+    design = objective.X.every_nth_row(step, check_finite=False)
+    values = design.unchecked_arrays()[0]
+    if not np.isfinite(values.sum()):
+        return None
+    weights = np.ascontiguousarray(objective.sample_weight[::step])
+    if np.any(weights.sum(axis=0) <= 0):
+        return None
+    sample = LinearObjective(
+        objective.loss, design, np.ascontiguousarray(objective.y[::step]), weights, l2=objective.l2,
+        l1=objective.l1, fit_intercept=objective.fit_intercept, n_threads=objective.n_threads, check_input=False,
+        check_X=False)
+    copy_seconds = time.perf_counter() - started
+    try:
+        with np.errstate(all="ignore"):
+            result = fit(sample, replace(options, max_iter=min(options.max_iter, MAX_SAMPLE_ITER),
+                                         sample_start="none"))
+    except ValueError:  # the sample's objective overflowed: start as without it
+        return None
+    if not np.all(result.converged):
+        return None
+    hessian_started = time.perf_counter()
+    with np.errstate(all="ignore"):
+        preconditioner = HessianPreconditioner.from_hessians(sample.hessian(result.params))
+    seconds = copy_seconds + result.trace["seconds"][-1] + (time.perf_counter() - hessian_started)
+    return SampleStart(models=view.split(result.params), preconditioner=preconditioner, rows=design.n_samples,
+                       n_iter=int(np.max(result.n_iter)), n_evaluations=sample.n_evaluations, seconds=seconds)

@@ -1,0 +1,132 @@
+"""L-BFGS started from a row sample's optimum (``fastml.solvers._sample_start``): same optimum, fewer
+full passes, and every way the sample can fail falls back to the plain start.
+
+The thresholds are lowered here (``sample_rows``) so that small problems take the sampled path; at
+the defaults it starts from 160 000 rows.
+"""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastml
+from fastml.solvers import _sample_start
+from fastml.solvers.lbfgs import LBFGSOptions, lbfgs
+from solver_problems import (  # tests/solvers is on sys.path (pytest's default import mode)
+    as_storage, check_trace, fold_weights, make_data, model_objective, model_params, relative_gap,
+    scipy_reference,
+)
+
+N_SAMPLES = 6000
+
+
+@pytest.fixture
+def sample_rows(monkeypatch):
+    """A sample of every 12th row (500 rows) for the problems below, and their X treated as large
+    enough for threads (the sample start belongs to the Python loop, which small X never runs)."""
+    monkeypatch.setattr(_sample_start, "MIN_SAMPLE_ROWS", 500)
+    monkeypatch.setattr(_sample_start, "SAMPLE_ROWS_PER_PARAM", 20)
+    monkeypatch.setattr(fastml._objective, "SERIAL_WORK", 1000)
+
+
+def _objective(loss, storage="dense", dtype=np.float64, sample_weight=None, l2=1e-3, n_classes=None):
+    X, y = make_data(loss, N_SAMPLES, 10, seed=3)
+    extra = {} if n_classes is None else {"n_classes": n_classes}
+    return fastml.LinearObjective(loss, as_storage(X, storage, dtype), y, sample_weight, l2=l2, **extra)
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "poisson"])
+def test_reaches_the_optimum_of_the_plain_start_with_fewer_full_passes(loss, storage, dtype, sample_rows):
+    plain = _objective(loss, storage, dtype)
+    reference = lbfgs(plain, options=LBFGSOptions(tol=1e-10, sample_start="none"))
+    sampled = _objective(loss, storage, dtype)
+    result = lbfgs(sampled, options=LBFGSOptions(tol=1e-10))
+    assert sampled.n_evaluations == result.info["n_evaluations"]  # the sample's passes are counted apart
+    start = result.info["sample_start"]
+    assert start is not None and start["rows"] == N_SAMPLES // 12 and start["n_iter"] >= 1
+    assert result.converged and reference.converged
+    _, optimum = scipy_reference(plain)
+    assert relative_gap(sampled.value(result.params), optimum) <= 1e-8
+    np.testing.assert_allclose(result.params, reference.params, rtol=1e-4, atol=1e-6)
+    # fewer passes over the full X
+    assert result.info["n_evaluations"] < reference.info["n_evaluations"]
+    assert result.info["preconditioned"]  # by the sample's Hessian
+    check_trace(result)
+    # the trace's clock counts the sample's fit: its first row comes after it
+    assert result.trace["seconds"][0] >= start["seconds"] > 0
+
+
+def test_is_deterministic_and_leaves_small_problems_alone(sample_rows):
+    first = lbfgs(_objective("log_loss"))
+    second = lbfgs(_objective("log_loss"))
+    np.testing.assert_array_equal(first.params, second.params)
+    assert first.info["sample_start"] == {**second.info["sample_start"], "seconds": first.info["sample_start"]["seconds"]}
+    # at the default thresholds 6000 rows are too few for a sample
+    _sample_start.MIN_SAMPLE_ROWS, _sample_start.SAMPLE_ROWS_PER_PARAM = 20_000, 500
+    assert lbfgs(_objective("log_loss")).info["sample_start"] is None
+
+
+def test_batched_models_match_separate_runs(sample_rows):
+    weights = fold_weights(N_SAMPLES, n_folds=3)
+    objective = _objective("log_loss", sample_weight=weights, l2=np.array([1e-4, 1e-3, 1e-2]))
+    result = lbfgs(objective, options=LBFGSOptions(tol=1e-10))
+    assert result.info["sample_start"] is not None and np.all(result.converged)
+    for k in range(3):
+        single = model_objective(objective, k)
+        _, optimum = scipy_reference(single)
+        assert relative_gap(single.value(model_params(objective, result.params, k)), optimum) <= 1e-8
+
+
+def test_a_start_point_or_sample_start_none_skips_the_sample(sample_rows):
+    objective = _objective("log_loss")
+    w0 = objective.initial_parameters()
+    assert lbfgs(objective, w0).info["sample_start"] is None
+    assert lbfgs(_objective("log_loss"), options=LBFGSOptions(sample_start="none")).info["sample_start"] is None
+    with pytest.raises(ValueError, match="sample_start must be 'auto' or 'none'"):
+        LBFGSOptions(sample_start="rows")
+    assert lbfgs(_objective("log_loss"), options=LBFGSOptions(preconditioner="none")).info["sample_start"] is None
+    # squared error: its Hessian is constant, the preconditioner at the start already is the optimum's
+    assert lbfgs(_objective("squared_error")).info["sample_start"] is None
+
+
+@pytest.mark.parametrize("loss", ["multinomial", "huber"])
+def test_losses_without_a_useful_sample_hessian_start_as_before(loss, sample_rows):
+    """The multinomial loss has no full-Hessian preconditioner, Huber's is zero outside its quadratic
+    zone: a sample start measured no gain (multinomial) or more passes (Huber) there."""
+    result = lbfgs(_objective(loss), options=LBFGSOptions(tol=1e-10))
+    plain = lbfgs(_objective(loss), options=LBFGSOptions(tol=1e-10, sample_start="none"))
+    assert result.info["sample_start"] is None
+    np.testing.assert_array_equal(result.params, plain.params)
+
+
+def test_a_sample_fit_that_does_not_converge_is_dropped(sample_rows, monkeypatch):
+    monkeypatch.setattr(_sample_start, "MAX_SAMPLE_ITER", 1)
+    result = lbfgs(_objective("log_loss"), options=LBFGSOptions(tol=1e-10))
+    plain = lbfgs(_objective("log_loss"), options=LBFGSOptions(tol=1e-10, sample_start="none"))
+    assert result.info["sample_start"] is None
+    np.testing.assert_array_equal(result.params, plain.params)  # exactly the plain run
+
+
+def test_a_sample_whose_weights_are_all_zero_is_dropped(sample_rows):
+    weights = np.ones(N_SAMPLES)
+    weights[::12] = 0.0  # exactly the sampled rows
+    result = lbfgs(_objective("log_loss", sample_weight=weights))
+    assert result.info["sample_start"] is None and result.converged
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "csr"])
+@pytest.mark.parametrize("row", [0, 7], ids=["sampled row", "row outside the sample"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_value_in_X_is_reported_by_the_full_run(layout, row, bad, sample_rows):
+    X, y = make_data("log_loss", N_SAMPLES, 10, seed=3)
+    X[row, 4] = bad
+    X = {"C": X, "F": np.asfortranarray(X), "csr": sp.csr_matrix(X)}[layout]
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        lbfgs(fastml.LinearObjective("log_loss", X, y, l2=1e-3))
+
+
+def test_the_estimator_reports_the_sample_start(sample_rows):
+    X, y = make_data("log_loss", N_SAMPLES, 10, seed=3)
+    model = fastml.LogisticRegression(C=10.0, tol=1e-8).fit(X, y)
+    reference = fastml.LogisticRegression(C=10.0, tol=1e-8, solver="newton").fit(X, y)
+    np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-5, atol=1e-7)
+    assert model.solver_info_["sample_start"]["rows"] == N_SAMPLES // 12
