@@ -186,15 +186,15 @@ def bench_l1(rows, n_samples, repeats):
              (f"{n_samples}x100 scales 1e-1.5..1e1.5", spread, labels)]
     C, tol = 0.5, 1e-6
     for label, data, target in cases:
-        fits = {"fastml cd": lambda: LogisticRegression(penalty="l1", C=C, solver="cd", tol=tol, max_iter=1000),
-                "fastml gd": lambda: LogisticRegression(penalty="l1", C=C, solver="gd", tol=tol, max_iter=1000),
+        fits = {"fastml cd": lambda: LogisticRegression(l1_ratio=1.0, C=C, solver="cd", tol=tol, max_iter=1000),
+                "fastml gd": lambda: LogisticRegression(l1_ratio=1.0, C=C, solver="gd", tol=tol, max_iter=1000),
                 "sklearn liblinear": lambda: sk.LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", tol=tol,
                                                                    max_iter=1000, intercept_scaling=100.0),
                 "sklearn saga": lambda: sk.LogisticRegression(l1_ratio=1.0, C=C, solver="saga", tol=tol,
                                                               max_iter=1000)}
         for solver in ("cd", "gd"):  # compile the kernels of this size (threaded or not) outside the timing
-            LogisticRegression(penalty="l1", C=C, solver=solver, max_iter=3).fit(data[:5000], target[:5000])
-        shell = LogisticRegression(penalty="l1", C=C, solver="cd").fit(data[:50], target[:50])
+            LogisticRegression(l1_ratio=1.0, C=C, solver=solver, max_iter=3).fit(data[:5000], target[:5000])
+        shell = LogisticRegression(l1_ratio=1.0, C=C, solver="cd").fit(data[:50], target[:50])
         row = {"case": f"L1 logistic C={C} {label}"}
         for name, make in fits.items():
             # saga runs its 1 000 epochs without converging here (minutes at 1e5 rows): timed once

@@ -104,12 +104,17 @@ class ModelView:
         return self.l1 * np.abs(models[:, self.penalized]).sum(axis=1)
 
 
+class NonFiniteObjectiveError(ValueError):
+    """The objective or its gradient overflowed (or X holds NaN/inf) during a solver run."""
+
+
 def require_finite(values, gradients, where):
-    """Raise a ``ValueError`` suggesting to scale the features when a value or gradient is not finite."""
+    """Raise :class:`NonFiniteObjectiveError` (a ``ValueError``) suggesting to scale the features when
+    a value or gradient is not finite."""
     bad = ~np.isfinite(values) | ~np.all(np.isfinite(gradients), axis=1)
     if np.any(bad):
         models = np.flatnonzero(bad).tolist()
-        raise ValueError(
+        raise NonFiniteObjectiveError(
             f"the objective or its gradient is not finite {where} (model {models[0] if len(models) == 1 else models}): "
             "the data may hold NaN/inf or features of very different scales; standardize X "
             "(e.g. sklearn.preprocessing.StandardScaler) or increase the L2 penalty")

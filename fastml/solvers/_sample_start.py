@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._line_search import NonFiniteObjectiveError
 from ._preconditioner import HessianPreconditioner
 
 # rows of the sample: enough for a Hessian within a few percent (500 per parameter: relative error
@@ -53,13 +54,15 @@ MAX_SAMPLE_ITER = 60
 class SampleStart:
     """Where the full iterations start and what the sample cost.
 
-    ``models``: start point of each model, (n_models, model_size). ``preconditioner``: the sample's
-    Hessian at that point (a model whose Hessian is not positive definite has none). ``seconds``: the
+    ``models``: start point of each model, (n_models, model_size). ``hessians``: the sample's
+    Hessian of each model at that point, (n_models, model_size, model_size); ``preconditioner``:
+    their Cholesky factors (a model whose Hessian is not positive definite has none). ``seconds``: the
     sample's solver time (its first evaluation, with any compile, excluded, as in every trace) plus
     its Hessian.
     """
 
     models: np.ndarray
+    hessians: np.ndarray
     preconditioner: HessianPreconditioner
     rows: int
     n_iter: int
@@ -78,15 +81,13 @@ def sample_step(view):
     return view.objective.X.n_samples // rows_wanted
 
 
-def fit_sample(view, options, fit):
+def fit_sample(view, tol, max_iter, fit):
     """The :class:`SampleStart` of ``view``'s problem, or None where a sample does not pay or fails.
 
-    ``fit(objective, options)`` runs the solver (L-BFGS) on the sample's objective; ``options`` are
-    the full run's, and the sample fit gets the same tolerance with at most ``MAX_SAMPLE_ITER``
-    iterations and no sample of its own.
+    ``fit(objective, tol, max_iter)`` runs a solver (L-BFGS) on the sample's objective, without a
+    sample of its own; ``tol`` and ``max_iter`` are the full run's: the sample fit stops at
+    ``max(tol, SAMPLE_TOL_FACTOR / sqrt(rows))`` after at most ``MAX_SAMPLE_ITER`` iterations.
     """
-    from dataclasses import replace
-
     from .._objective import LinearObjective
 
     objective = view.objective
@@ -112,16 +113,17 @@ def fit_sample(view, options, fit):
     copy_seconds = time.perf_counter() - started
     try:
         with np.errstate(all="ignore"):
-            result = fit(sample, replace(options, max_iter=min(options.max_iter, MAX_SAMPLE_ITER),
-                                         tol=max(options.tol, SAMPLE_TOL_FACTOR / np.sqrt(design.n_samples)),
-                                         sample_start="none"))
-    except ValueError:  # the sample's objective overflowed: start as without it
+            result = fit(sample, max(tol, SAMPLE_TOL_FACTOR / np.sqrt(design.n_samples)),
+                         min(max_iter, MAX_SAMPLE_ITER))
+    except NonFiniteObjectiveError:  # the sample's objective overflowed: start as without it
         return None
     if not np.all(result.converged):
         return None
     hessian_started = time.perf_counter()
     with np.errstate(all="ignore"):
-        preconditioner = HessianPreconditioner.from_hessians(sample.hessian(result.params))
+        hessians = sample.hessian(result.params)
+    preconditioner = HessianPreconditioner.from_hessians(hessians)
     seconds = copy_seconds + result.trace["seconds"][-1] + (time.perf_counter() - hessian_started)
-    return SampleStart(models=view.split(result.params), preconditioner=preconditioner, rows=design.n_samples,
+    return SampleStart(models=view.split(result.params), hessians=hessians, preconditioner=preconditioner,
+                       rows=design.n_samples,
                        n_iter=int(np.max(result.n_iter)), n_evaluations=sample.n_evaluations, seconds=seconds)

@@ -13,7 +13,7 @@ iterations), and, for one model on a small ``X``, the whole loop compiled in one
 (``fastml.kernels.lbfgs_loop``), where Python per iteration would cost more than the pass over ``X``.
 """
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -163,7 +163,8 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     start = None
     # the sample's value is its Hessian: no sample where the preconditioner is switched off
     if w0 is None and options.sample_start == "auto" and precondition and not _constant_hessian(objective):
-        start = fit_sample(view, options, lambda sample, sample_options: lbfgs(sample, options=sample_options))
+        start = fit_sample(view, options.tol, options.max_iter, lambda sample, tol, max_iter: lbfgs(
+            sample, options=replace(options, tol=tol, max_iter=max_iter, sample_start="none")))
         if start is not None:
             models = start.models.copy()
     values, gradients = view.evaluate(models)

@@ -17,7 +17,8 @@ import scipy.linalg
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._line_search import ModelView, batched_armijo, max_norms, require_finite
 from ._result import Trace, closing_message, notify
-from .lbfgs import _check_int, _result, check_smooth_objective
+from ._sample_start import fit_sample
+from .lbfgs import LBFGSOptions, _check_int, _result, check_smooth_objective, lbfgs
 
 _EPS = np.finfo(np.float64).eps
 
@@ -47,6 +48,14 @@ class NewtonOptions:
         Most CG iterations per Newton step (default ``model_size``).
     c1, shrink, max_line_search : float, float, int
         Armijo constant, step reduction factor and most trial steps of the backtracking line search.
+    sample_start : {"auto", "none"}
+        ``"auto"``: for the Cholesky variant, without ``w0``, on a large problem (as
+        :class:`~fastml.solvers.lbfgs.LBFGSOptions`: logistic and Poisson losses, at least
+        ``MIN_STEP`` times ``max(20 000, 500 * parameters)`` rows, at most 256 parameters), start
+        from the optimum of a systematic row sample and take the first Newton step with the
+        sample's Hessian there: the full Hessians (``n * p^2`` flops each) are then needed only for
+        the last, quadratically convergent steps. ``info["sample_start"]`` says what the sample
+        cost. ``"none"``: start from ``w0`` or the intercept-only model.
     """
 
     max_iter: int = 100
@@ -58,6 +67,7 @@ class NewtonOptions:
     c1: float = 1e-4
     shrink: float = 0.5
     max_line_search: int = 40
+    sample_start: str = "auto"
 
     def __post_init__(self):
         _check_int(self.max_iter, "max_iter", 1)
@@ -65,6 +75,8 @@ class NewtonOptions:
         _check_int(self.max_line_search, "max_line_search", 1)
         if self.cg_max_iter is not None:
             _check_int(self.cg_max_iter, "cg_max_iter", 1)
+        if self.sample_start not in ("auto", "none"):
+            raise ValueError(f"sample_start must be 'auto' or 'none', got {self.sample_start!r}")
         if self.method not in ("auto", "cholesky", "cg"):
             raise ValueError(f"method must be 'auto', 'cholesky' or 'cg', got {self.method!r}")
         for name in ("tol", "ftol"):
@@ -240,11 +252,19 @@ def newton(objective, w0=None, options=None, callback=None):
     n_models = view.n_models
     cg_max_iter = options.cg_max_iter or view.model_size
 
+    start = None
+    if w0 is None and options.sample_start == "auto" and not use_cg:
+        warm_second_order_kernels(objective, use_cg)  # the sample's Hessian: compiled before it is timed
+        start = fit_sample(view, options.tol, options.max_iter, lambda sample, tol, max_iter: lbfgs(
+            sample, options=LBFGSOptions(tol=tol, max_iter=max_iter, sample_start="none")))
+        if start is not None:
+            models = start.models.copy()
     values, gradients = view.evaluate(models)
     require_finite(values, gradients, "at the start point")
     warm_second_order_kernels(objective, use_cg)
     trace = Trace()
-    trace.start()  # after the first evaluation and the kernel warm-up: compile time is not counted
+    # after the first evaluation and the kernel warm-up: compile time is not counted; the sample's fit is
+    trace.start(already_elapsed=0.0 if start is None else start.seconds)
     norms = max_norms(gradients)
     trace.record(0, values.sum(), norms.max(), np.nan)
 
@@ -266,7 +286,9 @@ def newton(objective, w0=None, options=None, callback=None):
             directions = truncated_cg(view, models, gradients, active, cg_max_iter)
         else:
             directions = np.zeros_like(models)
-            hessians = objective.hessian(view.join(models))
+            # the first step from a sample start: the sample's Hessian there (within a few percent
+            # of the full one) instead of a full Hessian
+            hessians = start.hessians if start is not None and iteration == 1 else objective.hessian(view.join(models))
             for k in np.flatnonzero(active):
                 directions[k], how = solve_newton_system(hessians[k], gradients[k])
                 systems[how] += 1
@@ -293,7 +315,8 @@ def newton(objective, w0=None, options=None, callback=None):
             message = "stopped by callback"
             break
     message = closing_message(message, converged, stalled)
-    result = _result(view, models, values, gradients, n_iter, converged, trace, message)
+    result = _result(view, models, values, gradients, n_iter, converged, trace, message,
+                     sample_start=None if start is None else start.summary())
     result.info["method"] = "newton-cg" if use_cg else "newton-cholesky"
     if not use_cg:
         result.info["systems"] = systems

@@ -130,3 +130,42 @@ def test_the_estimator_reports_the_sample_start(sample_rows):
     reference = fastml.LogisticRegression(C=10.0, tol=1e-8, solver="newton").fit(X, y)
     np.testing.assert_allclose(model.coef_, reference.coef_, rtol=1e-5, atol=1e-7)
     assert model.solver_info_["sample_start"]["rows"] == N_SAMPLES // 12
+
+
+def test_a_sample_fit_that_overflows_is_dropped_and_other_errors_propagate(sample_rows):
+    from fastml.solvers._line_search import ModelView, NonFiniteObjectiveError
+
+    view = ModelView(_objective("log_loss"))
+
+    def overflowing(sample, tol, max_iter):
+        raise NonFiniteObjectiveError("overflow in the sample")
+
+    assert _sample_start.fit_sample(view, 1e-6, 100, overflowing) is None
+
+    def broken(sample, tol, max_iter):
+        raise TypeError("a bug")
+
+    with pytest.raises(TypeError, match="a bug"):
+        _sample_start.fit_sample(view, 1e-6, 100, broken)
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "poisson"])
+def test_newton_takes_its_first_step_with_the_sample_hessian(loss, storage, dtype, sample_rows, monkeypatch):
+    from fastml.solvers.newton import NewtonOptions, newton
+
+    plain = newton(_objective(loss, storage, dtype), options=NewtonOptions(tol=1e-10, sample_start="none"))
+    full_hessians = []
+    objective = _objective(loss, storage, dtype)
+    original = type(objective).hessian
+    monkeypatch.setattr(type(objective), "hessian",
+                        lambda self, w, row_step=1: full_hessians.append(self is objective) or original(self, w, row_step))
+    result = newton(objective, options=NewtonOptions(tol=1e-10))
+    assert result.info["sample_start"]["rows"] == N_SAMPLES // 12 and result.converged
+    # one full Hessian fewer than iterations: the first step used the sample's
+    assert full_hessians.count(True) == result.n_iter - 1
+    _, optimum = scipy_reference(objective)
+    assert relative_gap(objective.value(result.params), optimum) <= 1e-8
+    np.testing.assert_allclose(result.params, plain.params, rtol=1e-5, atol=1e-7)
+    check_trace(result)
+    with pytest.raises(ValueError, match="sample_start must be 'auto' or 'none'"):
+        NewtonOptions(sample_start="yes")
