@@ -420,3 +420,16 @@ def test_penalty_and_l1_ratio_follow_scikit_learn_1_9(params):
     np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-3, atol=1e-4)
     inconsistent = lambda records: any("Inconsistent" in str(w.message) for w in records)  # noqa: E731
     assert inconsistent(ours_warned) == inconsistent(theirs_warned)
+
+
+def test_auto_solver_is_lbfgs_for_two_classes_and_newton_for_small_multinomial_models():
+    """``solver="auto"`` without L1: L-BFGS for two classes (preconditioned on badly scaled data, it
+    beat Newton on most problems measured), Newton-CG for small multinomial models (L-BFGS has no
+    preconditioner there: thousands of iterations on raw wine), L-BFGS for large ones."""
+    X, y = load_breast_cancer(return_X_y=True)
+    assert LogisticRegression(solver="auto").fit(X, y).solver_info_["solver"] == "lbfgs"
+    X, y = load_wine(return_X_y=True)
+    model = LogisticRegression(solver="auto", max_iter=1000).fit(X, y)
+    assert model.solver_info_["solver"] == "newton" and model.solver_info_["converged"]
+    X, y = load_digits(return_X_y=True)  # 64 features x 10 classes > 200
+    assert LogisticRegression(solver="auto", max_iter=10).fit(X / 16, y).solver_info_["solver"] == "lbfgs"
