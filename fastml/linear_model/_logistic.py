@@ -49,7 +49,9 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
         max-norm rule, also in the units of standardized features: with that rule alone, rare
         features (hashed or TF-IDF text) and features in small units meet ``tol`` at the start and
         are never fitted (``n_iter_ == 0`` and every coefficient 0 on hashed text of 5e5 x 2^18).
-        Never stops earlier than the plain rule.
+        Never stops earlier than the plain rule. With an L1 part (solvers ``"cd"`` and ``"gd"``; an L2
+        part too, or ``1 / (C * sum of weights) >= tol``) the duality gap must also certify the objective within ``max(tol, 1e-9)`` of the optimum,
+        relatively (``solver_info_["relative_duality_gap"]``).
     fit_intercept : bool
     class_weight : dict, "balanced" or None
     random_state : int, RandomState or None

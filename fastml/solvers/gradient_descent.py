@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
+from ._duality_gap import LogisticL1Gap, certify
 from ._line_search import ModelView, max_norms, require_finite
 from ._result import Trace, notify
 from .lbfgs import _check_int, _result
@@ -32,7 +33,11 @@ class GradientDescentOptions:
         Most iterations per model.
     tol : float
         Converged when every entry of the minimum-norm subgradient of the objective (the gradient
-        when ``l1 == 0``) is at most ``tol`` times its feature's scale (see :class:`LBFGSOptions`).
+        when ``l1 == 0``) is at most ``tol`` times its feature's scale (see :class:`LBFGSOptions`),
+        and, for an L1-penalized logistic model (with an L2 part or ``l1 >= tol``), when its duality gap certifies the objective within
+        ``max(tol, 1e-9)`` of the optimum, relatively (``fastml.solvers._duality_gap``; the
+        subgradient test alone was met 6 % above the optimum on wide data). ``info["relative_duality_gap"]``
+        holds the last gap computed.
     accelerated : bool
         Nesterov momentum (FISTA) with adaptive restart; False gives plain proximal gradient descent.
     restart : bool
@@ -126,7 +131,11 @@ def gradient_descent(objective, w0=None, options=None, callback=None):
     y, smooth_y, gradient_y = x.copy(), smooth_x.copy(), gradient_x.copy()  # extrapolated point
     momentum = np.ones(n_models)  # FISTA's t_k
     restarts = np.zeros(n_models, dtype=int)
-    converged = view.within_tolerance(subgradients, options.tol)
+    # an L1 logistic model has converged when its duality gap certifies the objective as well
+    gap = LogisticL1Gap.for_view(view)
+    gaps = np.full(n_models, np.nan)
+    converged = certify(gap, x, gradient_x, values, view.within_tolerance(subgradients, options.tol),
+                        options.tol, gaps)
     n_iter = np.zeros(n_models, dtype=int)
     message = f"reached max_iter={options.max_iter}"
     iteration = 0
@@ -195,7 +204,8 @@ def gradient_descent(objective, w0=None, options=None, callback=None):
         # 4) convergence: minimum-norm subgradient at x
         subgradients = minimum_norm_subgradients(view, x, gradient_x)
         norms = max_norms(subgradients)
-        converged |= active & view.within_tolerance(subgradients, options.tol)
+        converged |= certify(gap, x, gradient_x, values, active & view.within_tolerance(subgradients, options.tol),
+                             options.tol, gaps)
         if converged.any():  # a converged model stays at x (no extrapolation)
             y[converged] = x[converged]
             smooth_y[converged], gradient_y[converged] = smooth_x[converged], gradient_x[converged]
@@ -209,6 +219,8 @@ def gradient_descent(objective, w0=None, options=None, callback=None):
     result.info["gradient_max_norms"] = norms
     result.info["lipschitz"] = lipschitz
     result.info["restarts"] = restarts
+    if gap is not None:
+        result.info["relative_duality_gap"] = float(gaps[0]) if n_models == 1 else gaps
     return result
 
 

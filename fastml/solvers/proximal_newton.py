@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
+from ._duality_gap import LogisticL1Gap, certify
 from ._line_search import ModelView, max_norms, relative_decrease, require_finite
 from ._result import Trace, closing_message, notify
 from .gradient_descent import minimum_norm_subgradients
@@ -38,7 +39,8 @@ class ProximalNewtonOptions:
         Most outer (Newton) iterations per model.
     tol : float
         Converged when every entry of the minimum-norm subgradient is at most ``tol`` times its
-        feature's scale (as :class:`fastml.solvers.gradient_descent.GradientDescentOptions`).
+        feature's scale and, for L1 logistic models (with an L2 part or ``l1 >= tol``), the relative duality gap at most ``max(tol,
+        1e-9)`` (as :class:`fastml.solvers.gradient_descent.GradientDescentOptions`).
     ftol : float
         A model has also converged when the decrease its quadratic model predicts is at most
         ``ftol * max(|F|, 1)`` and the line search found no decrease larger than that (both lost in
@@ -182,7 +184,11 @@ def proximal_newton(objective, w0=None, options=None, callback=None):
     norms = max_norms(subgradients)
     trace.record(0, values.sum(), norms.max(), np.nan)
 
-    converged = view.within_tolerance(subgradients, options.tol)
+    # an L1 logistic model has converged when its duality gap certifies the objective as well
+    gap = LogisticL1Gap.for_view(view)
+    gaps = np.full(n_models, np.nan)
+    converged = certify(gap, models, gradients, values, view.within_tolerance(subgradients, options.tol),
+                        options.tol, gaps)
     stalled = np.zeros(n_models, dtype=bool)
     n_iter = np.zeros(n_models, dtype=int)
     inner_sweeps = np.zeros(n_models, dtype=int)
@@ -232,7 +238,8 @@ def proximal_newton(objective, w0=None, options=None, callback=None):
         #    no step where the model predicts a resolvable decrease is a stall
         subgradients = minimum_norm_subgradients(view, models, gradients)
         norms = max_norms(subgradients)
-        converged |= active & view.within_tolerance(subgradients, options.tol)
+        converged |= certify(gap, models, gradients, values,
+                             active & view.within_tolerance(subgradients, options.tol), options.tol, gaps)
         lost_in_rounding = ~accepted | (relative_decrease(old_values, values) <= options.ftol)
         converged |= active & unresolvable & lost_in_rounding
         stalled |= active & ~accepted & ~converged
@@ -242,4 +249,6 @@ def proximal_newton(objective, w0=None, options=None, callback=None):
     message = closing_message(message, converged, stalled)
     result = _result(view, models, values, subgradients, n_iter, converged, trace, message)
     result.info["inner_sweeps"] = int(inner_sweeps[0]) if n_models == 1 else inner_sweeps
+    if gap is not None:
+        result.info["relative_duality_gap"] = float(gaps[0]) if n_models == 1 else gaps
     return result
