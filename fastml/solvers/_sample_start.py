@@ -1,4 +1,4 @@
-"""Start of L-BFGS on many rows: the optimum of a row sample, preconditioned by that sample's Hessian.
+"""Start of L-BFGS and Newton on many rows: the optimum of a row sample, with that sample's Hessian.
 
 Why: on a large, well-posed problem L-BFGS from the intercept-only start spends most of its passes
 over ``X`` getting near the optimum, which a small sample already locates to within its statistical
@@ -7,8 +7,10 @@ costs a fraction ``1 / step`` of a pass per iteration; its exact Hessian at its 
 Hessian of the full problem near the full optimum to the same relative error, so each full
 iteration from there is a Newton-like step that shrinks the gradient by about that factor.
 Measured on 1e6 x 100 standardized logistic data (tol 1e-6; the first full pass included): 7 full
-passes from the intercept-only start, 4 from a 62 500-row sample's optimum (3 from a 250 000-row
-one, whose fit and Hessian then cost more than the pass saved; 5 from 15 600 rows).
+passes from the intercept-only start, 4 from a 52 600-row sample's optimum (500 rows per
+parameter; 3 from 250 000 rows, whose fit and Hessian then cost more than the pass saved; 5 from
+15 600), 0.37 -> 0.27-0.29 s with the sample's own cost. Newton takes its first step with the
+sample's Hessian: 4 full Hessians -> 1, 1.43 -> 0.52-0.59 s (``benchmarks/bench_full_batch.py``).
 
 The sample is systematic, as the preconditioner's (``DesignMatrix.every_nth_row``): deterministic,
 and unbiased unless the rows cycle with period ``step``. It never changes the optimum, only where
