@@ -334,14 +334,24 @@ class LinearObjective:
         squared, so duplicate entries of a column count separately). Cached.
         """
         if self._feature_scales is None:
-            if self._square_sums is None:
-                self._square_sums = self.X.transpose_times(self.sample_weight, self.n_threads, square=True)
+            self._form_square_sums()
             from .kernels.lbfgs_loop import feature_scales_from_squares
 
             scales = np.empty_like(self._square_sums)
             feature_scales_from_squares(self._square_sums, self.sample_weight.sum(axis=0), MIN_FEATURE_SCALE, scales)
             self._feature_scales = np.broadcast_to(scales, (self.n_features, self.n_models))
         return self._feature_scales
+
+    def _form_square_sums(self):
+        if self._square_sums is None:
+            self._square_sums = self.X.transpose_times(self.sample_weight, self.n_threads, square=True)
+
+    def column_mean_squares(self):
+        """Weighted mean of each column's squares, (n_features, n_models): free after the first fused
+        pass over dense ``X``, one pass over the stored values of CSR ``X`` otherwise. Cached."""
+        self._form_square_sums()
+        means = self._square_sums / self.sample_weight.sum(axis=0)
+        return np.broadcast_to(means, (self.n_features, self.n_models))
 
     @property
     def square_sums_known(self):

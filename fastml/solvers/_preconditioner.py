@@ -34,6 +34,42 @@ AUTO_MIN_CONDITION = 100.0
 AUTO_PATIENCE = 20
 
 
+# see complete_curvature: each coefficient's curvature is at least this share of what the full data's
+# column gives at the mean curvature
+CURVATURE_FLOOR = 0.25
+
+
+def complete_curvature(hessians, sample_mean_squares, objective):
+    """Sampled Hessians (n_models, p, p) with each coefficient's curvature at least ``CURVATURE_FLOOR``
+    times what the full data's column gives at the sample's mean curvature: ``H_jj >= l2 + floor *
+    kappa * mean(x_j^2)``, ``kappa`` the mean pointwise curvature (the intercept's entry; without an
+    intercept, the median of ``(H_jj - l2) / sample mean(x_j^2)``), ``sample_mean_squares`` the
+    sampled columns' weighted mean squares (n_features, n_models).
+
+    Why: a column the sample nearly misses (a feature present in 59 of 1e6 rows, none of them
+    sampled) has no curvature in the sampled Hessian but its L2 part, and the preconditioned steps
+    along it were enormous: 67 full passes of L-BFGS from a sample start against 18 from the plain
+    start, 4 with this floor. A well-sampled column is left as it is (its entry is about ``kappa *
+    mean(x_j^2)`` already); increasing a diagonal keeps the matrix positive definite.
+    """
+    full_squares = objective.column_mean_squares()
+    n_features = objective.n_features
+    indices = np.arange(n_features)
+    completed = np.array(hessians, dtype=np.float64)
+    for k, hessian in enumerate(completed):
+        l2 = float(objective.l2[k])
+        diagonal = hessian[indices, indices]
+        if objective.fit_intercept:
+            curvature = hessian[-1, -1]
+        else:
+            sampled = sample_mean_squares[:, k] > 0
+            curvature = (float(np.median((diagonal[sampled] - l2) / sample_mean_squares[sampled, k]))
+                         if sampled.any() else 0.0)
+        if np.isfinite(curvature) and curvature > 0:
+            hessian[indices, indices] = np.maximum(diagonal, l2 + CURVATURE_FLOOR * curvature * full_squares[:, k])
+    return completed
+
+
 class HessianPreconditioner:
     """Cholesky factors of the sampled Hessians, one per model (None where unavailable)."""
 
@@ -58,6 +94,12 @@ class HessianPreconditioner:
         # A start where the loss overflows gives no preconditioner (the solver then says why).
         with np.errstate(all="ignore"), limit_blas_threads(1):
             hessians = objective.hessian(view.join(models), row_step=step)
+            if step > 1:  # restore the curvature of columns the sample under-represents
+                design = objective.X.every_nth_row(step)
+                weights = objective.sample_weight[::step]
+                mean_squares = design.transpose_times(weights, objective.n_threads, square=True) / weights.sum(axis=0)
+                hessians = complete_curvature(hessians, np.broadcast_to(mean_squares, (objective.n_features,
+                                                                                      objective.n_models)), objective)
         factors = []
         for hessian in hessians:
             if skip_well_conditioned and _condition_number(hessian) < AUTO_MIN_CONDITION:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._line_search import NonFiniteObjectiveError
-from ._preconditioner import HessianPreconditioner
+from ._preconditioner import HessianPreconditioner, complete_curvature
 
 # rows of the sample: enough for a Hessian within a few percent (500 per parameter: relative error
 # about sqrt(1 / 500) per direction), and at least MIN_SAMPLE_ROWS
@@ -57,19 +57,31 @@ class SampleStart:
     """Where the full iterations start and what the sample cost.
 
     ``models``: start point of each model, (n_models, model_size). ``hessians``: the sample's
-    Hessian of each model at that point, (n_models, model_size, model_size); ``preconditioner``:
-    their Cholesky factors (a model whose Hessian is not positive definite has none). ``seconds``: the
+    Hessian of each model at that point, (n_models, model_size, model_size), and
+    ``sample_mean_squares`` its columns' weighted mean squares (n_features, n_models), from which
+    :meth:`completed_hessians` restores the curvature of columns the sample under-represents.
+    ``seconds``: the
     sample's solver time (its first evaluation, with any compile, excluded, as in every trace) plus
     its Hessian.
     """
 
     models: np.ndarray
     hessians: np.ndarray
-    preconditioner: HessianPreconditioner
+    sample_mean_squares: np.ndarray
     rows: int
     n_iter: int
     n_evaluations: int
     seconds: float
+
+    def completed_hessians(self, objective):
+        """The sample's Hessians with the curvature of columns the sample under-represents restored
+        from the full data's columns (``_preconditioner.complete_curvature``)."""
+        return complete_curvature(self.hessians, self.sample_mean_squares, objective)
+
+    def preconditioner(self, objective):
+        """The Cholesky factors of :meth:`completed_hessians` (a model whose Hessian is not positive
+        definite has none)."""
+        return HessianPreconditioner.from_hessians(self.completed_hessians(objective))
 
     def summary(self):
         """The record kept in ``SolverResult.info["sample_start"]``."""
@@ -124,8 +136,8 @@ def fit_sample(view, tol, max_iter, fit):
     hessian_started = time.perf_counter()
     with np.errstate(all="ignore"):
         hessians = sample.hessian(result.params)
-    preconditioner = HessianPreconditioner.from_hessians(hessians)
+    mean_squares = np.array(sample.column_mean_squares())  # free: formed by the sample's first pass
     seconds = copy_seconds + result.trace["seconds"][-1] + (time.perf_counter() - hessian_started)
-    return SampleStart(models=view.split(result.params), hessians=hessians, preconditioner=preconditioner,
+    return SampleStart(models=view.split(result.params), hessians=hessians, sample_mean_squares=mean_squares,
                        rows=design.n_samples,
                        n_iter=int(np.max(result.n_iter)), n_evaluations=sample.n_evaluations, seconds=seconds)

@@ -178,8 +178,8 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     # only for a problem still unsolved after AUTO_PATIENCE iterations, and restarts from there; a
     # sample start brings its own, formed near the optimum
     auto = options.preconditioner == "auto"
-    if start is not None:
-        deferred, preconditioner = False, start.preconditioner
+    if start is not None:  # the full column scales are known now (dense X: from the first pass)
+        deferred, preconditioner = False, start.preconditioner(objective)
     else:
         deferred = precondition and auto and not _constant_hessian(objective)
         preconditioner = (HessianPreconditioner.build(view, models, skip_well_conditioned=auto)

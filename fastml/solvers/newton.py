@@ -288,7 +288,8 @@ def newton(objective, w0=None, options=None, callback=None):
             directions = np.zeros_like(models)
             # the first step from a sample start: the sample's Hessian there (within a few percent
             # of the full one) instead of a full Hessian
-            hessians = start.hessians if start is not None and iteration == 1 else objective.hessian(view.join(models))
+            hessians = (start.completed_hessians(objective) if start is not None and iteration == 1
+                        else objective.hessian(view.join(models)))
             for k in np.flatnonzero(active):
                 directions[k], how = solve_newton_system(hessians[k], gradients[k])
                 systems[how] += 1
