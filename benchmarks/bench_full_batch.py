@@ -16,6 +16,8 @@ Usage::
    starts from the optimum of a systematic row sample (``LBFGSOptions.sample_start``, from 160 000
    rows at 100 features; its cost is in the time), the row "no sample" from the intercept-only
    model, scikit-learn from zero: that is part of what is compared.
+   ``--hard-inputs`` adds L-BFGS with and without its sample start on inputs hard for a sample (a
+   feature in 59 rows none of which is sampled, 0.5 % positives, labels sorted), n x 20.
 2. Convergence curves on the float64 problem: objective gap against seconds for every fastml full-batch
    solver (from its trace) and for scikit-learn (which exposes no trace: fits with ``max_iter`` = 1, 2,
    3, 5, ... until converged, each timed from scratch, input validation included; fastml's traces
@@ -224,6 +226,38 @@ def write_curves(rows, f_star, label):
     print(f"  figure -> {png}")
 
 
+def hard_inputs(n_samples, n_features=20, tol=1e-6):
+    """L-BFGS with and without its row-sample start on inputs that are hard for a sample: a feature
+    present in 59 rows (none of them sampled), 0.5 % positives, and labels sorted (unrelated to X),
+    at C = 1 and 1e4. Prints full passes over X, seconds and the final objective of each."""
+    from fastml import LinearObjective
+    from fastml.solvers.lbfgs import LBFGSOptions, lbfgs
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_samples, n_features))
+    rare = rng.choice(n_samples, 60, replace=False)
+    rare = rare[rare % 50 != 0]  # the sample takes every 50th row at 1e6 x 20
+    X[:, 3] = 0.0
+    X[rare, 3] = 5.0
+    y = (rng.random(n_samples) < 1 / (1 + np.exp(-(X @ (rng.standard_normal(n_features) * 0.3))))).astype(float)
+    y[rare] = 1.0
+    for mode in ("auto", "none"):  # load the kernels of this width before anything is timed
+        lbfgs(LinearObjective("log_loss", X[:300_000], y[:300_000], l2=1e-6),
+              options=LBFGSOptions(max_iter=3, sample_start=mode))
+    print(f"\nhard inputs for the sample start, {n_samples}x{n_features}, tol={tol}: full passes / seconds / objective")
+    for label, target in [("rare feature", y), ("0.5 % positives", (rng.random(n_samples) < 0.005).astype(float)),
+                          ("sorted labels", np.sort(y))]:
+        for C in (1.0, 1e4):
+            cells = []
+            for mode in ("auto", "none"):
+                objective = LinearObjective("log_loss", X, target, l2=1.0 / (C * n_samples))
+                start = time.perf_counter()
+                result = lbfgs(objective, options=LBFGSOptions(tol=tol, sample_start=mode))
+                cells.append(f"{mode:4s} {result.info['n_evaluations']:3d} {time.perf_counter() - start:6.3f} s "
+                             f"{result.info['objective_values'][0]:.12f}")
+            print(f"  {label:16s} C={C:<6g} " + "   ".join(cells))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2e5 x 50 instead of 1e6 x 100")
@@ -234,6 +268,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="timings are the best of this many runs")
     parser.add_argument("--no-float32", action="store_true")
     parser.add_argument("--no-curves", action="store_true")
+    parser.add_argument("--hard-inputs", action="store_true",
+                        help="also L-BFGS with and without its sample start on inputs hard for a sample")
     args = parser.parse_args(argv)
     n_samples = args.rows or (200_000 if args.quick else 1_000_000)
     n_features = args.features or (50 if args.quick else 100)
@@ -247,6 +283,8 @@ def main(argv=None):
     compare(X, y, args.C, args.tol, f"{label} float64", args.repeats)
     if not args.no_float32:
         compare(X.astype(np.float32), y, args.C, args.tol, f"{label} float32", args.repeats)
+    if args.hard_inputs:
+        hard_inputs(n_samples)
     if not args.no_curves:
         rows, f_star = convergence_curves(X, y, args.C, args.tol, time_budget=30.0 if not args.quick else 10.0)
         write_curves(rows, f_star, f"{label}_float64")
