@@ -39,12 +39,12 @@ AUTO_PATIENCE = 20
 CURVATURE_FLOOR = 0.25
 
 
-def complete_curvature(hessians, sample_mean_squares, objective):
+def complete_curvature(hessians, objective):
     """Sampled Hessians (n_models, p, p) with each coefficient's curvature at least ``CURVATURE_FLOOR``
     times what the full data's column gives at the sample's mean curvature: ``H_jj >= l2 + floor *
     kappa * mean(x_j^2)``, ``kappa`` the mean pointwise curvature (the intercept's entry; without an
-    intercept, the median of ``(H_jj - l2) / sample mean(x_j^2)``), ``sample_mean_squares`` the
-    sampled columns' weighted mean squares (n_features, n_models).
+    intercept, the median over the columns of ``(H_jj - l2) / mean(x_j^2)``, which a few missed
+    columns do not move).
 
     Why: a column the sample nearly misses (a feature present in 59 of 1e6 rows, none of them
     sampled) has no curvature in the sampled Hessian but its L2 part, and the preconditioned steps
@@ -62,9 +62,9 @@ def complete_curvature(hessians, sample_mean_squares, objective):
         if objective.fit_intercept:
             curvature = hessian[-1, -1]
         else:
-            sampled = sample_mean_squares[:, k] > 0
-            curvature = (float(np.median((diagonal[sampled] - l2) / sample_mean_squares[sampled, k]))
-                         if sampled.any() else 0.0)
+            present = full_squares[:, k] > 0
+            curvature = (float(np.median((diagonal[present] - l2) / full_squares[present, k]))
+                         if present.any() else 0.0)
         if np.isfinite(curvature) and curvature > 0:
             hessian[indices, indices] = np.maximum(diagonal, l2 + CURVATURE_FLOOR * curvature * full_squares[:, k])
     return completed
@@ -95,11 +95,7 @@ class HessianPreconditioner:
         with np.errstate(all="ignore"), limit_blas_threads(1):
             hessians = objective.hessian(view.join(models), row_step=step)
             if step > 1:  # restore the curvature of columns the sample under-represents
-                design = objective.X.every_nth_row(step)
-                weights = objective.sample_weight[::step]
-                mean_squares = design.transpose_times(weights, objective.n_threads, square=True) / weights.sum(axis=0)
-                hessians = complete_curvature(hessians, np.broadcast_to(mean_squares, (objective.n_features,
-                                                                                      objective.n_models)), objective)
+                hessians = complete_curvature(hessians, objective)
         factors = []
         for hessian in hessians:
             if skip_well_conditioned and _condition_number(hessian) < AUTO_MIN_CONDITION:

@@ -57,8 +57,7 @@ class SampleStart:
     """Where the full iterations start and what the sample cost.
 
     ``models``: start point of each model, (n_models, model_size). ``hessians``: the sample's
-    Hessian of each model at that point, (n_models, model_size, model_size), and
-    ``sample_mean_squares`` its columns' weighted mean squares (n_features, n_models), from which
+    Hessian of each model at that point, (n_models, model_size, model_size), in which
     :meth:`completed_hessians` restores the curvature of columns the sample under-represents.
     ``seconds``: the
     sample's solver time (its first evaluation, with any compile, excluded, as in every trace) plus
@@ -67,7 +66,6 @@ class SampleStart:
 
     models: np.ndarray
     hessians: np.ndarray
-    sample_mean_squares: np.ndarray
     rows: int
     n_iter: int
     n_evaluations: int
@@ -76,7 +74,7 @@ class SampleStart:
     def completed_hessians(self, objective):
         """The sample's Hessians with the curvature of columns the sample under-represents restored
         from the full data's columns (``_preconditioner.complete_curvature``)."""
-        return complete_curvature(self.hessians, self.sample_mean_squares, objective)
+        return complete_curvature(self.hessians, objective)
 
     def preconditioner(self, objective):
         """The Cholesky factors of :meth:`completed_hessians` (a model whose Hessian is not positive
@@ -136,8 +134,6 @@ def fit_sample(view, tol, max_iter, fit):
     hessian_started = time.perf_counter()
     with np.errstate(all="ignore"):
         hessians = sample.hessian(result.params)
-    mean_squares = np.array(sample.column_mean_squares())  # free: formed by the sample's first pass
     seconds = copy_seconds + result.trace["seconds"][-1] + (time.perf_counter() - hessian_started)
-    return SampleStart(models=view.split(result.params), hessians=hessians, sample_mean_squares=mean_squares,
-                       rows=design.n_samples,
+    return SampleStart(models=view.split(result.params), hessians=hessians, rows=design.n_samples,
                        n_iter=int(np.max(result.n_iter)), n_evaluations=sample.n_evaluations, seconds=seconds)

@@ -200,10 +200,31 @@ def test_a_column_the_sample_misses_keeps_its_curvature(sample_rows):
     start = _sample_start.fit_sample(view, 1e-10, 100, lambda sample, tol, max_iter: lbfgs(
         sample, options=LBFGSOptions(tol=tol, max_iter=max_iter, sample_start="none")))
     sampled, completed = start.hessians[0], start.completed_hessians(objective)[0]
-    assert start.sample_mean_squares[3, 0] == 0.0 and sampled[3, 3] == pytest.approx(1e-8)
+    assert sampled[3, 3] == pytest.approx(1e-8)  # the sample has no row with feature 3
     kappa = sampled[-1, -1]
     assert completed[3, 3] == pytest.approx(1e-8 + CURVATURE_FLOOR * kappa * np.mean(X[:, 3] ** 2))
     assert completed[3, 3] > 1e4 * sampled[3, 3]
     others = np.r_[0:3, 4:10]
     np.testing.assert_array_equal(completed[others, others], sampled[others, others])
     np.testing.assert_array_equal(completed - np.diag(np.diag(completed)), sampled - np.diag(np.diag(sampled)))
+
+
+def test_curvature_floor_without_an_intercept_takes_the_median_column_curvature():
+    from fastml.solvers._preconditioner import CURVATURE_FLOOR, complete_curvature
+
+    X, y = make_data("log_loss", 400, 6, seed=2)
+    X[:, 2] *= 10.0
+    objective = fastml.LinearObjective("log_loss", X, y, l2=1e-6, fit_intercept=False)
+    mean_squares = np.mean(X ** 2, axis=0)
+    kappa = 0.2
+    hessian = np.diag(1e-6 + kappa * mean_squares) + 1e-3  # every column at curvature kappa
+    hessian[4, 4] = 1e-6  # column 4 missed by a sample
+    completed = complete_curvature(hessian[None], objective)[0]
+    # the median of (H_jj - l2) / mean(x_j^2): kappa, up to the 1e-3 added to every entry; the
+    # missed column does not move it
+    median = float(np.median((np.diag(hessian) - 1e-6) / mean_squares))
+    expected = hessian.copy()
+    expected[4, 4] = 1e-6 + CURVATURE_FLOOR * median * mean_squares[4]
+    np.testing.assert_allclose(completed, expected, rtol=1e-12)
+    assert abs(median - kappa) < 0.01
+
