@@ -345,8 +345,9 @@ def record_fingerprint(estimator, X):
 
 # The feature half of a small fit's fingerprint is taken on a second thread while the fit runs: at
 # 1 000 x 100 it is ~0.8 ms of work beside a ~1.35 ms Ridge or Lasso fit (benchmarks/bench_drift.py:
-# 1.8 ms with it alongside, 2.4 ms with it after the fit). Only where the fit itself runs on one
-# thread (fewer stored values than the estimator's passes need to go parallel, see
+# 1.8 ms with it alongside, 2.4 ms with it after the fit); at 10 000 x 100, ~4 ms on one thread
+# beside a ~4 ms fit, where it took ~3.5 ms after the fit on two threads. Only where the fit itself
+# runs on one thread (fewer stored values than the estimator's passes need to go parallel, see
 # `start_fingerprint`) and fastml may use more than one: a third thread on 2 cores would slow an
 # OpenMP region it shares a core with to the pace of its slower thread.
 # Below this many values the hand-over to the other thread (waking it, the lock passed back and forth)
@@ -396,8 +397,9 @@ def start_fingerprint(X, *, serial_fit_below=0):
         return _PendingFingerprint(X, False)
     X = _fingerprint_input(X)
     n_rows, n_features = X.shape
-    if (sp.issparse(X) or not MIN_VALUES_FOR_BACKGROUND <= n_rows * n_features < min(serial_fit_below,
-                                                                                       MIN_VALUES_FOR_THREADS)
+    # the subsample's values bound the second thread's work (a 10 000-row subsample of 100 features:
+    # ~4 ms on one thread), the fit's size decides whether a core is free for it
+    if (sp.issparse(X) or not MIN_VALUES_FOR_BACKGROUND <= n_rows * n_features < serial_fit_below
             or n_features > MAX_FEATURES or resolve_n_threads(None) < 2):
         return _PendingFingerprint(X, True)
     from fastml.kernels.drift import sample_reference_cells

@@ -367,8 +367,10 @@ def start_fingerprint(X, *, gram=False):
     kernels (``fastml._objective.SERIAL_WORK``)."""
     from ..drift._fingerprint import start_fingerprint as start
 
-    if gram:
-        from ..kernels._parallel import MIN_VALUES_PER_THREAD as serial_below
+    if gram:  # map_row_chunks splits the rows once each of two threads gets MIN_VALUES_PER_THREAD
+        from ..kernels._parallel import MIN_VALUES_PER_THREAD
+
+        serial_below = 2 * MIN_VALUES_PER_THREAD
     else:
         from .._objective import SERIAL_WORK as serial_below
     return start(X, serial_fit_below=serial_below)

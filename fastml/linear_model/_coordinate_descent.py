@@ -20,6 +20,7 @@ from sklearn.utils.validation import column_or_1d
 
 from .._config import resolve_n_threads
 from ..kernels._blas_threads import one_blas_thread_in_fit
+from ..solvers.coordinate_descent import _choose_variant
 from ._base import (
     check_choice, check_scalar_param, gram_settles_finiteness, progress_callback, solver_info, start_fingerprint,
     validate_fit_data, warn_if_not_converged,
@@ -34,8 +35,8 @@ def _variant(precompute, n_features):
     """scikit-learn's ``precompute`` as a coordinate-descent variant.
 
     ``True`` asks for the Gram matrix; ``False`` and ``"auto"`` let fastml choose (the Gram variant
-    when ``n_samples >= n_features`` and ``n_features <= 1024``): the variant changes the speed, not
-    the solution. An array (a precomputed Gram) is checked for shape and otherwise recomputed.
+    on enough rows per feature, see ``fastml.solvers.coordinate_descent``): the variant changes the
+    speed, not the solution. An array (a precomputed Gram) is checked for shape and otherwise recomputed.
     """
     if isinstance(precompute, str):
         check_choice(precompute, "precompute", ("auto",))
@@ -142,7 +143,9 @@ class ElasticNet(LinearRegressorMixin, RegressorMixin, MultiOutputMixin, BaseEst
         # every coordinate-descent variant checks its sums over X (Gram diagonal or column squares),
         # which settles X's finiteness without a pass of its own
         X, y = validate_fit_data(self, X, y, multi_output=True, check_X_finite=False)
-        fingerprint = start_fingerprint(X, gram=X.shape[0] >= X.shape[1])  # the Gram variant's condition
+        n_targets = 1 if y.ndim == 1 else y.shape[1]
+        variant = _choose_variant(_variant(self.precompute, X.shape[1]), sp.issparse(X), *X.shape, n_targets)
+        fingerprint = start_fingerprint(X, gram=variant == "gram")
         if self.alpha == 0:
             warnings.warn("With alpha=0, this algorithm does not converge well. You are advised to use the "
                           "LinearRegression estimator", stacklevel=2)
@@ -317,7 +320,7 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit every alpha (and l1_ratio) on every fold, keep the best, refit it on all data."""
         from ..solvers._cd_statistics import fold_training_statistics
-        from ..solvers.coordinate_descent import (CoordinateDescentOptions, _choose_variant, coordinate_descent_path,
+        from ..solvers.coordinate_descent import (CoordinateDescentOptions, coordinate_descent_path,
                                                   coordinate_descent_path_from_statistics)
 
         l1_ratios, given_alphas = self._check_params()
@@ -338,7 +341,9 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
         #    (training sums = all rows minus the test fold's); else each fold forms its own
         statistics = None
         smallest_train = min(len(train) for train, _ in folds)
-        if not sp.issparse(X) and _choose_variant(options.variant, False, smallest_train, X.shape[1]) == "gram":
+        n_penalties = l1_ratios.size * (int(self.alphas) if given_alphas is None else given_alphas.size)
+        if not sp.issparse(X) and _choose_variant(options.variant, False, smallest_train, X.shape[1],
+                                                  n_penalties) == "gram":
             statistics = fold_training_statistics(X, y64[:, None], weights, folds, self.fit_intercept,
                                                   resolve_n_threads(n_threads))
         # 1) the alpha grid of every l1_ratio, from the full data (scikit-learn's rule)

@@ -25,8 +25,9 @@ Three variants share one update rule (``fastml.kernels._cd``):
 * ``"sparse"``: column sweeps over CSC ``X``. CSR input is converted to CSC once: a necessary copy
   of the nonzeros (values and row indices); CSC input is used as it is, unless it has features
   with ``r > 100``: those are stored shifted by their means, in a copy (see below).
-* ``"auto"``: ``"gram"`` when ``n_samples >= n_features`` and ``n_features <= 1024``, else the
-  column variant of the storage.
+* ``"auto"``: ``"gram"`` when ``n_features <= 1024`` and ``n_samples >= n_features`` for a path of
+  penalties, several targets or sparse ``X`` (one Gram serves every solve), ``n_samples >= 12
+  n_features`` for one dense solve; else the column variant of the storage.
 
 The intercept is never a column of ``X`` and ``X`` is never centered in memory: dense columns are
 centered as the kernel reads them (exact for any mean), CSC columns keep a running mean (the
@@ -68,6 +69,13 @@ __all__ = [
 ]
 
 _GRAM_MAX_FEATURES = 1024
+# One dense solve forms the Gram (n p^2 / 2 multiply-adds) for a handful of sweeps (2 n p each):
+# below this many rows per feature the column sweeps cost less. Measured (Lasso, tol 1e-4, 4-8
+# sweeps, one thread): 2 000 x 500 Gram 12.5 ms / columns 3.7 ms, 2 000 x 384 7.9 / 3.9, 3 000 x 300
+# 6.8 / 3.9, 1 000 x 100 0.99 / 0.86, 2 000 x 128 even; from 20 rows per feature on the Gram wins
+# (10 000 x 64 2.2 / 3.8 ms, 50 000 x 384 84 / 105-136 ms), and between the two it depends on
+# the sweep count (10 000 x 384: 18.7 / 13.2-19.8 ms)
+_GRAM_MIN_ROWS_PER_FEATURE = 12
 # A column is constant (coefficient 0, the intercept absorbs it) when its centered weighted sum of
 # squares is at most _ROUNDING times the sum the last centering subtracted from (what is left is that
 # subtraction's rounding noise), or at most _DEGENERATE times its raw sum of squares (a spread below
@@ -155,7 +163,7 @@ class CoordinateDescentPath:
 class _Problem:
     """Penalty-independent data of a coordinate-descent problem (built once, reused by a path)."""
 
-    def __init__(self, X, y, sample_weight, fit_intercept, variant, n_threads):
+    def __init__(self, X, y, sample_weight, fit_intercept, variant, n_threads, n_penalties=1):
         self.n_threads = n_threads
         self.fit_intercept = bool(fit_intercept)
         csc = X if sp.issparse(X) and X.format == "csc" else None
@@ -176,7 +184,7 @@ class _Problem:
         self.y_mean = np.einsum("i,ik->k", w, y) / self.weight_sum if self.fit_intercept else np.zeros(self.n_targets)
         y_c = y - self.y_mean
         self.y_norm2 = np.einsum("i,ik,ik->k", w, y_c, y_c)
-        self.variant = _choose_variant(variant, is_sparse, n_samples, n_features)
+        self.variant = _choose_variant(variant, is_sparse, n_samples, n_features, n_penalties * self.n_targets)
 
         if csc is not None and self.variant == "gram":
             design, csc = _design(csc.tocsr()), None  # the Gram kernel reads rows: one copy
@@ -443,9 +451,13 @@ def _weights(sample_weight, n_samples):
     return frozen_view(np.ascontiguousarray(sample_weight))
 
 
-def _choose_variant(variant, is_sparse, n_samples, n_features):
+def _choose_variant(variant, is_sparse, n_samples, n_features, n_solves=1):
+    """The variant that runs (see the module docstring); ``n_solves``: penalties times targets that
+    share the one Gram matrix."""
     if variant == "auto":
-        if n_samples >= n_features and n_features <= _GRAM_MAX_FEATURES:
+        shared = n_solves > 1 or is_sparse
+        min_rows = n_features if shared else _GRAM_MIN_ROWS_PER_FEATURE * n_features
+        if n_samples >= min_rows and n_features <= _GRAM_MAX_FEATURES:
             return "gram"
         return "sparse" if is_sparse else "dense"
     if variant == "dense" and is_sparse:
@@ -763,7 +775,9 @@ def coordinate_descent_path(X, y, sample_weight=None, *, l1_ratio=1.0, alphas=No
     CoordinateDescentPath
     """
     options = CoordinateDescentOptions() if options is None else options
-    problem = _Problem(X, y, sample_weight, fit_intercept, options.variant, resolve_n_threads(n_threads))
+    n_penalties = n_alphas if alphas is None else np.size(alphas)
+    problem = _Problem(X, y, sample_weight, fit_intercept, options.variant, resolve_n_threads(n_threads),
+                       n_penalties=max(1, int(n_penalties)))
     return _path(problem, l1_ratio, alphas, n_alphas, eps, options)
 
 

@@ -450,6 +450,28 @@ def test_fingerprint_taken_alongside_a_small_fit_is_the_one_taken_after_it(name)
         assert start_fingerprint(X, serial_fit_below=10 ** 9).cells is None
 
 
+def test_fingerprint_alongside_every_fit_whose_passes_run_on_one_thread():
+    """A Gram fit's passes run on one thread below two threads' worth of values (kernels._parallel.
+    map_row_chunks); its fingerprint is taken on the second thread up to there, whatever the size of
+    its subsample (10 000 x 100: ~4 ms of work beside a ~4 ms fit), and not beyond."""
+    from fastml.drift._fingerprint import linear_scorer
+    from fastml.kernels._parallel import MIN_VALUES_PER_THREAD
+    from fastml.linear_model._base import start_fingerprint
+
+    rng = np.random.default_rng(13)
+    n_features = 100
+    serial_rows = 2 * MIN_VALUES_PER_THREAD // n_features - 1
+    X = rng.standard_normal((serial_rows, n_features))
+    pending = start_fingerprint(X, gram=True)
+    assert (pending.cells is not None) == (fastml.get_n_threads() > 1)
+    model = fastml.Ridge().fit(X, X[:, 0])
+    after = Fingerprint.from_data(X, scorer=linear_scorer(model))
+    assert pending.finish(model).fingerprint_.to_state()[0] == after.to_state()[0]
+    np.testing.assert_array_equal(model.fingerprint_.features.counts, after.features.counts)
+    wider = rng.standard_normal((serial_rows + 1, n_features))
+    assert start_fingerprint(wider, gram=True).cells is None  # the fit's own passes use both threads
+
+
 def test_fit_failing_with_its_fingerprint_under_way_raises_and_leaves_no_work_behind():
     """X with NaN: the fit raises scikit-learn's error, not the fingerprint thread's; the next fit works."""
     rng = np.random.default_rng(12)
