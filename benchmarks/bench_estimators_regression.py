@@ -149,7 +149,7 @@ def small_fits(fits):
     from sklearn.model_selection import GridSearchCV
 
     print("\nsmall fits, float64 x 100 features (median of fits; fastml with its fingerprint / without)")
-    for n_samples in (1_000, 5_000, 20_000):
+    for n_samples in (1_000, 5_000, 10_000, 20_000):
         X, y = make_data(n_samples, 100, np.float64)
         for label, make_ours, make_theirs in [("Ridge", lambda: Ridge(1.0), lambda: sk.Ridge(1.0)),
                                               ("Lasso", lambda: Lasso(0.1), lambda: sk.Lasso(0.1)),
@@ -172,11 +172,12 @@ def small_fits(fits):
 
 
 def wide_fits(fits):
-    """More features than rows, or more than the Gram variant takes (1 024): coordinate descent sweeps
-    the columns of an F-ordered copy of X, as scikit-learn does."""
+    """More features than rows, more than the Gram variant takes (1 024), or fewer than 12 rows per
+    feature (one solve does not amortize the Gram there): coordinate descent sweeps the columns of an
+    F-ordered copy of X, as scikit-learn does."""
     print("\nwide data, float64, 20 informative features (median of fits, fingerprint included)")
     rng = np.random.default_rng(3)
-    for n_samples, n_features in ((1_000, 3_000), (5_000, 2_000)):
+    for n_samples, n_features in ((1_000, 3_000), (5_000, 2_000), (2_000, 500), (3_000, 300)):
         X = rng.standard_normal((n_samples, n_features))
         coef = np.zeros(n_features)
         coef[:20] = rng.standard_normal(20)
