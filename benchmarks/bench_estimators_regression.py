@@ -169,6 +169,16 @@ def small_fits(fits):
     theirs = median_fit_time(lambda: search(sk.Lasso()), X, y, 3)
     print(f"GridSearchCV(Lasso, 10 alphas, 5-fold) 5000 rows: fastml {with_print:.3f} / {without:.3f} s   "
           f"scikit-learn {theirs:.3f} s   ratio {theirs / with_print:4.2f}x / {theirs / without:4.2f}x")
+    # the CV estimators at their defaults (100 alphas, 5 folds): 500 solves of a path per fit
+    for n_samples in (1_000, 10_000):
+        X, y = make_data(n_samples, 100, np.float64)
+        for label, make_ours, make_theirs in [("ElasticNetCV()", ElasticNetCV, sk.ElasticNetCV),
+                                              ("LassoCV()", LassoCV, sk.LassoCV)]:
+            make_ours().fit(X, y)
+            ours = median_fit_time(make_ours, X, y, 5)
+            theirs = median_fit_time(make_theirs, X, y, 5)
+            print(f"{label:16s} {n_samples:6d} rows: fastml {ours * 1e3:6.1f} ms   scikit-learn {theirs * 1e3:6.1f} ms   "
+                  f"ratio {theirs / ours:4.2f}x")
 
 
 def wide_fits(fits):

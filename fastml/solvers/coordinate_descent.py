@@ -43,6 +43,10 @@ of the elastic-net dual is computed; a target has converged when ``gap <= tol * 
 (both sides in the unnormalized scale ``sum w`` times ``f``). Gap-safe screening (Fercoq et al.
 2015) drops features proven zero at the optimum. Reported gaps are in the units of ``f``
 (the unnormalized gap divided by ``sum w``), like scikit-learn's ``dual_gap_``.
+
+The solves of a path on the Gram matrix (no trace: ElasticNetCV's 100 alphas x 5 folds) run whole in
+one compiled call each (``kernels._cd.gram_solve``: the same sweeps, gaps and screening); a traced fit
+keeps the Python driver, which records every gap check and calls the callback.
 """
 import warnings
 from dataclasses import dataclass
@@ -552,6 +556,8 @@ def _solve(problem, l1, l2, coef, options, callback=None, trace=None, params_of=
     from ..kernels import _cd
 
     K, d = coef.shape
+    if problem.variant == "gram" and trace is None:
+        return _solve_gram_compiled(problem, l1, l2, coef, options)
     state = _State(problem, coef)
     usable = np.flatnonzero(problem.norms > 0.0).astype(np.int32)
     active = np.zeros((K, d), dtype=np.int32)
@@ -559,7 +565,7 @@ def _solve(problem, l1, l2, coef, options, callback=None, trace=None, params_of=
     n_active = np.full(K, usable.size, dtype=np.int32)
     n_iter = np.zeros(K, dtype=np.int64)
     sweeps = np.zeros(K, dtype=np.int32)
-    rng_state = np.random.default_rng(options.random_state).integers(1, 2**63, size=K, dtype=np.uint64)
+    rng_state = _selection_states(options, K)
     tol_abs = options.tol * problem.y_norm2
     random = options.selection == "random"
     scaled = 1.0 / problem.weight_sum
@@ -601,6 +607,36 @@ def _solve(problem, l1, l2, coef, options, callback=None, trace=None, params_of=
     elif stop:
         message = "stopped by callback"
     return state.coef, n_iter, converged, gap * scaled, primal * scaled, message
+
+
+def _selection_states(options, n_targets):
+    """Per-target xorshift states of random selection, seeded from ``random_state``. Cyclic selection
+    never reads them: ones then, without a generator (seeding one from the OS took ~50 us, more than
+    a small solve of a path)."""
+    if options.selection != "random":
+        return np.ones(n_targets, dtype=np.uint64)
+    return np.random.default_rng(options.random_state).integers(1, 2**63, size=n_targets, dtype=np.uint64)
+
+
+def _solve_gram_compiled(problem, l1, l2, coef, options):
+    """:func:`_solve` on the Gram matrix without a trace (a path's solves), in one compiled call
+    (``kernels._cd.gram_solve``: the same sweeps, gaps and screening, with no Python between them)."""
+    from ..kernels import _cd
+
+    K, d = coef.shape
+    n_iter = np.zeros(K, dtype=np.int64)
+    converged = np.zeros(K, dtype=np.uint8)
+    gaps = np.empty((K, 3))
+    rng_state = _selection_states(options, K)
+    work = d * d * options.max_iter * (K > 1)
+    _cd.gram_solve(problem.gram, problem.norms, problem.xty, coef, np.empty((K, d)), problem.y_norm2, l1, l2,
+                   np.empty((K, d), dtype=np.int32), np.empty((K, d)), options.max_iter, options.check_gap_every,
+                   options.tol, options.tol * problem.y_norm2, options.positive, options.selection == "random",
+                   options.screening, rng_state, n_iter, converged, gaps, problem.threads(work))
+    converged = converged.astype(bool)
+    scaled = 1.0 / problem.weight_sum
+    message = "duality gap below tol" if converged.all() else "reached max_iter"
+    return coef, n_iter, converged, np.maximum(gaps[:, 0], 0.0) * scaled, gaps[:, 1] * scaled, message
 
 
 # -------------------------------------------------------------------------------------------------

@@ -383,3 +383,36 @@ def test_auto_variant_forms_the_gram_where_it_pays():
     assert single.info["variant"] == "dense" and two_targets.info["variant"] == "gram"
     np.testing.assert_allclose(two_targets.params.reshape(41, 2)[:, 0], single.params, rtol=0, atol=1e-8)
     np.testing.assert_allclose(path.coef[1, :, 0], single.params[:40], rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("l1_ratio, positive", [(1.0, False), (0.5, True), (0.0, False), (0.0, True)])
+@pytest.mark.parametrize("selection", ["cyclic", "random"])
+def test_compiled_gram_solve_is_the_python_driver(l1_ratio, positive, selection):
+    """A path's solves on the Gram matrix run in one compiled call (kernels._cd.gram_solve: sweeps,
+    duality gaps and gap-safe screening): the same iterates, sweep counts, convergence and gaps as the
+    Python driver that traced fits use, up to the rounding of the gap's sums. Two targets, one of
+    which runs out of sweeps (max_iter), Lasso / elastic net / ridge / least squares, positive."""
+    from fastml.solvers import _result
+    from fastml.solvers.coordinate_descent import _penalties, _Problem, _solve
+
+    X, Y = _data(n=150, d=30, n_targets=2, seed=8)
+    Y[:, 1] *= 40.0  # a second target far from converging within a few sweeps
+    problem = _Problem(X, Y, None, True, "gram", 1)
+    assert problem.variant == "gram"
+    W = problem.weight_sum
+    for alpha, max_iter in ((0.3, 1000), (0.01, 1000), (0.0, 40), (0.01, 7)):
+        options = CoordinateDescentOptions(tol=1e-10, max_iter=max_iter, selection=selection, random_state=5,
+                                           positive=positive, check_gap_every=3)
+        l1, l2 = _penalties(alpha, l1_ratio, 2)
+        start = np.full((2, 30), 0.05)
+        trace = _result.Trace()
+        trace.start()
+        expected = _solve(problem, l1 * W, l2 * W, start.copy(), options, trace=trace, params_of=lambda c: None)
+        compiled = _solve(problem, l1 * W, l2 * W, start.copy(), options)
+        np.testing.assert_allclose(compiled[0], expected[0], rtol=1e-9, atol=1e-12)  # coefficients
+        np.testing.assert_array_equal(compiled[1], expected[1])  # sweeps
+        np.testing.assert_array_equal(compiled[2], expected[2])  # converged
+        np.testing.assert_allclose(compiled[3], expected[3], rtol=1e-6, atol=1e-12 * problem.y_norm2.max() / W)
+        np.testing.assert_allclose(compiled[4], expected[4], rtol=1e-12)  # primal objective
+        assert compiled[5] == expected[5]
+    assert not expected[2].all()  # max_iter=7 left a target unconverged: both say so
