@@ -30,6 +30,7 @@ from libc.math cimport fabs, sqrt
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 
 __all__ = [
+    "dense_solve",
     "gram_solve",
     "gram_sweeps",
     "dense_sweeps",
@@ -328,36 +329,30 @@ def gram_sweeps(const double[:, ::1] gram not None, const double[:, ::1] xty not
 
 
 # ---------------------------------------------------------------------------------------------
-# a whole solve on the Gram matrix: sweeps, duality gaps and screening without Python in between
+# a whole solve: sweeps, duality gaps and screening without Python in between (Gram and dense)
 # ---------------------------------------------------------------------------------------------
 # Why: a path of penalties (ElasticNetCV: 100 alphas x 5 folds) is hundreds of solves of a few
-# sweeps of O(d^2) each; the Python driver's gap checks and screening (numpy on vectors of d
-# values) cost ~0.25 ms a solve there, 90 % of an ElasticNetCV fit on 1 000 x 100. The formulas
-# are those of the driver (fastml.solvers.coordinate_descent._gap and _screen), in the same
-# order per target; sums run in index order, so results agree with the driver's up to rounding.
+# sweeps each; the Python driver's gap checks and screening (numpy on vectors of d values) cost
+# ~0.25-0.3 ms a solve there, 90 % of an ElasticNetCV fit on 1 000 x 100 (Gram) and a third of a
+# lasso path on 200 x 1 000 (dense columns). The formulas are those of the driver
+# (fastml.solvers.coordinate_descent._gap and _screen), in the same order per target; sums run in
+# index order, so results agree with the driver's up to rounding.
 
-cdef void _gram_gap(const double* gram, Py_ssize_t d, const double* xty, const double* coef,
-                    const double* gram_coef, double y_norm2, double l1, double l2, bint positive,
-                    double* xta, double* out) noexcept nogil:
-    """Duality gap of one target in the unnormalized scale: out = (gap, primal, dual norm); xta is
-    overwritten with X_c^T W R - l2 coef (the driver's ``_gap``, Gram variant)."""
+cdef void _finish_gap(const double* coef, Py_ssize_t d, double r_norm2, double r_y, double l1, double l2,
+                      bint positive, double* xta, double* out) noexcept nogil:
+    """From ``xta`` holding X_c^T W R on entry (overwritten with X_c^T W R - l2 coef), ||R||_W^2 and
+    R^T W y_c: out = (gap, primal, dual norm) in the unnormalized scale (the driver's ``_gap``)."""
     cdef Py_ssize_t j
-    cdef double c, xtr, value, q_coef = 0.0, coef_gram_coef = 0.0, l1_norm = 0.0, l2_norm2 = 0.0
-    cdef double dual_norm = 0.0, squares = 0.0, r_norm2, r_y, primal, scale, gap
-    for j in range(d):
-        c = coef[j]
-        q_coef += c * xty[j]
-        coef_gram_coef += c * gram_coef[j]
-        l1_norm += fabs(c)
-        l2_norm2 += c * c
-    r_norm2 = y_norm2 - 2.0 * q_coef + coef_gram_coef
+    cdef double c, xtr, value, l1_norm = 0.0, l2_norm2 = 0.0, dual_norm = 0.0, squares = 0.0
+    cdef double primal, scale, gap
     if not r_norm2 > 0.0:
         r_norm2 = 0.0 if r_norm2 <= 0.0 else r_norm2  # NaN stays NaN, as np.maximum
-    r_y = y_norm2 - q_coef
-    primal = 0.5 * (r_norm2 + l2 * l2_norm2) + l1 * l1_norm
     for j in range(d):
-        xtr = xty[j] - gram_coef[j]
-        xta[j] = xtr - l2 * coef[j]
+        c = coef[j]
+        l1_norm += fabs(c)
+        l2_norm2 += c * c
+        xtr = xta[j]
+        xta[j] = xtr - l2 * c
         value = xta[j] if positive else fabs(xta[j])
         if j == 0 or value > dual_norm or value != value:
             dual_norm = value
@@ -366,8 +361,9 @@ cdef void _gram_gap(const double* gram, Py_ssize_t d, const double* xty, const d
         if l2 > 0.0:  # ridge: the excess of the gradient over the dual's feasible set
             value = (xtr if xtr > 0.0 else 0.0) if positive else xtr
         else:  # least squares: the (projected) gradient
-            value = (xtr if (coef[j] > 0.0 or xtr > 0.0) else 0.0) if positive else xtr
+            value = (xtr if (c > 0.0 or xtr > 0.0) else 0.0) if positive else xtr
         squares += value * value
+    primal = 0.5 * (r_norm2 + l2 * l2_norm2) + l1 * l1_norm
     if l1 > 0.0:  # formulation A: the scaled residual is dual feasible
         scale = l1 / dual_norm if dual_norm > l1 else 1.0
         gap = primal - (-0.5 * scale * scale * (r_norm2 + l2 * l2_norm2) + scale * r_y)
@@ -380,11 +376,38 @@ cdef void _gram_gap(const double* gram, Py_ssize_t d, const double* xty, const d
     out[2] = dual_norm
 
 
-cdef void _gram_screen(const double* gram, Py_ssize_t d, const double* norms, double* coef,
-                       double* gram_coef, double l1, double l2, int32_t* active, int32_t* n_active,
-                       const double* xta, double gap, double dual_norm) noexcept nogil:
+cdef void _gap_target(const floating* X, Py_ssize_t n, const double* sw, const double* x_mean,
+                      const double* y_c, const double* resid, const double* gram, Py_ssize_t d,
+                      const double* xty, const double* coef, const double* gram_coef, double y_norm2,
+                      double l1, double l2, bint positive, double* xta, double* out) noexcept nogil:
+    """Duality gap of one target: on the Gram matrix when ``gram`` is not NULL, else from the
+    centered residual ``resid`` and the F-ordered columns of ``X``."""
+    cdef Py_ssize_t i, j
+    cdef double q_coef = 0.0, coef_gram_coef = 0.0, r_norm2 = 0.0, r_y = 0.0, weighted
+    if gram != NULL:
+        for j in range(d):
+            q_coef += coef[j] * xty[j]
+            coef_gram_coef += coef[j] * gram_coef[j]
+            xta[j] = xty[j] - gram_coef[j]
+        _finish_gap(coef, d, y_norm2 - 2.0 * q_coef + coef_gram_coef, y_norm2 - q_coef, l1, l2, positive, xta,
+                    out)
+        return
+    for j in range(d):
+        xta[j] = _dot_dense(X + j * n, x_mean[j], resid, sw, n)
+    for i in range(n):
+        weighted = resid[i] if sw == NULL else resid[i] * sw[i]
+        r_norm2 += weighted * resid[i]
+        r_y += weighted * y_c[i]
+    _finish_gap(coef, d, r_norm2, r_y, l1, l2, positive, xta, out)
+
+
+cdef void _screen_target(const floating* X, Py_ssize_t n, const double* x_mean, double* resid,
+                         const double* gram, Py_ssize_t d, const double* norms, double* coef,
+                         double* gram_coef, double l1, double l2, int32_t* active, int32_t* n_active,
+                         const double* xta, double gap, double dual_norm) noexcept nogil:
     """Gap-safe rule (Fercoq et al. 2015, eq. 11), the driver's ``_screen``: features provably zero
-    at the optimum leave the active set (their coefficients set to zero, ``gram_coef`` kept)."""
+    at the optimum leave the active set (their coefficients set to zero, ``gram_coef`` or the
+    residual kept in step)."""
     cdef Py_ssize_t f, j, t
     cdef int32_t kept = 0
     cdef double denominator = l1 if l1 > dual_norm else dual_norm
@@ -400,18 +423,23 @@ cdef void _gram_screen(const double* gram, Py_ssize_t d, const double* norms, do
         elif coef[j] != 0.0:
             value = coef[j]
             coef[j] = 0.0
-            for t in range(d):
-                gram_coef[t] -= value * gram[j * d + t]
+            if gram != NULL:
+                for t in range(d):
+                    gram_coef[t] -= value * gram[j * d + t]
+            else:
+                _axpy_dense(value, X + j * n, x_mean[j], resid, n)
     n_active[0] = kept
 
 
-cdef void _gram_solve_target(const double* gram, Py_ssize_t d, const double* norms, const double* xty,
-                             double* coef, double* gram_coef, double y_norm2, double l1, double l2,
-                             int32_t* active, double* xta, int max_iter, int check_gap_every,
-                             double dw_tol, double tol_abs, bint positive, bint random, bint screening,
-                             uint64_t* state, int64_t* n_iter, uint8_t* converged,
-                             double* gap_out) noexcept nogil:
-    cdef Py_ssize_t j, t
+cdef void _solve_target(const floating* X, Py_ssize_t n, const double* sw, const double* x_mean,
+                        const double* y_c, double* resid, const double* gram, Py_ssize_t d,
+                        const double* norms, const double* xty, double* coef, double* gram_coef,
+                        double y_norm2, double l1, double l2, int32_t* active, double* xta, int max_iter,
+                        int check_gap_every, double dw_tol, double tol_abs, bint positive, bint random,
+                        bint screening, uint64_t* state, int64_t* n_iter, uint8_t* converged,
+                        double* gap_out) noexcept nogil:
+    """The driver's ``_solve`` for one target (see :func:`solve`)."""
+    cdef Py_ssize_t i, j, t
     cdef int32_t n_active = 0
     cdef int budget, sweeps
     for j in range(d):
@@ -420,25 +448,57 @@ cdef void _gram_solve_target(const double* gram, Py_ssize_t d, const double* nor
         else:
             active[n_active] = <int32_t> j
             n_active += 1
-    for t in range(d):
-        gram_coef[t] = 0.0
-    for j in range(d):
-        if coef[j] != 0.0:
-            for t in range(d):
-                gram_coef[t] += coef[j] * gram[j * d + t]
+    if gram != NULL:  # gram_coef = coef @ gram
+        for t in range(d):
+            gram_coef[t] = 0.0
+        for j in range(d):
+            if coef[j] != 0.0:
+                for t in range(d):
+                    gram_coef[t] += coef[j] * gram[j * d + t]
+    else:  # the centered residual y_c - X_c coef
+        for i in range(n):
+            resid[i] = y_c[i]
+        for j in range(d):
+            if coef[j] != 0.0:
+                _axpy_dense(-coef[j], X + j * n, x_mean[j], resid, n)
     n_iter[0] = 0
-    _gram_gap(gram, d, xty, coef, gram_coef, y_norm2, l1, l2, positive, xta, gap_out)
+    _gap_target(X, n, sw, x_mean, y_c, resid, gram, d, xty, coef, gram_coef, y_norm2, l1, l2, positive, xta, gap_out)
     converged[0] = gap_out[0] <= tol_abs
     while not converged[0] and n_iter[0] < max_iter:
         if screening and l1 > 0.0:
-            _gram_screen(gram, d, norms, coef, gram_coef, l1, l2, active, &n_active, xta, gap_out[0],
-                         gap_out[2])
+            _screen_target(X, n, x_mean, resid, gram, d, norms, coef, gram_coef, l1, l2, active, &n_active, xta,
+                           gap_out[0], gap_out[2])
         budget = check_gap_every if check_gap_every < max_iter - n_iter[0] else <int> (max_iter - n_iter[0])
-        sweeps = _gram_sweeps_target(gram, d, xty, coef, gram_coef, l1, l2, active, n_active, budget,
-                                     dw_tol, positive, random, state)
+        if gram != NULL:
+            sweeps = _gram_sweeps_target(gram, d, xty, coef, gram_coef, l1, l2, active, n_active, budget,
+                                         dw_tol, positive, random, state)
+        else:
+            sweeps = _dense_sweeps_target(X, n, sw, norms, x_mean, coef, resid, l1, l2, active, n_active,
+                                          budget, dw_tol, positive, random, state)
         n_iter[0] += sweeps
-        _gram_gap(gram, d, xty, coef, gram_coef, y_norm2, l1, l2, positive, xta, gap_out)
+        _gap_target(X, n, sw, x_mean, y_c, resid, gram, d, xty, coef, gram_coef, y_norm2, l1, l2, positive, xta,
+                    gap_out)
         converged[0] = gap_out[0] <= tol_abs
+
+
+_SOLVE_PARAMETERS = """
+    norms : ndarray of shape (n_features,), float64
+        Centered column norms (a zero one keeps its coefficient at zero).
+    y_norm2 : ndarray of shape (n_targets,), float64
+        ``sum_i w_i y_c,i^2`` per target.
+    active : ndarray of shape (n_targets, n_features), int32; xta : same shape, float64
+        Workspace, overwritten.
+    max_iter, check_gap_every : int
+        At most ``max_iter`` sweeps, a duality gap after every ``check_gap_every`` (or fewer: the
+        ``dw_tol`` early stop of the sweeps).
+    tol_abs : ndarray of shape (n_targets,), float64
+        Converged at ``gap <= tol_abs[k]``.
+    screening : bool
+        Gap-safe screening before each batch of sweeps (targets with ``l1[k] > 0``).
+    n_iter_out : ndarray (n_targets,) int64; converged_out : (n_targets,) uint8; gap_out : (n_targets, 3)
+        Sweeps run, convergence, and gap, primal objective and dual norm of the last check, in the
+        unnormalized scale.
+"""
 
 
 def gram_solve(const double[:, ::1] gram not None, const double[::1] norms not None,
@@ -450,17 +510,10 @@ def gram_solve(const double[:, ::1] gram not None, const double[::1] norms not N
                bint random, bint screening, uint64_t[::1] rng_state not None,
                int64_t[::1] n_iter_out not None, uint8_t[::1] converged_out not None,
                double[:, ::1] gap_out not None, int n_threads):
-    """A whole coordinate-descent solve per target on the Gram matrix: from ``coef``, sweeps of at
-    most ``check_gap_every`` (the ``dw_tol`` early stop of :func:`gram_sweeps`), a duality gap after
-    each batch of sweeps (converged at ``gap <= tol_abs[k]``), and gap-safe screening before each
-    batch when ``screening`` (and ``l1[k] > 0``); at most ``max_iter`` sweeps.
-
-    ``norms``: the centered column norms (a zero one keeps its coefficient at zero); ``y_norm2``:
-    ``sum_i w_i y_c,i^2`` per target; ``gram_coef``, ``active`` (int32) and ``xta`` (n_targets,
-    n_features): workspace, overwritten. Out: ``coef`` (in place), ``n_iter_out`` (int64),
-    ``converged_out`` (uint8), ``gap_out`` (n_targets, 3): gap, primal, dual norm of the last check,
-    in the unnormalized scale. Targets run one per thread (results do not depend on ``n_threads``).
-    Other parameters as in ``_SWEEP_PARAMETERS``.
+    """A whole coordinate-descent solve per target on the Gram matrix, from ``coef`` (updated in
+    place): the sweeps of :func:`gram_sweeps`, a duality gap after each batch of them, gap-safe
+    screening before each batch. ``gram_coef``: workspace. Targets run one per thread (results do
+    not depend on ``n_threads``). See ``_SOLVE_PARAMETERS`` and ``_SWEEP_PARAMETERS``.
     """
     cdef Py_ssize_t n_targets = coef.shape[0]
     cdef Py_ssize_t d = coef.shape[1]
@@ -470,10 +523,42 @@ def gram_solve(const double[:, ::1] gram not None, const double[::1] norms not N
         return
     with nogil:
         for k in prange(n_targets, schedule="static", chunksize=1, num_threads=workers):
-            _gram_solve_target(&gram[0, 0], d, &norms[0], &xty[k, 0], &coef[k, 0], &gram_coef[k, 0],
-                               y_norm2[k], l1[k], l2[k], &active[k, 0], &xta[k, 0], max_iter,
-                               check_gap_every, dw_tol, tol_abs[k], positive, random, screening,
-                               &rng_state[k], &n_iter_out[k], &converged_out[k], &gap_out[k, 0])
+            _solve_target[double](<const double*> NULL, 0, NULL, NULL, NULL, NULL, &gram[0, 0], d, &norms[0],
+                                  &xty[k, 0], &coef[k, 0], &gram_coef[k, 0], y_norm2[k], l1[k], l2[k],
+                                  &active[k, 0], &xta[k, 0], max_iter, check_gap_every, dw_tol, tol_abs[k],
+                                  positive, random, screening, &rng_state[k], &n_iter_out[k],
+                                  &converged_out[k], &gap_out[k, 0])
+
+
+def dense_solve(const floating[::1, :] X not None, const double[::1] sample_weight,
+                const double[::1] norms not None, const double[::1] x_mean not None,
+                const double[:, ::1] y_c not None, double[:, ::1] coef not None,
+                double[:, ::1] resid not None, const double[::1] y_norm2 not None,
+                const double[::1] l1 not None, const double[::1] l2 not None,
+                int32_t[:, ::1] active not None, double[:, ::1] xta not None, int max_iter,
+                int check_gap_every, double dw_tol, const double[::1] tol_abs not None, bint positive,
+                bint random, bint screening, uint64_t[::1] rng_state not None,
+                int64_t[::1] n_iter_out not None, uint8_t[::1] converged_out not None,
+                double[:, ::1] gap_out not None, int n_threads):
+    """:func:`gram_solve` on the F-ordered columns of ``X`` (the sweeps of :func:`dense_sweeps`):
+    ``y_c`` (n_targets, n_samples) the centered targets, ``resid`` (same shape) workspace holding
+    the centered residual. See ``_SOLVE_PARAMETERS`` and ``_SWEEP_PARAMETERS``."""
+    cdef Py_ssize_t n = X.shape[0]
+    cdef Py_ssize_t n_targets = coef.shape[0]
+    cdef Py_ssize_t d = coef.shape[1]
+    cdef Py_ssize_t k
+    cdef int workers = _workers(n_threads, n_targets)
+    cdef const double* sw = NULL
+    if n_targets == 0 or d == 0 or n == 0:
+        return
+    if sample_weight is not None:
+        sw = &sample_weight[0]
+    with nogil:
+        for k in prange(n_targets, schedule="static", chunksize=1, num_threads=workers):
+            _solve_target(&X[0, 0], n, sw, &x_mean[0], &y_c[k, 0], &resid[k, 0], NULL, d, &norms[0], NULL,
+                          &coef[k, 0], NULL, y_norm2[k], l1[k], l2[k], &active[k, 0], &xta[k, 0], max_iter,
+                          check_gap_every, dw_tol, tol_abs[k], positive, random, screening, &rng_state[k],
+                          &n_iter_out[k], &converged_out[k], &gap_out[k, 0])
 
 
 def dense_sweeps(const floating[::1, :] X not None, const double[::1] sample_weight,

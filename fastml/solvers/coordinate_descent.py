@@ -44,9 +44,10 @@ of the elastic-net dual is computed; a target has converged when ``gap <= tol * 
 2015) drops features proven zero at the optimum. Reported gaps are in the units of ``f``
 (the unnormalized gap divided by ``sum w``), like scikit-learn's ``dual_gap_``.
 
-The solves of a path on the Gram matrix (no trace: ElasticNetCV's 100 alphas x 5 folds) run whole in
-one compiled call each (``kernels._cd.gram_solve``: the same sweeps, gaps and screening); a traced fit
-keeps the Python driver, which records every gap check and calls the callback.
+The solves of a path on the Gram matrix or dense columns (no trace: ElasticNetCV's 100 alphas x 5
+folds) run whole in one compiled call each (``kernels._cd.gram_solve`` / ``dense_solve``: the same
+sweeps, gaps and screening); a traced fit keeps the Python driver, which records every gap check and
+calls the callback, and so does the CSC variant.
 """
 import warnings
 from dataclasses import dataclass
@@ -556,8 +557,8 @@ def _solve(problem, l1, l2, coef, options, callback=None, trace=None, params_of=
     from ..kernels import _cd
 
     K, d = coef.shape
-    if problem.variant == "gram" and trace is None:
-        return _solve_gram_compiled(problem, l1, l2, coef, options)
+    if problem.variant != "sparse" and trace is None:
+        return _solve_compiled(problem, l1, l2, coef, options)
     state = _State(problem, coef)
     usable = np.flatnonzero(problem.norms > 0.0).astype(np.int32)
     active = np.zeros((K, d), dtype=np.int32)
@@ -618,9 +619,10 @@ def _selection_states(options, n_targets):
     return np.random.default_rng(options.random_state).integers(1, 2**63, size=n_targets, dtype=np.uint64)
 
 
-def _solve_gram_compiled(problem, l1, l2, coef, options):
-    """:func:`_solve` on the Gram matrix without a trace (a path's solves), in one compiled call
-    (``kernels._cd.gram_solve``: the same sweeps, gaps and screening, with no Python between them)."""
+def _solve_compiled(problem, l1, l2, coef, options):
+    """:func:`_solve` without a trace (a path's solves) on the Gram matrix or dense columns, in one
+    compiled call (``kernels._cd.gram_solve`` / ``dense_solve``: the same sweeps, gaps and screening,
+    with no Python between them)."""
     from ..kernels import _cd
 
     K, d = coef.shape
@@ -628,15 +630,20 @@ def _solve_gram_compiled(problem, l1, l2, coef, options):
     converged = np.zeros(K, dtype=np.uint8)
     gaps = np.empty((K, 3))
     rng_state = _selection_states(options, K)
-    work = d * d * options.max_iter * (K > 1)
-    _cd.gram_solve(problem.gram, problem.norms, problem.xty, coef, np.empty((K, d)), problem.y_norm2, l1, l2,
-                   np.empty((K, d), dtype=np.int32), np.empty((K, d)), options.max_iter, options.check_gap_every,
-                   options.tol, options.tol * problem.y_norm2, options.positive, options.selection == "random",
-                   options.screening, rng_state, n_iter, converged, gaps, problem.threads(work))
+    settings = (problem.y_norm2, l1, l2, np.empty((K, d), dtype=np.int32), np.empty((K, d)), options.max_iter,
+                options.check_gap_every, options.tol, options.tol * problem.y_norm2, options.positive,
+                options.selection == "random", options.screening, rng_state, n_iter, converged, gaps)
+    if problem.variant == "gram":
+        _cd.gram_solve(problem.gram, problem.norms, problem.xty, coef, np.empty((K, d)), *settings,
+                       problem.threads(d * d * options.max_iter * (K > 1)))
+    else:
+        _cd.dense_solve(problem.X_f, problem.sample_weight, problem.norms, problem.x_mean, problem.y_c, coef,
+                        np.empty((K, problem.n_samples)), *settings,
+                        problem.threads(d * problem.n_samples * options.max_iter * (K > 1)))
     converged = converged.astype(bool)
     scaled = 1.0 / problem.weight_sum
     message = "duality gap below tol" if converged.all() else "reached max_iter"
-    return coef, n_iter, converged, np.maximum(gaps[:, 0], 0.0) * scaled, gaps[:, 1] * scaled, message
+    return coef, n_iter, converged, gaps[:, 0] * scaled, gaps[:, 1] * scaled, message
 
 
 # -------------------------------------------------------------------------------------------------
