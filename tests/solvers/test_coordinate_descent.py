@@ -387,20 +387,21 @@ def test_auto_variant_forms_the_gram_where_it_pays():
 
 @pytest.mark.parametrize("l1_ratio, positive", [(1.0, False), (0.5, True), (0.0, False), (0.0, True)])
 @pytest.mark.parametrize("selection", ["cyclic", "random"])
-@pytest.mark.parametrize("variant, weighted", [("gram", False), ("dense", False), ("dense", True)])
-def test_compiled_solve_is_the_python_driver(l1_ratio, positive, selection, variant, weighted):
+@pytest.mark.parametrize("variant, weighted, dtype", [("gram", False, np.float64), ("dense", False, np.float64),
+                                                    ("dense", True, np.float32)])
+def test_compiled_solve_is_the_python_driver(l1_ratio, positive, selection, variant, weighted, dtype):
     """A path's solves on the Gram matrix or dense columns run in one compiled call each
     (kernels._cd.gram_solve / dense_solve: sweeps, duality gaps and gap-safe screening): the same
     iterates, sweep counts, convergence and gaps as the Python driver that traced fits use, up to
     the rounding of the gap's sums. Two targets, one of which runs out of sweeps (max_iter), Lasso /
-    elastic net / ridge / least squares, positive, sample weights."""
+    elastic net / ridge / least squares, positive, sample weights, float32 columns."""
     from fastml.solvers import _result
     from fastml.solvers.coordinate_descent import _penalties, _Problem, _solve
 
     X, Y = _data(n=150, d=30, n_targets=2, seed=8)
     Y[:, 1] *= 40.0  # a second target far from converging within a few sweeps
     weights = np.random.default_rng(2).uniform(0.2, 3.0, 150) if weighted else None
-    problem = _Problem(X, Y, weights, True, variant, 1)
+    problem = _Problem(X.astype(dtype), Y, weights, True, variant, 1)
     assert problem.variant == variant
     W = problem.weight_sum
     for alpha, max_iter in ((0.3, 1000), (0.01, 1000), (0.0, 40), (0.01, 7)):
