@@ -15,8 +15,8 @@ Differences from scikit-learn, on purpose:
 
 * weights are normalized by their sum, so an integer weight k is the same objective as k copies of
   the row (scikit-learn's SGD is not; its objective divides by n_samples);
-* the row order of each epoch comes from ``numpy.random.default_rng([seed, epoch])`` and is shared
-  by the K one-vs-all models; results are reproducible but not scikit-learn's numbers;
+* the row order of each epoch depends on ``(seed, epoch)`` only (``fastml.kernels.shuffle``) and is
+  shared by the K one-vs-all models; results are reproducible but not scikit-learn's numbers;
 * ``SGDRegressor`` starts its intercept at the best constant (mean, or median for the robust
   losses) rather than 0, which saves many epochs on uncentred targets; ``SGDClassifier`` starts at
   0 like scikit-learn;

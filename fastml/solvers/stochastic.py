@@ -80,8 +80,9 @@ class StochasticOptions:
     shuffle : bool
         Visit the rows in a new random order each epoch (else in their order).
     random_state : int, optional
-        Seed of the permutations: epoch e uses ``default_rng([random_state, e])``, so results are
-        bitwise reproducible and a continued run draws the same orders as an uninterrupted one.
+        Seed of the permutations: epoch e's row order depends on ``(random_state, e)`` only
+        (``kernels.shuffle.epoch_permutation``), so results are bitwise reproducible and a continued
+        run draws the same orders as an uninterrupted one.
     trace_objective : {"full", "running"}
         What the trace and the stopping rule use (see the module docstring).
     """
@@ -333,6 +334,7 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     """
     from ..kernels import _optimizers as ids
     from ..kernels._jit import call_parallel
+    from ..kernels.shuffle import epoch_permutation
     from ..kernels.stochastic_csr import stochastic_epoch_csr, unsigned_index_views
     from ..kernels.stochastic_dense import prefetch_rows_ahead, stochastic_epoch_dense
 
@@ -417,6 +419,7 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     scratch = StochasticState(**{name: (value.copy() if isinstance(value, np.ndarray) else value)
                                  for name, value in vars(state).items()})
     run_epoch(np.zeros(min(1, n_samples), dtype=np.int64), *kernel_arrays(scratch))
+    epoch_permutation(np.uint64(0), np.uint64(0), np.empty(1, dtype=np.int64))
     if not design.is_sparse and _use_prefetch_thread(objective, options, n_samples, columns):
         one_row, done = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64)  # compiles (or loads) only
         prefetch_rows_ahead(design.dense, *common, one_row, done, 1, 1)
@@ -439,7 +442,8 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
             break
         # 1) one compiled epoch over a permutation that depends on (seed, epoch) only
         if options.shuffle:
-            order = np.random.default_rng([state.seed, state.epoch]).permutation(n_samples)
+            order = epoch_permutation(np.uint64(state.seed % 2**64), np.uint64(state.epoch),
+                                      np.empty(n_samples, dtype=np.int64))
         else:
             order = np.arange(n_samples, dtype=np.int64)
         columns[ids.ETA0] = state.learning_rate

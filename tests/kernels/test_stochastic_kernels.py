@@ -30,7 +30,9 @@ def _data(task="binary", seed=0, n=N_SAMPLES, p=N_FEATURES):
 def _orders(seed, n, epochs, shuffle=True):
     if not shuffle:
         return [np.arange(n)] * epochs
-    return [np.random.default_rng([seed, e]).permutation(n) for e in range(epochs)]
+    from fastml.kernels.shuffle import epoch_permutation
+
+    return [epoch_permutation(np.uint64(seed), np.uint64(e), np.empty(n, dtype=np.int64)) for e in range(epochs)]
 
 
 def _loss_derivative(loss, y, raw):
