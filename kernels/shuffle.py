@@ -2,8 +2,9 @@
 
 Why not numpy: ``numpy.random.default_rng([seed, epoch]).permutation(n)`` builds a generator from a
 seed sequence (~18 us) and shuffles at ~20 ns a row: 42 us an epoch for 1 000 rows (as long as the
-epoch itself), 19.8 ms for 1e6 rows (a tenth of a shuffled SGD epoch there) on the 2-core machine of
-``PEERS.md``. Here: Fisher-Yates in one compiled pass, 4.6 us for 1 000 rows, 6.0 ms for 1e6.
+epoch itself), 19.8 ms for 1e6 rows (a tenth of a shuffled SGD epoch there), on the 2-core Intel VM
+of the 2026-11-28 session note. Here: Fisher-Yates in one compiled pass, 4.6 us for 1 000 rows,
+6.0 ms for 1e6.
 
 Generator: SplitMix64 (Steele, Lea, Flood 2014: a Weyl sequence of step 0x9E3779B97F4A7C15 through
 a 64-bit finalizer; passes BigCrush), its state started from the seed and the epoch through the

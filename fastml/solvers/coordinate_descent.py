@@ -612,8 +612,8 @@ def _solve(problem, l1, l2, coef, options, callback=None, trace=None, params_of=
 
 def _selection_states(options, n_targets):
     """Per-target xorshift states of random selection, seeded from ``random_state``. Cyclic selection
-    never reads them: ones then, without a generator (seeding one from the OS took ~50 us, more than
-    a small solve of a path)."""
+    never reads them: ones then, without a generator (building one took 25-30 us, about a small
+    solve of a path)."""
     if options.selection != "random":
         return np.ones(n_targets, dtype=np.uint64)
     return np.random.default_rng(options.random_state).integers(1, 2**63, size=n_targets, dtype=np.uint64)
