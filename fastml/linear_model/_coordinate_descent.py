@@ -359,8 +359,10 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
                               for ratio in l1_ratios])
         else:
             grids = np.tile(given_alphas, (l1_ratios.size, 1))
-        # 2) one path per (l1_ratio, fold): from the fold's training sums, or (fallback) on all rows with
-        #    the fold's training rows carrying their weights and the others zero
+        # 2) one path per (l1_ratio, fold): from the fold's training sums, or (fallback: wide or sparse X)
+        #    on a copy of the fold's training rows, unweighted unless the fit is weighted. (All rows with
+        #    zero weights on the test fold read a quarter more rows through the weighted kernels:
+        #    LassoCV() on 200 x 1 000, its five paths took 420 ms that way, ~250 ms on the copies.)
         mse = np.empty((l1_ratios.size, len(folds), grids.shape[1]))
         for r, ratio in enumerate(l1_ratios):
             for f, (train, test) in enumerate(folds):
@@ -371,11 +373,11 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
                             statistics[0][f], len(train), l1_ratio=float(ratio), alphas=grids[r],
                             fit_intercept=self.fit_intercept, options=options, n_threads=n_threads)
                     else:
-                        train_weights = np.zeros(X.shape[0])
-                        train_weights[train] = weights[train]
-                        path = coordinate_descent_path(X, y64, train_weights, l1_ratio=float(ratio),
-                                                       alphas=grids[r], fit_intercept=self.fit_intercept,
-                                                       options=options, n_threads=n_threads)
+                        path = coordinate_descent_path(X[train], y64[train],
+                                                       None if sample_weight is None else weights[train],
+                                                       l1_ratio=float(ratio), alphas=grids[r],
+                                                       fit_intercept=self.fit_intercept, options=options,
+                                                       n_threads=n_threads)
                 # 3) mean squared error of every alpha on the test rows
                 predictions = X[test] @ path.coef[:, :, 0].T + path.intercept[:, 0]  # (n_test, n_alphas)
                 squared = (predictions - y64[test, None]) ** 2

@@ -232,6 +232,25 @@ def test_lasso_cv_matches_scikit_learn(name, weighted):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
+def test_cv_on_wide_dense_data_matches_scikit_learn(weighted):
+    """More features than training rows: no Gram; each fold's path runs on a copy of its training
+    rows (weighted only when the fit is), still scikit-learn's mse path, alpha and coefficients."""
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((60, 150)) + 1.0
+    y = X[:, :6] @ rng.standard_normal(6) + 0.2 * rng.standard_normal(60)
+    weights = rng.uniform(0.2, 3.0, 60) if weighted else None
+    for ours, theirs in ((LassoCV(alphas=10, cv=3, tol=1e-10, max_iter=100_000),
+                          sk.LassoCV(alphas=10, cv=3, tol=1e-10, max_iter=100_000)),
+                         (ElasticNetCV(l1_ratio=[0.4, 1.0], alphas=10, cv=3, tol=1e-10, max_iter=100_000),
+                          sk.ElasticNetCV(l1_ratio=[0.4, 1.0], alphas=10, cv=3, tol=1e-10, max_iter=100_000))):
+        ours.fit(X, y, sample_weight=weights)
+        theirs.fit(X, y, sample_weight=weights)
+        np.testing.assert_allclose(ours.mse_path_, theirs.mse_path_, rtol=1e-5)
+        assert ours.alpha_ == pytest.approx(theirs.alpha_, rel=1e-12)
+        assert relative_error(ours.coef_, theirs.coef_) < 1e-4
+
+
+@pytest.mark.parametrize("weighted", [False, True])
 def test_elastic_net_cv_refit_from_fold_sums_equals_a_plain_fit(weighted):
     """The refit reuses the fold pass's sums of all rows: it is the ElasticNet fit on the data."""
     X, y, _ = DATA["diabetes"]
