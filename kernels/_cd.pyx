@@ -80,6 +80,11 @@ cdef inline Py_ssize_t _pick(Py_ssize_t f, Py_ssize_t n_active, bint random,
     return f
 
 
+cdef inline const double* _optional_pointer(const double[::1] values) noexcept:
+    """The address of ``values[0]``, or NULL for None (the kernels' unit sample weights)."""
+    return NULL if values is None else &values[0]
+
+
 cdef inline double _dot_dense(const floating* column, double mean, const double* resid,
                               const double* sw, Py_ssize_t n) noexcept nogil:
     """sum_i sw[i] * (column[i] - mean) * resid[i] (sw NULL: unit weights), four partial sums."""
@@ -345,8 +350,8 @@ cdef void _finish_gap(const double* coef, Py_ssize_t d, double r_norm2, double r
     cdef Py_ssize_t j
     cdef double c, xtr, value, l1_norm = 0.0, l2_norm2 = 0.0, dual_norm = 0.0, squares = 0.0
     cdef double primal, scale, gap
-    if not r_norm2 > 0.0:
-        r_norm2 = 0.0 if r_norm2 <= 0.0 else r_norm2  # NaN stays NaN, as np.maximum
+    if r_norm2 < 0.0:  # rounding below zero; a NaN stays NaN, as with np.maximum
+        r_norm2 = 0.0
     for j in range(d):
         c = coef[j]
         l1_norm += fabs(c)
@@ -551,8 +556,7 @@ def dense_solve(const floating[::1, :] X not None, const double[::1] sample_weig
     cdef const double* sw = NULL
     if n_targets == 0 or d == 0 or n == 0:
         return
-    if sample_weight is not None:
-        sw = &sample_weight[0]
+    sw = _optional_pointer(sample_weight)
     with nogil:
         for k in prange(n_targets, schedule="static", chunksize=1, num_threads=workers):
             _solve_target(&X[0, 0], n, sw, &x_mean[0], &y_c[k, 0], &resid[k, 0], NULL, d, &norms[0], NULL,
@@ -593,8 +597,7 @@ def dense_sweeps(const floating[::1, :] X not None, const double[::1] sample_wei
     cdef const double* sw = NULL
     if n_targets == 0 or d == 0 or n == 0:
         return
-    if sample_weight is not None:
-        sw = &sample_weight[0]
+    sw = _optional_pointer(sample_weight)
     with nogil:
         for k in prange(n_targets, schedule="static", chunksize=1, num_threads=workers):
             if sweep_budget[k] > 0:
@@ -639,8 +642,7 @@ def csc_sweeps(const floating[::1] data not None, const index_t[::1] indices not
     cdef const index_t* indices_p
     if n_targets == 0 or d == 0:
         return
-    if sample_weight is not None:
-        sw = &sample_weight[0]
+    sw = _optional_pointer(sample_weight)
     data_p = &data[0]
     indices_p = &indices[0]
     with nogil:
@@ -680,8 +682,7 @@ def dense_xtr(const floating[::1, :] X not None, const double[::1] x_mean not No
     if n == 0:
         out[:, :] = 0.0
         return
-    if sample_weight is not None:
-        sw = &sample_weight[0]
+    sw = _optional_pointer(sample_weight)
     with nogil:
         for j in prange(d, schedule="static", num_threads=workers):
             for k in range(n_targets):
@@ -702,8 +703,7 @@ def csc_xtr(const floating[::1] data not None, const index_t[::1] indices not No
     if indptr[d] == indptr[0] or resid.shape[1] == 0:
         out[:, :] = 0.0
         return
-    if sample_weight is not None:
-        sw = &sample_weight[0]
+    sw = _optional_pointer(sample_weight)
     with nogil:
         for j in prange(d, schedule="static", num_threads=workers):
             for k in range(n_targets):

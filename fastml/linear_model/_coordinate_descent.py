@@ -341,9 +341,10 @@ class ElasticNetCV(RegressorMixin, MultiOutputMixin, BaseEstimator):
         #    (training sums = all rows minus the test fold's); else each fold forms its own
         statistics = None
         smallest_train = min(len(train) for train, _ in folds)
-        n_penalties = l1_ratios.size * (int(self.alphas) if given_alphas is None else given_alphas.size)
+        # every (l1_ratio, alpha, fold) solve shares the one pass of fold statistics
+        n_solves = l1_ratios.size * (int(self.alphas) if given_alphas is None else given_alphas.size) * len(folds)
         if not sp.issparse(X) and _choose_variant(options.variant, False, smallest_train, X.shape[1],
-                                                  n_penalties) == "gram":
+                                                  n_solves) == "gram":
             statistics = fold_training_statistics(X, y64[:, None], weights, folds, self.fit_intercept,
                                                   resolve_n_threads(n_threads))
         # 1) the alpha grid of every l1_ratio, from the full data (scikit-learn's rule)
