@@ -32,7 +32,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from ._jit import is_finite, jit_inline
+from ._jit import is_finite, jit_inline, jit_point
 from .losses import loss_grad_point
 
 # optimizer ids
@@ -182,17 +182,24 @@ def soft_threshold(value, threshold):
 
 
 @jit_inline
-def shrink_scale(params, coef_scale, k, eta, l2):
-    """Plain SGD's L2 step ``w <- max(0, 1 - eta l2) w`` of column ``k`` as a change of its scale
-    (folded into the weights when tiny)."""
-    coef_scale[k] *= max(0.0, 1.0 - eta * l2)
-    if coef_scale[k] < MIN_COEF_SCALE:
-        for j in range(params.shape[1] - 1):
-            params[k, j] *= coef_scale[k]
-        coef_scale[k] = 1.0
+def fold_scale(params, coef_scale, k):
+    """Multiply column ``k``'s weights by its scale and reset the scale to 1."""
+    for j in range(params.shape[1] - 1):
+        params[k, j] *= coef_scale[k]
+    coef_scale[k] = 1.0
 
 
 @jit_inline
+def shrink_scale(params, coef_scale, k, eta, l2):
+    """Plain SGD's L2 step ``w <- max(0, 1 - eta l2) w`` of column ``k`` as a change of its scale
+    (folded into the weights when tiny). The fold, rare, is a call of its own: with its loop here,
+    LLVM kept this per-row helper out of line."""
+    coef_scale[k] *= max(0.0, 1.0 - eta * l2)
+    if coef_scale[k] < MIN_COEF_SCALE:
+        fold_scale(params, coef_scale, k)
+
+
+@jit_point  # inlined into the per-row loops: LLVM left this call (the loss switch) out of line, ~50 ns a row
 def per_sample_step(loss_id, loss_param, target, weight, total, params, coef_scale, eta, l2, column_scale):
     """Plain SGD on one row and column 0, from the row's dot product ``total`` with the scaled weights:
     the row's loss and derivative, scikit-learn's MAX_DLOSS clip, the L2 shrink of the scale. Returns
@@ -231,7 +238,7 @@ def shrink_scales(params, coef_scale, columns, eta):
             shrink_scale(params, coef_scale, k, eta[k], columns[L2, k])
 
 
-@jit_inline
+@jit_point  # called per feature: out of line (LLVM's choice), a call per weight
 def cumulative_l1(params, coef_scale, l1_total, l1_applied, k, j):
     """Bring weight ``j`` of column ``k`` up to date with the cumulative L1 penalty (Tsuruoka)."""
     scale = coef_scale[k]

@@ -64,7 +64,13 @@ def _fit_both(X, y, fit_params=None, **params):
 
 
 def _assert_same_cv_attributes(ours, reference):
-    """Same shapes everywhere; same scores (1e-6), paths (1e-5 of the largest), chosen C and l1_ratio."""
+    """Same shapes everywhere; same scores (1e-6), paths (1e-4 of the largest: the issue's bar for
+    coefficients), chosen C and l1_ratio.
+
+    Why not tighter: on iris at C = 10 the multinomial objective is flat to ~1e-11 over a ~1e-4
+    neighbourhood of the optimum, so two solvers stopping at tol = 1e-10 may differ there by 1e-5
+    relative while both are optimal (measured: fastml's fold objective 6e-12 *below* a scipy L-BFGS-B
+    run at gtol 1e-13, scikit-learn's 2e-11 above it)."""
     if isinstance(reference.scores_, dict):
         assert list(ours.scores_) == list(reference.scores_)
         assert list(ours.coefs_paths_) == list(reference.coefs_paths_)
@@ -77,7 +83,7 @@ def _assert_same_cv_attributes(ours, reference):
         np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-6)
     for mine, theirs in paths:
         assert mine.shape == theirs.shape
-        np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-5 * np.abs(theirs).max())
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-4 * np.abs(theirs).max())
     assert ours.n_iter_.shape == reference.n_iter_.shape
     np.testing.assert_allclose(ours.C_, reference.C_, rtol=1e-12)
     assert np.shape(ours.C_) == np.shape(reference.C_)
