@@ -8,7 +8,8 @@ Usage::
   update per sample), one shuffled epoch: ``fastml.solvers.stochastic_gradient`` against
   ``SGDClassifier(max_iter=1, tol=None)`` with the same settings.
 * SGD on CSR rows: the same epoch over a sparse problem (n/2 rows x 2^18 features, 50 nonzeros per
-  row, as hashed text features), against ``SGDClassifier`` on the same CSR matrix.
+  row, as hashed text features), against ``SGDClassifier`` on the same CSR matrix (both damp the
+  intercept steps by 0.01 on sparse rows), then the same with averaging (ASGD, lazily kept means).
 * Adam: logistic loss, no penalty, learning rate 1e-3, minibatches of 256 over a shuffled
   permutation, one epoch: fastml against ``torch.nn.Linear`` + ``BCEWithLogitsLoss`` +
   ``torch.optim.Adam`` stepping over index slices of ``torch.randperm`` (float64 tensors, as fastml's
@@ -61,7 +62,8 @@ def kernel_cache_state():
     return "cache present (cold = load)" if found else "no cache (cold = compile)"
 
 
-def bench_sgd(X, y, repeats):
+def bench_sgd(X, y, repeats, average=False):
+    import scipy.sparse as sp
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import SGDClassifier
 
@@ -71,7 +73,9 @@ def bench_sgd(X, y, repeats):
     alpha = 1e-4
     objective = LinearObjective("log_loss", X, y, l2=alpha, check_input=False)
     w0 = np.zeros(objective.n_params)
+    # scikit-learn's settings: its intercept steps are damped by 0.01 on sparse X (so are fastml's estimators')
     options = StochasticOptions(optimizer="sgd", schedule="optimal", batch_size=1, max_epochs=1, tol=None,
+                                average=average, intercept_decay=0.01 if sp.issparse(X) else 1.0,
                                 random_state=0, trace_objective="running")
     ours = timed(lambda: stochastic_gradient(objective, w0=w0, options=options), repeats)
 
@@ -79,7 +83,7 @@ def bench_sgd(X, y, repeats):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return SGDClassifier(loss="log_loss", alpha=alpha, max_iter=1, tol=None, learning_rate="optimal",
-                                 random_state=0).fit(X, y)
+                                 average=average, random_state=0).fit(X, y)
 
     peer = timed(sklearn_epoch, repeats)
     ours_loss = objective.value(ours[2].params)
@@ -240,6 +244,9 @@ def main():
     ours, peer, ours_loss, peer_loss = bench_sgd(X_csr, y_csr, repeats)
     rows.append((f"SGD epoch, CSR {X_csr.shape[0]:.0e} x 2^18", "scikit-learn SGDClassifier", ours, peer, ours_loss,
                  peer_loss))
+    ours, peer, ours_loss, peer_loss = bench_sgd(X_csr, y_csr, repeats, average=True)
+    rows.append(("  the same, averaged (ASGD)", "scikit-learn SGDClassifier(average=True)", ours, peer, ours_loss,
+                 peer_loss))
     del X_csr, y_csr
     ours, peer, ours_loss, peer_loss, note = bench_adam(X, y, repeats)
     rows.append(("Adam epoch, batch 256", f"PyTorch loop ({note})" if peer else note, ours, peer,
@@ -260,7 +267,7 @@ def main():
             continue
         print(f"{task:28s} {ours[0]:12.3f} {ours[1]:12.3f} {peer[0]:10.3f} {peer[1]:10.3f} "
               f"{peer[1] / ours[1]:9.1f}x  {ours_loss:.6f} / {peer_loss:.6f}   {peer_name}")
-    sgd_peer, adam_peer = rows[0][3], rows[2][3]
+    sgd_peer, adam_peer = rows[0][3], rows[3][3]
     print(f"\nfloor: one shuffled read of X, 1 thread {floor_one:.3f} s; 2 threads {floor_two:.3f} s"
           + (f" (peer / floor: SGD {sgd_peer[1] / floor_two:.1f}x, Adam {adam_peer[1] / floor_two:.1f}x at most)"
              if sgd_peer and adam_peer else ""))

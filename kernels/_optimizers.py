@@ -16,10 +16,24 @@ lazily to the features a step touches and clipped at zero. The other optimizers 
 coordinate each step anyway and apply L1 as a proximal (soft-threshold) step scaled by each
 coordinate's own step size.
 
+Lazy averaging (ASGD) for plain SGD on CSR rows. The running mean of the iterates changes every
+coordinate at every step, ``avg <- avg + mu (s v - avg)`` with ``mu = 1 / (t - start + 1)``, which
+on hashed text (2^18 features, 50 nonzeros a row) made an averaged epoch ~5 000 times the work of the
+row updates. Instead an epoch keeps each column's mean as ``a (z + b v)``: ``z`` lives in
+``average`` itself, ``a`` and ``b`` are two numbers per column. A step's averaging only updates them
+(``a <- (1 - mu) a``, ``b <- b + mu s / a``: :func:`lazy_average_step`); a change ``d`` of one
+weight ``v_j`` (a row's update, an L1 catch-up) is offset by ``z_j <- z_j - b d`` so that the past
+means stay as they were; a fold of the scale into the weights divides ``b`` by the folded scale.
+``b v`` grows as the scale falls while the mean does not, so the representation is restarted
+(written back: ``z <- a (z + b v)``, ``a = 1``, ``b = 0``) after a fold or a 1000-fold fall of the
+scale (:func:`lazy_average_shrunk`), as at the epoch's end (:func:`lazy_average_finish`). Dense rows
+touch every weight anyway and keep the direct update.
+
 Arrays of settings (indices below) keep the kernel signatures short:
 
 * ``hyper`` float64: ``POWER_T, MOMENTUM, BETA1, BETA2, EPSILON, CLIP_NORM (<= 0: off),
-  AVERAGE_START (<= 0: off; averaging starts at that step), AMSGRAD (0/1)``;
+  AVERAGE_START (<= 0: off; averaging starts at that step), AMSGRAD (0/1), INTERCEPT_DECAY`` (plain
+  SGD's intercept steps are multiplied by it: scikit-learn's 0.01 on sparse data);
 * ``columns`` float64 (N_COLUMN_SETTINGS, n_columns): ``ETA0, L2, L1, SCALE`` (n_samples / weight
   sum of the column's model, which makes the minibatch gradient an unbiased estimate of the gradient
   of the weighted-mean objective), ``OPTIMAL_T0`` (scikit-learn's t0 of the "optimal" schedule),
@@ -57,7 +71,8 @@ EPSILON = 4
 CLIP_NORM = 5
 AVERAGE_START = 6
 AMSGRAD = 7
-N_HYPER = 8
+INTERCEPT_DECAY = 8
+N_HYPER = 9
 
 # rows of ``columns``
 ETA0 = 0
@@ -67,6 +82,18 @@ SCALE = 3
 OPTIMAL_T0 = 4
 ACTIVE = 5
 N_COLUMN_SETTINGS = 6
+
+# rows of the lazy averaging state (see the module docstring): the mean is LAZY_A (z + LAZY_B v), and
+# LAZY_BASE_SCALE is the L2 scale when the representation was last restarted
+LAZY_A = 0
+LAZY_B = 1
+LAZY_BASE_SCALE = 2
+N_LAZY = 3
+# the representation cancels terms as large as (base scale / current scale) times the mean: it is
+# restarted (an O(n_features) write-back) whenever the scale has fallen this far since its base, which
+# bounds the rounding at ~1e3 ulps. Under "optimal" the scale falls ~t0 / (t0 + t): a restart every
+# ~1000 t0 steps; with eta l2 = 0.5 per step (a fold every 30 steps) the unbounded form lost every digit.
+LAZY_REBASE_FALL = 1e-3
 
 # statuses returned by the epoch kernels
 OK = 0
@@ -192,27 +219,33 @@ def fold_scale(params, coef_scale, k):
 @jit_inline
 def shrink_scale(params, coef_scale, k, eta, l2):
     """Plain SGD's L2 step ``w <- max(0, 1 - eta l2) w`` of column ``k`` as a change of its scale
-    (folded into the weights when tiny). The fold, rare, is a call of its own: with its loop here,
-    LLVM kept this per-row helper out of line."""
+    (folded into the weights when tiny). Returns the scale folded into the weights, 1.0 when none
+    (a lazily averaged column rescales its running sum by it). The fold, rare, is a call of its own:
+    with its loop here, LLVM kept this per-row helper out of line."""
     coef_scale[k] *= max(0.0, 1.0 - eta * l2)
     if coef_scale[k] < MIN_COEF_SCALE:
+        folded = coef_scale[k]
         fold_scale(params, coef_scale, k)
+        return folded
+    return 1.0
 
 
 @jit_point  # inlined into the per-row loops: LLVM left this call (the loss switch) out of line, ~50 ns a row
 def per_sample_step(loss_id, loss_param, target, weight, total, params, coef_scale, eta, l2, column_scale):
     """Plain SGD on one row and column 0, from the row's dot product ``total`` with the scaled weights:
     the row's loss and derivative, scikit-learn's MAX_DLOSS clip, the L2 shrink of the scale. Returns
-    ``(weighted loss, step)``: the caller adds ``step / coef_scale[0]`` times the row to the weights and
-    ``step`` to the intercept (the single-column loops of ``stochastic_dense`` and ``stochastic_csr``)."""
+    ``(weighted loss, step, folded)``: the caller adds ``step / coef_scale[0]`` times the row to the
+    weights and ``step`` to the intercept (the single-column loops of ``stochastic_dense`` and
+    ``stochastic_csr``); ``folded`` is :func:`shrink_scale`'s."""
     raw = coef_scale[0] * total + params[0, params.shape[1] - 1]
     loss, derivative = loss_grad_point(loss_id, target, raw, loss_param)
     derivative = min(max(weight * derivative, -MAX_DERIVATIVE), MAX_DERIVATIVE) * column_scale
+    folded = 1.0
     if l2 != 0.0:
-        shrink_scale(params, coef_scale, 0, eta, l2)
+        folded = shrink_scale(params, coef_scale, 0, eta, l2)
     if not is_finite(raw):  # see poison_if_nonfinite
-        return np.nan, -eta * derivative
-    return weight * loss, -eta * derivative
+        return np.nan, -eta * derivative, folded
+    return weight * loss, -eta * derivative, folded
 
 
 @jit_inline
@@ -240,14 +273,17 @@ def shrink_scales(params, coef_scale, columns, eta):
 
 @jit_point  # called per feature: out of line (LLVM's choice), a call per weight
 def cumulative_l1(params, coef_scale, l1_total, l1_applied, k, j):
-    """Bring weight ``j`` of column ``k`` up to date with the cumulative L1 penalty (Tsuruoka)."""
+    """Bring weight ``j`` of column ``k`` up to date with the cumulative L1 penalty (Tsuruoka).
+    Returns the change of ``params[k, j]``."""
     scale = coef_scale[k]
     before = params[k, j]
     if scale * before > 0.0:
         params[k, j] = max(0.0, before - (l1_total[k] + l1_applied[k, j]) / scale)
     elif scale * before < 0.0:
         params[k, j] = min(0.0, before + (l1_total[k] - l1_applied[k, j]) / scale)
-    l1_applied[k, j] += scale * (params[k, j] - before)
+    change = params[k, j] - before
+    l1_applied[k, j] += scale * change
+    return change
 
 
 @jit_inline
@@ -452,6 +488,71 @@ def update_average(params, coef_scale, columns, average, t, start):
     for k in range(params.shape[0]):
         if columns[ACTIVE, k] != 0.0:
             average_column(params, coef_scale, average, k, weight)
+
+
+@jit_inline
+def lazy_average_step(params, coef_scale, average, lazy, k, t, start):
+    """:func:`average_column` for a column of plain SGD on CSR rows, in O(1) (see the module
+    docstring, "lazy averaging"); the intercept is averaged directly. Nothing before step ``start``."""
+    if t < start:
+        return
+    weight = 1.0 / (t - start + 1.0)
+    intercept = params.shape[1] - 1
+    if t == start:  # the mean of one iterate: the iterate itself
+        lazy_average_restart(average, k)
+        lazy[LAZY_A, k] = 1.0
+        lazy[LAZY_B, k] = coef_scale[k]
+        lazy[LAZY_BASE_SCALE, k] = coef_scale[k]
+    else:
+        lazy[LAZY_A, k] *= 1.0 - weight
+        lazy[LAZY_B, k] += weight * coef_scale[k] / lazy[LAZY_A, k]
+    average[k, intercept] += (params[k, intercept] - average[k, intercept]) * weight
+
+
+@jit_inline
+def lazy_average_shrunk(params, coef_scale, average, lazy, k, folded):
+    """Follow column ``k``'s L2 shrink in its lazy mean: a fold of the scale into the weights (``folded``,
+    from :func:`shrink_scale`) divides ``b``; a scale fallen ``LAZY_REBASE_FALL``-fold since the
+    representation's base, or a fold, writes the mean back and restarts it (:func:`lazy_average_rebase`)."""
+    lazy[LAZY_B, k] /= folded
+    if folded != 1.0 or coef_scale[k] < LAZY_REBASE_FALL * lazy[LAZY_BASE_SCALE, k]:
+        lazy_average_rebase(params, coef_scale, average, lazy, k)
+
+
+@jit_inline
+def lazy_average_restart(average, k):
+    """Clear the running sum of column ``k`` (its averaging starts): out of line, it loops."""
+    for j in range(average.shape[1] - 1):
+        average[k, j] = 0.0
+
+
+@jit_inline
+def lazy_average_rebase(params, coef_scale, average, lazy, k):
+    """Write column ``k``'s mean into ``average`` (``z <- a (z + b v)``) and restart its representation
+    there (``a = 1``, ``b = 0``) at the current scale."""
+    a, b = lazy[LAZY_A, k], lazy[LAZY_B, k]
+    for j in range(params.shape[1] - 1):
+        average[k, j] = a * (average[k, j] + b * params[k, j])
+    lazy[LAZY_A, k] = 1.0
+    lazy[LAZY_B, k] = 0.0
+    lazy[LAZY_BASE_SCALE, k] = coef_scale[k]
+
+
+@jit_inline
+def lazy_average_finish(params, coef_scale, average, lazy):
+    """Write every column's lazily kept mean into ``average`` (the end of an epoch)."""
+    for k in range(params.shape[0]):
+        lazy_average_rebase(params, coef_scale, average, lazy, k)
+
+
+@jit_inline
+def lazy_average_state(coef_scale):
+    """A fresh lazy representation of every column (``a = 1``, ``b = 0``: the mean is ``average``)."""
+    lazy = np.zeros((N_LAZY, coef_scale.shape[0]))
+    for k in range(coef_scale.shape[0]):
+        lazy[LAZY_A, k] = 1.0
+        lazy[LAZY_BASE_SCALE, k] = coef_scale[k]
+    return lazy
 
 
 @jit_inline

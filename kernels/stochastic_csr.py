@@ -6,9 +6,10 @@ is a change of scale and its cumulative L1 penalty is applied lazily, to a row's
 before the row is read and just after the step, and to every feature at the end of the epoch. With
 L1 alone this gives the dense kernel's weights; with L2 too (the shrink then also scales penalty
 already applied) or with averaging (which reads every weight, owed penalty included) the two differ
-slightly, as scikit-learn's sparse and dense SGD do. The other optimizers, gradient clipping and averaging (ASGD) update
-every coordinate each step, so their cost per step grows with n_features; with very many features
-prefer larger batches. ``indices``/``indptr`` may be int32 or int64; duplicate column indices add
+slightly, as scikit-learn's sparse and dense SGD do. Its averaging (ASGD) is lazy too (``_optimizers``,
+"lazy averaging"): a step costs the row's nonzeros, not n_features. The other optimizers and gradient
+clipping update every coordinate each step (their averaging too), so their cost per step grows with
+n_features; with very many features prefer larger batches. ``indices``/``indptr`` may be int32 or int64; duplicate column indices add
 up, as in ``scipy.sparse``.
 
 Threads: the rows of a batch are few and sparse (their gradient is a scatter, serial), but a
@@ -29,11 +30,12 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit_inline, jit_kernel
-from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, L2, MAX_DERIVATIVE, POWER_T,
-                          PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, average_column, clip_gradient, cumulative_l1,
-                          dense_step, finish_epoch, per_sample_step, poison_if_nonfinite, prefetch_element,
-                          prefetch_item, runs_single_column_loop, shrink_scales, step_rate, step_rates,
-                          update_average, uses_cumulative_l1)
+from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, INTERCEPT_DECAY, L1, L2, LAZY_B,
+                          MAX_DERIVATIVE, POWER_T, PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, clip_gradient,
+                          cumulative_l1, dense_step, finish_epoch, lazy_average_finish, lazy_average_shrunk,
+                          lazy_average_state, lazy_average_step, per_sample_step, poison_if_nonfinite, prefetch_element, prefetch_item,
+                          runs_single_column_loop, shrink_scale, step_rate, step_rates, update_average,
+                          uses_cumulative_l1)
 from .losses import row_loss_grad
 
 
@@ -48,7 +50,7 @@ def unsigned_index_views(indices, indptr):
 
 @jit_inline(gather=True)
 def per_sample_epoch_one_column_csr(data, indices, indptr, y, sample_weight, order, loss_id, loss_param, schedule,
-                                    fit_intercept, hyper, columns, params, coef_scale, average, l1_total,
+                                    fit_intercept, hyper, columns, params, coef_scale, average, lazy, l1_total,
                                     l1_applied, t, cumulative_penalty, loss_sum_out, eta_out):
     """Plain SGD, one row per step, for a single active column: the steps of the general loop below with
     batch size 1 and ``k = 0``, in the same order, every per-step setting in a register (see
@@ -60,6 +62,7 @@ def per_sample_epoch_one_column_csr(data, indices, indptr, y, sample_weight, ord
     items_per_line = max(1, CACHE_LINE_BYTES // data.itemsize)
     power_t = hyper[POWER_T]
     average_start = hyper[AVERAGE_START]
+    intercept_decay = hyper[INTERCEPT_DECAY]
     averaging = average_start > 0.0
     l2, l1, column_scale = columns[L2, 0], columns[L1, 0], columns[SCALE, 0]
     n_features = params.shape[1] - 1
@@ -81,26 +84,38 @@ def per_sample_epoch_one_column_csr(data, indices, indptr, y, sample_weight, ord
         row_start, row_stop = indptr[row], indptr[row + 1]
         if cumulative_penalty and l1_total[0] > 0.0:  # the L1 penalty these features still owe
             for p in range(row_start, row_stop):
-                cumulative_l1(params, coef_scale, l1_total, l1_applied, 0, indices[p])
+                change = cumulative_l1(params, coef_scale, l1_total, l1_applied, 0, indices[p])
+                if averaging:
+                    average[0, indices[p]] -= lazy[LAZY_B, 0] * change
         total = 0.0
         for p in range(row_start, row_stop):
             total += data[p] * params[0, indices[p]]
-        loss, step = per_sample_step(loss_id, loss_param, y[row, 0], sample_weight[row, 0], total, params,
-                                     coef_scale, eta, l2, column_scale)
+        loss, step, folded = per_sample_step(loss_id, loss_param, y[row, 0], sample_weight[row, 0], total, params,
+                                             coef_scale, eta, l2, column_scale)
         loss_sum += loss
+        if averaging:
+            lazy_average_shrunk(params, coef_scale, average, lazy, 0, folded)
         if step != 0.0:
             weight_step = step / coef_scale[0]
-            for p in range(row_start, row_stop):
-                params[0, indices[p]] += weight_step * data[p]
+            if averaging:
+                offset_step = lazy[LAZY_B, 0] * weight_step
+                for p in range(row_start, row_stop):
+                    params[0, indices[p]] += weight_step * data[p]
+                    average[0, indices[p]] -= offset_step * data[p]
+            else:
+                for p in range(row_start, row_stop):
+                    params[0, indices[p]] += weight_step * data[p]
             if fit_intercept:
-                params[0, n_features] += step
+                params[0, n_features] += step * intercept_decay
         if cumulative_penalty:
             l1_total[0] += eta * l1
             if l1_total[0] > 0.0:
                 for p in range(row_start, row_stop):
-                    cumulative_l1(params, coef_scale, l1_total, l1_applied, 0, indices[p])
-        if averaging and t >= average_start:
-            average_column(params, coef_scale, average, 0, 1.0 / (t - average_start + 1.0))
+                    change = cumulative_l1(params, coef_scale, l1_total, l1_applied, 0, indices[p])
+                    if averaging:
+                        average[0, indices[p]] -= lazy[LAZY_B, 0] * change
+        if averaging:
+            lazy_average_step(params, coef_scale, average, lazy, 0, float(t), average_start)
     loss_sum_out[0] = loss_sum
     eta_out[0] = eta
     return t
@@ -116,6 +131,7 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
     n_steps_rows = order.shape[0]
     clip_norm = hyper[CLIP_NORM]
     average_start = hyper[AVERAGE_START]
+    intercept_decay = hyper[INTERCEPT_DECAY]
     sparse_updates = optimizer == SGD and clip_norm <= 0.0
     # settings fixed for the epoch, decided once: checked per step, they cost ~8% of a per-sample epoch
     averaging = average_start > 0.0
@@ -124,6 +140,9 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
     loss_row = np.empty(n_loss)
     derivative = np.empty((batch_size, n_columns))
     grad = np.zeros((0 if sparse_updates else n_columns, n_features + 1))
+    # plain SGD's averaging is lazy (see _optimizers, "lazy averaging"): two numbers per column
+    lazy_averaging = averaging and sparse_updates
+    lazy = lazy_average_state(coef_scale)
     items_per_line = max(1, CACHE_LINE_BYTES // data.itemsize)
     for m in range(n_loss):
         loss_sum_out[m] = 0.0
@@ -132,7 +151,8 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
     if runs_single_column_loop(optimizer, clip_norm, batch_size, columns, n_loss):
         t = per_sample_epoch_one_column_csr(
             data, indices, indptr, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper,
-            columns, params, coef_scale, average, l1_total, l1_applied, t, cumulative_penalty, loss_sum_out, eta_out)
+            columns, params, coef_scale, average, lazy, l1_total, l1_applied, t, cumulative_penalty,
+            loss_sum_out, eta_out)
         first_general_row = n_steps_rows  # every row done; the end-of-epoch L1 catch-up below still runs
     for start in range(first_general_row, n_steps_rows, batch_size):
         stop = min(start + batch_size, n_steps_rows)
@@ -155,7 +175,9 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
                 for k in range(n_columns):
                     if columns[ACTIVE, k] != 0.0 and l1_total[k] > 0.0:
                         for p in range(indptr[row], indptr[row + 1]):
-                            cumulative_l1(params, coef_scale, l1_total, l1_applied, k, indices[p])
+                            change = cumulative_l1(params, coef_scale, l1_total, l1_applied, k, indices[p])
+                            if lazy_averaging:
+                                average[k, indices[p]] -= lazy[LAZY_B, k] * change
             for k in range(n_columns):
                 total = 0.0
                 for p in range(indptr[row], indptr[row + 1]):
@@ -170,7 +192,11 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
                 derivative[b, k] = value * (columns[SCALE, k] / n_rows)
         # 2) step
         if sparse_updates:
-            shrink_scales(params, coef_scale, columns, eta_out)
+            for k in range(n_columns):
+                if columns[ACTIVE, k] != 0.0 and columns[L2, k] != 0.0:
+                    folded = shrink_scale(params, coef_scale, k, eta_out[k], columns[L2, k])
+                    if lazy_averaging:
+                        lazy_average_shrunk(params, coef_scale, average, lazy, k, folded)
             for b in range(n_rows):
                 row = order[start + b]
                 for k in range(n_columns):
@@ -178,10 +204,16 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
                     if step == 0.0 or columns[ACTIVE, k] == 0.0:
                         continue
                     weight_step = step / coef_scale[k]
-                    for p in range(indptr[row], indptr[row + 1]):
-                        params[k, indices[p]] += weight_step * data[p]
+                    if lazy_averaging:
+                        offset_step = lazy[LAZY_B, k] * weight_step
+                        for p in range(indptr[row], indptr[row + 1]):
+                            params[k, indices[p]] += weight_step * data[p]
+                            average[k, indices[p]] -= offset_step * data[p]
+                    else:
+                        for p in range(indptr[row], indptr[row + 1]):
+                            params[k, indices[p]] += weight_step * data[p]
                     if fit_intercept:
-                        params[k, n_features] += step
+                        params[k, n_features] += step * intercept_decay
         else:  # grad is all zeros here: allocated so, and cleared range by range after each step
             for b in range(n_rows):
                 row = order[start + b]
@@ -207,11 +239,19 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
                     for b in range(n_rows):
                         row = order[start + b]
                         for p in range(indptr[row], indptr[row + 1]):
-                            cumulative_l1(params, coef_scale, l1_total, l1_applied, k, indices[p])
+                            change = cumulative_l1(params, coef_scale, l1_total, l1_applied, k, indices[p])
+                            if lazy_averaging:
+                                average[k, indices[p]] -= lazy[LAZY_B, k] * change
         # 4) averaged iterate
-        if averaging:
+        if lazy_averaging:
+            for k in range(n_columns):
+                if columns[ACTIVE, k] != 0.0:
+                    lazy_average_step(params, coef_scale, average, lazy, k, float(t), average_start)
+        elif averaging:
             update_average(params, coef_scale, columns, average, float(t), average_start)
     step_count[0] = t
+    if lazy_averaging:  # the means, written back before the L1 catch-up below (which no step saw)
+        lazy_average_finish(params, coef_scale, average, lazy)
     # the features no row touched since their last update still owe part of the L1 penalty
     if optimizer == SGD:
         for k in range(n_columns):

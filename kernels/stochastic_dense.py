@@ -49,11 +49,12 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit_inline, jit_kernel
-from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, L1, L2, MAX_DERIVATIVE, POWER_T,
-                          PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH, PROGRESS_INTERVAL, SCALE, SGD, add_l1_totals,
-                          average_column, clip_gradient, cumulative_l1, dense_step, finish_epoch, load_acquire,
-                          per_sample_step, poison_if_nonfinite, prefetch_item, runs_single_column_loop, shrink_scales,
-                          step_rate, step_rates, store_release, update_average, uses_cumulative_l1)
+from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, INTERCEPT_DECAY, L1, L2,
+                          MAX_DERIVATIVE, POWER_T, PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH, PROGRESS_INTERVAL, SCALE,
+                          SGD, add_l1_totals, average_column, clip_gradient, cumulative_l1, dense_step,
+                          finish_epoch, load_acquire, per_sample_step, poison_if_nonfinite, prefetch_item,
+                          runs_single_column_loop, shrink_scales, step_rate, step_rates, store_release,
+                          update_average, uses_cumulative_l1)
 from .losses import block_loss_grad, row_loss_grad
 
 
@@ -129,6 +130,7 @@ def per_sample_epoch_one_column(X, y, sample_weight, order, loss_id, loss_param,
     items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
     power_t = hyper[POWER_T]
     average_start = hyper[AVERAGE_START]
+    intercept_decay = hyper[INTERCEPT_DECAY]
     averaging = average_start > 0.0
     l2, l1, column_scale = columns[L2, 0], columns[L1, 0], columns[SCALE, 0]
     loss_sum = loss_sum_out[0]
@@ -148,15 +150,15 @@ def per_sample_epoch_one_column(X, y, sample_weight, order, loss_id, loss_param,
         total = 0.0
         for j in range(n_features):
             total += X[row, j] * params[0, j]
-        loss, step = per_sample_step(loss_id, loss_param, y[row, 0], sample_weight[row, 0], total, params,
-                                     coef_scale, eta, l2, column_scale)
+        loss, step, _ = per_sample_step(loss_id, loss_param, y[row, 0], sample_weight[row, 0], total, params,
+                                        coef_scale, eta, l2, column_scale)
         loss_sum += loss
         if step != 0.0:
             weight_step = step / coef_scale[0]
             for j in range(n_features):
                 params[0, j] += weight_step * X[row, j]
             if fit_intercept:
-                params[0, n_features] += step
+                params[0, n_features] += step * intercept_decay
         if cumulative_penalty:
             l1_total[0] += eta * l1
             if l1_total[0] > 0.0:
@@ -223,6 +225,7 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     n_steps_rows = order.shape[0]
     clip_norm = hyper[CLIP_NORM]
     average_start = hyper[AVERAGE_START]
+    intercept_decay = hyper[INTERCEPT_DECAY]
     sparse_updates = optimizer == SGD and clip_norm <= 0.0
     # settings fixed for the epoch, decided once: checked per step, they cost ~8% of a per-sample epoch
     averaging = average_start > 0.0
@@ -306,7 +309,7 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
                     for j in range(n_features):
                         params[k, j] += weight_step * X[row, j]
                     if fit_intercept:
-                        params[k, n_features] += step
+                        params[k, n_features] += step * intercept_decay
         else:
             if clip_norm > 0.0:
                 clip_gradient(grad, clip_norm, joint_clip)

@@ -7,7 +7,8 @@ one-vs-all model per class otherwise), with ``s_i`` the sample weights times the
 
 ``r`` is 0 for ``penalty="l2"``, 1 for ``"l1"``, ``l1_ratio`` for ``"elasticnet"``. With unit weights
 this is scikit-learn's objective and, with ``batch_size=1`` and ``optimizer="sgd"``, its per-sample
-update (same schedules, same L2 shrink, same cumulative L1 penalty, same averaging). The K
+update (same schedules, same L2 shrink, same cumulative L1 penalty, same averaging, the same
+intercept steps damped by 0.01 on sparse ``X``). The K
 one-vs-all models of a multiclass problem are fitted together: one compiled pass over each row
 updates all K columns (``fastml.solvers.stochastic``), instead of K separate fits.
 
@@ -20,7 +21,6 @@ Differences from scikit-learn, on purpose:
 * ``SGDRegressor`` starts its intercept at the best constant (mean, or median for the robust
   losses) rather than 0, which saves many epochs on uncentred targets; ``SGDClassifier`` starts at
   0 like scikit-learn;
-* for sparse ``X`` the intercept is updated like the weights (scikit-learn damps it by 0.01);
 * with ``early_stopping`` a multiclass model stops as a whole, on the validation accuracy of the
   combined classifier (scikit-learn stops each binary model on its own binary accuracy);
 * with averaging and an L1 part, fastml averages the iterates exactly (scikit-learn's lazy average
@@ -56,6 +56,10 @@ REGRESSION_LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_e
 PENALTIES = ("l2", "l1", "elasticnet", None)
 SCHEDULES = ("constant", "optimal", "invscaling", "adaptive")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
+# plain SGD's intercept steps on sparse X are damped by this factor, as scikit-learn's SGD estimators
+# do (its SPARSE_INTERCEPT_DECAY): without it a one-epoch fit on hashed text scored 0.894 accuracy
+# against scikit-learn's 0.939 on the same rows
+SPARSE_INTERCEPT_DECAY = 0.01
 
 
 def _merge_results(results):
@@ -142,7 +146,7 @@ class _BaseSGD(ObjectiveMixin):
         return make_objective(loss, X, y_columns, weights, l2=l2, l1=l1, fit_intercept=self.fit_intercept,
                               n_threads=kernel_threads(getattr(self, "n_jobs", None)))
 
-    def _options(self, max_epochs, tol, seed):
+    def _options(self, max_epochs, tol, seed, sparse):
         from ..solvers.stochastic import StochasticOptions
 
         schedule = self._schedule()
@@ -150,7 +154,8 @@ class _BaseSGD(ObjectiveMixin):
             optimizer=self.optimizer, learning_rate=None if schedule == "optimal" else self.eta0,
             schedule=schedule, power_t=self.power_t, momentum=self.momentum, batch_size=self.batch_size,
             max_epochs=max_epochs, tol=tol, n_iter_no_change=self.n_iter_no_change, average=self.average,
-            shuffle=self.shuffle, random_state=seed, trace_objective="running")
+            intercept_decay=SPARSE_INTERCEPT_DECAY if sparse else 1.0, shuffle=self.shuffle, random_state=seed,
+            trace_objective="running")
 
     def _state_key(self, objective):
         """What a saved optimizer state depends on; partial_fit restarts the state when it changes."""
@@ -167,8 +172,9 @@ class _BaseSGD(ObjectiveMixin):
         try:
             if validation is None:
                 return stochastic_gradient(objective, None if state is not None else w0,
-                                           self._options(max_epochs, tol, seed), state, callback)
-            options = self._options(1, None, seed)
+                                           self._options(max_epochs, tol, seed, objective.X.is_sparse), state,
+                                           callback)
+            options = self._options(1, None, seed, objective.X.is_sparse)
             results, best_score, stale = [], -np.inf, 0
             for _ in range(max_epochs):
                 result = stochastic_gradient(objective, None if state is not None else w0, options, state, callback)

@@ -77,6 +77,10 @@ class StochasticOptions:
     clip_norm : float, optional
         Rescale each model's minibatch loss gradient (intercept included, penalty excluded) to
         this norm when it is larger.
+    intercept_decay : float
+        Plain SGD multiplies each intercept step by it (in (0, 1]). scikit-learn's SGD estimators
+        use 0.01 on sparse ``X`` (a damped intercept, for rows that each touch few weights) and 1.0
+        on dense ``X``; fastml's estimators do the same. The other optimizers ignore it.
     shuffle : bool
         Visit the rows in a new random order each epoch (else in their order).
     random_state : int, optional
@@ -102,6 +106,7 @@ class StochasticOptions:
     n_iter_no_change: int = 5
     average: object = False
     clip_norm: object = None
+    intercept_decay: float = 1.0
     shuffle: bool = True
     random_state: object = None
     trace_objective: str = "full"
@@ -128,6 +133,8 @@ class StochasticOptions:
             raise ValueError(f"tol must be non-negative or None, got {self.tol!r}")
         if self.clip_norm is not None and not self.clip_norm > 0.0:
             raise ValueError(f"clip_norm must be positive or None, got {self.clip_norm!r}")
+        if not 0.0 < self.intercept_decay <= 1.0:
+            raise ValueError(f"intercept_decay must be in (0, 1], got {self.intercept_decay!r}")
         if not isinstance(self.average, (bool, int, np.integer)) or self.average < 0:
             raise ValueError(f"average must be a bool or a non-negative int, got {self.average!r}")
         if self.random_state is not None and (isinstance(self.random_state, bool)
@@ -370,6 +377,7 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     hyper[ids.CLIP_NORM] = options.clip_norm or 0.0
     hyper[ids.AVERAGE_START] = average_start
     hyper[ids.AMSGRAD] = float(options.amsgrad)
+    hyper[ids.INTERCEPT_DECAY] = options.intercept_decay
     columns = np.zeros((ids.N_COLUMN_SETTINGS, objective.n_outputs))
     columns[ids.L2], columns[ids.L1] = objective.l2[models], objective.l1[models]
     columns[ids.SCALE] = n_samples / objective.weight_sum[models]

@@ -131,7 +131,14 @@ def test_float32_preserved(estimator):
     assert _outputs(model, sp.csr_matrix(X32)).dtype == np.float32
 
 
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=IDS)
+# The SGD estimators damp their intercept steps on sparse X, as scikit-learn's do, so a CSR fit is not
+# the dense fit: tests/estimators/test_sgd.py replays scikit-learn's sparse runs instead, and
+# tests/kernels/test_stochastic_kernels.py checks the CSR epochs against the dense ones (undamped).
+SAME_FIT_ON_CSR = [(estimator, name) for estimator, name in zip(ESTIMATORS, IDS) if not name.startswith("SGD")]
+
+
+@pytest.mark.parametrize("estimator", [estimator for estimator, _ in SAME_FIT_ON_CSR],
+                         ids=[name for _, name in SAME_FIT_ON_CSR])
 def test_csr_matches_dense(estimator):
     X, y = _data(estimator)
     dense = clone(estimator).fit(X, y)

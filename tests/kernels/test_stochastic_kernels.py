@@ -225,3 +225,84 @@ def test_float32_rows_close_to_float64(sparse):
     assert_allclose(single.params, double.params, rtol=1e-10, atol=1e-12)
     rounded = stochastic_gradient(LinearObjective("log_loss", convert(X), y, l2=0.01), options=options)
     assert_allclose(single.params, rounded.params, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size, average", [(1, True), (1, 7), (3, True)])
+@pytest.mark.parametrize("loss", ["log_loss", "multinomial"])
+def test_lazy_average_on_csr_rows_is_the_dense_running_mean(batch_size, average, loss):
+    """Plain SGD on CSR rows keeps its averaged weights lazily (two numbers per model); the dense kernel
+    updates the mean of every weight at every step. Steps of eta * l2 = 0.5 halve the L2 scale each
+    step, so it falls below the fold threshold (1e-9) and is folded into the weights every ~30 steps."""
+    X, y = _data()
+    if loss == "multinomial":
+        y = (np.abs(X[:, 0] + X[:, 1]) * 1.5).astype(int) % 3
+    X[np.abs(X) < 0.6] = 0.0
+    options = StochasticOptions(learning_rate=0.5, batch_size=batch_size, max_epochs=3, tol=None, random_state=5,
+                                average=average)
+    dense = stochastic_gradient(LinearObjective(loss, X, y, l2=1.0), options=options)
+    csr = stochastic_gradient(LinearObjective(loss, sp.csr_matrix(X), y, l2=1.0), options=options)
+    assert np.abs(dense.params).max() > 1e-3
+    assert_allclose(csr.params, dense.params, rtol=1e-9, atol=1e-13)
+
+
+def _csr_sgd_reference(X, y, eta, l2, l1, epochs, intercept_decay):
+    """Per-sample plain SGD over CSR rows in order (log loss, constant rate), in numpy: the L2 shrink
+    on the weights themselves, the cumulative L1 penalty of Tsuruoka et al. on a row's features before
+    the row is read and after its step and on every feature at the end of an epoch, the running mean
+    of the iterates (coefficients and intercept) updated in full after every step."""
+    n, p = X.shape
+    w, intercept, mean = np.zeros(p), 0.0, np.zeros(p + 1)
+    owed_total, applied = 0.0, np.zeros(p)
+
+    def penalize(j):
+        before = w[j]
+        if before > 0:
+            w[j] = max(0.0, before - (owed_total + applied[j]))
+        elif before < 0:
+            w[j] = min(0.0, before + (owed_total - applied[j]))
+        applied[j] += w[j] - before
+
+    t = 0
+    for _ in range(epochs):
+        for i in range(n):
+            t += 1
+            columns, values = X.indices[X.indptr[i]:X.indptr[i + 1]], X.data[X.indptr[i]:X.indptr[i + 1]]
+            if owed_total > 0:
+                for j in columns:
+                    penalize(j)
+            derivative = expit(values @ w[columns] + intercept) - y[i]
+            w *= 1.0 - eta * l2
+            w[columns] -= eta * derivative * values
+            intercept -= eta * derivative * intercept_decay
+            owed_total += eta * l1
+            for j in columns:
+                penalize(j)
+            mean += (np.r_[w, intercept] - mean) / t
+        for j in range(p):
+            penalize(j)
+    return mean
+
+
+def test_lazy_average_with_cumulative_l1_is_the_running_mean_of_the_iterates():
+    X, y = _data(n=50, p=8)
+    X[np.abs(X) < 0.7] = 0.0
+    X = sp.csr_matrix(X)
+    options = StochasticOptions(learning_rate=0.1, max_epochs=3, tol=None, shuffle=False, average=True,
+                                intercept_decay=0.01)
+    result = _run(X, y, "log_loss", options, l2=0.05, l1=0.02)
+    expected = _csr_sgd_reference(X, y, 0.1, 0.05, 0.02, 3, 0.01)
+    assert np.abs(expected - _csr_sgd_reference(X, y, 0.1, 0.05, 0.0, 3, 0.01)).max() > 0.05  # L1 matters here
+    assert_allclose(result.params, expected, rtol=1e-10, atol=1e-13)
+
+
+def test_intercept_decay_damps_only_plain_sgd_intercept_steps():
+    X, y = _data()
+    plain = dict(learning_rate=0.1, max_epochs=2, tol=None, shuffle=False)
+    damped = _run(X, y, "log_loss", StochasticOptions(intercept_decay=0.01, **plain))
+    undamped = _run(X, y, "log_loss", StochasticOptions(**plain))
+    assert abs(damped.params[-1]) < 0.2 * abs(undamped.params[-1])
+    adam = dict(optimizer="adam", batch_size=5, **plain)
+    assert_allclose(_run(X, y, "log_loss", StochasticOptions(intercept_decay=0.01, **adam)).params,
+                    _run(X, y, "log_loss", StochasticOptions(**adam)).params, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="intercept_decay"):
+        StochasticOptions(intercept_decay=0.0)
