@@ -33,9 +33,9 @@ from ._jit import jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, INTERCEPT_DECAY, L1, L2, LAZY_B,
                           MAX_DERIVATIVE, POWER_T, PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, clip_gradient,
                           cumulative_l1, dense_step, finish_epoch, lazy_average_finish, lazy_average_shrunk,
-                          lazy_average_state, lazy_average_step, per_sample_step, poison_if_nonfinite, prefetch_element, prefetch_item,
-                          runs_single_column_loop, shrink_scale, step_rate, step_rates, update_average,
-                          uses_cumulative_l1)
+                          lazy_average_state, lazy_average_step, per_sample_step, poison_if_nonfinite,
+                          prefetch_element, prefetch_item, runs_single_column_loop, shrink_scale, step_rate,
+                          step_rates, update_average, uses_cumulative_l1)
 from .losses import row_loss_grad
 
 
@@ -84,14 +84,19 @@ def per_sample_epoch_one_column_csr(data, indices, indptr, y, sample_weight, ord
         row_start, row_stop = indptr[row], indptr[row + 1]
         if cumulative_penalty and l1_total[0] > 0.0:  # the L1 penalty these features still owe
             for p in range(row_start, row_stop):
-                change = cumulative_l1(params, coef_scale, l1_total, l1_applied, 0, indices[p])
+                feature = indices[p]
+                before = params[0, feature]
+                params[0, feature], l1_applied[0, feature] = cumulative_l1(
+                    before, coef_scale[0], l1_total[0], l1_applied[0, feature])
+                change = params[0, feature] - before
                 if averaging:
-                    average[0, indices[p]] -= lazy[LAZY_B, 0] * change
+                    average[0, feature] -= lazy[LAZY_B, 0] * change
         total = 0.0
         for p in range(row_start, row_stop):
             total += data[p] * params[0, indices[p]]
-        loss, step, folded = per_sample_step(loss_id, loss_param, y[row, 0], sample_weight[row, 0], total, params,
-                                             coef_scale, eta, l2, column_scale)
+        raw = coef_scale[0] * total + params[0, n_features]
+        loss, step = per_sample_step(loss_id, loss_param, y[row, 0], sample_weight[row, 0], raw, eta, column_scale)
+        folded = shrink_scale(params, coef_scale, 0, eta, l2) if l2 != 0.0 else 1.0
         loss_sum += loss
         if averaging:
             lazy_average_shrunk(params, coef_scale, average, lazy, 0, folded)
@@ -111,9 +116,13 @@ def per_sample_epoch_one_column_csr(data, indices, indptr, y, sample_weight, ord
             l1_total[0] += eta * l1
             if l1_total[0] > 0.0:
                 for p in range(row_start, row_stop):
-                    change = cumulative_l1(params, coef_scale, l1_total, l1_applied, 0, indices[p])
+                    feature = indices[p]
+                    before = params[0, feature]
+                    params[0, feature], l1_applied[0, feature] = cumulative_l1(
+                        before, coef_scale[0], l1_total[0], l1_applied[0, feature])
+                    change = params[0, feature] - before
                     if averaging:
-                        average[0, indices[p]] -= lazy[LAZY_B, 0] * change
+                        average[0, feature] -= lazy[LAZY_B, 0] * change
         if averaging:
             lazy_average_step(params, coef_scale, average, lazy, 0, float(t), average_start)
     loss_sum_out[0] = loss_sum
@@ -175,9 +184,13 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
                 for k in range(n_columns):
                     if columns[ACTIVE, k] != 0.0 and l1_total[k] > 0.0:
                         for p in range(indptr[row], indptr[row + 1]):
-                            change = cumulative_l1(params, coef_scale, l1_total, l1_applied, k, indices[p])
+                            feature = indices[p]
+                            before = params[k, feature]
+                            params[k, feature], l1_applied[k, feature] = cumulative_l1(
+                                before, coef_scale[k], l1_total[k], l1_applied[k, feature])
+                            change = params[k, feature] - before
                             if lazy_averaging:
-                                average[k, indices[p]] -= lazy[LAZY_B, k] * change
+                                average[k, feature] -= lazy[LAZY_B, k] * change
             for k in range(n_columns):
                 total = 0.0
                 for p in range(indptr[row], indptr[row + 1]):
@@ -239,9 +252,13 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
                     for b in range(n_rows):
                         row = order[start + b]
                         for p in range(indptr[row], indptr[row + 1]):
-                            change = cumulative_l1(params, coef_scale, l1_total, l1_applied, k, indices[p])
+                            feature = indices[p]
+                            before = params[k, feature]
+                            params[k, feature], l1_applied[k, feature] = cumulative_l1(
+                                before, coef_scale[k], l1_total[k], l1_applied[k, feature])
+                            change = params[k, feature] - before
                             if lazy_averaging:
-                                average[k, indices[p]] -= lazy[LAZY_B, k] * change
+                                average[k, feature] -= lazy[LAZY_B, k] * change
         # 4) averaged iterate
         if lazy_averaging:
             for k in range(n_columns):
@@ -257,7 +274,8 @@ def stochastic_epoch_csr(data, indices, indptr, n_features, y, sample_weight, or
         for k in range(n_columns):
             if columns[ACTIVE, k] != 0.0 and l1_total[k] > 0.0:
                 for j in range(n_features):
-                    cumulative_l1(params, coef_scale, l1_total, l1_applied, k, j)
+                    params[k, j], l1_applied[k, j] = cumulative_l1(
+                        params[k, j], coef_scale[k], l1_total[k], l1_applied[k, j])
     return finish_epoch(params, coef_scale, loss_sum_out)
 
 

@@ -53,8 +53,8 @@ from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, IN
                           MAX_DERIVATIVE, POWER_T, PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH, PROGRESS_INTERVAL, SCALE,
                           SGD, add_l1_totals, average_column, clip_gradient, cumulative_l1, dense_step,
                           finish_epoch, load_acquire, per_sample_step, poison_if_nonfinite, prefetch_item,
-                          runs_single_column_loop, shrink_scales, step_rate, step_rates, store_release,
-                          update_average, uses_cumulative_l1)
+                          runs_single_column_loop, shrink_scale, shrink_scales, step_rate, step_rates,
+                          store_release, update_average, uses_cumulative_l1)
 from .losses import block_loss_grad, row_loss_grad
 
 
@@ -150,8 +150,10 @@ def per_sample_epoch_one_column(X, y, sample_weight, order, loss_id, loss_param,
         total = 0.0
         for j in range(n_features):
             total += X[row, j] * params[0, j]
-        loss, step, _ = per_sample_step(loss_id, loss_param, y[row, 0], sample_weight[row, 0], total, params,
-                                        coef_scale, eta, l2, column_scale)
+        raw = coef_scale[0] * total + params[0, n_features]
+        loss, step = per_sample_step(loss_id, loss_param, y[row, 0], sample_weight[row, 0], raw, eta, column_scale)
+        if l2 != 0.0:
+            shrink_scale(params, coef_scale, 0, eta, l2)
         loss_sum += loss
         if step != 0.0:
             weight_step = step / coef_scale[0]
@@ -163,7 +165,8 @@ def per_sample_epoch_one_column(X, y, sample_weight, order, loss_id, loss_param,
             l1_total[0] += eta * l1
             if l1_total[0] > 0.0:
                 for j in range(n_features):
-                    cumulative_l1(params, coef_scale, l1_total, l1_applied, 0, j)
+                    params[0, j], l1_applied[0, j] = cumulative_l1(
+                        params[0, j], coef_scale[0], l1_total[0], l1_applied[0, j])
         if averaging and t >= average_start:
             average_column(params, coef_scale, average, 0, 1.0 / (t - average_start + 1.0))
     store_release(progress, 0, n_steps_rows)
@@ -320,7 +323,8 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
             for k in range(n_columns):
                 if columns[ACTIVE, k] != 0.0 and l1_total[k] > 0.0:
                     for j in range(n_features):
-                        cumulative_l1(params, coef_scale, l1_total, l1_applied, k, j)
+                        params[k, j], l1_applied[k, j] = cumulative_l1(
+                            params[k, j], coef_scale[k], l1_total[k], l1_applied[k, j])
         # 4) averaged iterate
         if averaging:
             update_average(params, coef_scale, columns, average, float(t), average_start)
