@@ -12,6 +12,8 @@ Measured, for float64 and float32 ``X`` of ``n x 100`` (default n = 1e5 and 1e6;
   so the per-call overhead (validation, set-up) is spread the same way for both.
 * **10-class epoch**: the same with 10 classes: fastml fits the 10 one-vs-all models in one pass over each
   row; scikit-learn runs 10 binary fits (``n_jobs=None``).
+* **10-class CSR epoch**: hinge loss over CSR rows shaped like hashed text (2^18 features, 50 nonzeros a
+  row; the smallest ``--sizes`` rows), plain and averaged, against scikit-learn's one-vs-all fit.
 * **Adam epoch** (minibatch 256, learning rate 1e-3): ``SGDClassifier(optimizer="adam", batch_size=256)``
   against a numpy loop doing the same steps (vectorized per minibatch), and a PyTorch CPU loop when torch
   is installed.
@@ -159,6 +161,29 @@ def run_size(n_samples, n_features, dtype, epochs, repeats, rows):
     rows.append((f"Adam epoch {label}", "PyTorch CPU loop", ours, peer, 1, ours[2].score(X, y), np.nan))
 
 
+def run_sparse(n_samples, repeats, rows, n_features=1 << 18, nonzeros_per_row=50, n_classes=10):
+    """10 classes over CSR rows of hashed-text shape (2^18 features, 50 nonzeros a row), plain and
+    averaged: one epoch of ``SGDClassifier`` against scikit-learn's."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import SGDClassifier as SklearnSGD
+
+    from fastml.linear_model._stochastic_gradient import SGDClassifier
+
+    rng = np.random.default_rng(0)
+    indices = np.sort(rng.integers(0, n_features, (n_samples, nonzeros_per_row)), axis=1).ravel()
+    indptr = np.arange(0, n_samples * nonzeros_per_row + 1, nonzeros_per_row)
+    X = sp.csr_matrix((rng.random(indices.size), indices, indptr), shape=(n_samples, n_features))
+    X.sum_duplicates()
+    y = np.argmax(X @ rng.standard_normal((n_features, n_classes)), axis=1)
+    for average in (False, True):
+        settings = dict(loss="hinge", max_iter=1, tol=None, average=average, random_state=0)
+        ours = timed(quiet(lambda: SGDClassifier(**settings).fit(X, y)), repeats)
+        peer = timed(quiet(lambda: SklearnSGD(**settings).fit(X, y)), repeats)
+        rows.append((f"10-class CSR {n_samples:.0e} x 2^18" + (", ASGD" if average else ""),
+                     "scikit-learn OvA" + (" (average=True)" if average else ""), ours, peer, 1,
+                     ours[2].score(X, y), peer[2].score(X, y)))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1e5 rows only, 2 epochs, one warm repeat")
@@ -185,6 +210,7 @@ def main():
     for n_samples in sizes:
         for dtype in (np.float64, np.float32):
             run_size(n_samples, args.n_features, dtype, epochs, repeats, rows)
+    run_sparse(min(sizes), repeats, rows)
 
     print(f"{'task':36s} {'fastml cold':>11s} {'fastml warm':>11s} {'peer cold':>9s} {'peer warm':>9s} "
           f"{'ratio':>7s}  accuracy fastml / peer   peer")
