@@ -19,7 +19,7 @@ Two loops serve the cases that dominate the time:
   Adam epoch (batch 256) took 0.112 s in row order on one thread; in sweeps, 0.080 s;
 * plain SGD one row at a time with one column (:func:`per_sample_epoch_one_column`) keeps every
   per-step setting in registers: the general loop's one-entry arrays and per-column loops cost about
-  100 ns per row (a 1e6 x 100 epoch in row order: 0.165 s there, 0.12 s here). Same operations in
+  100 ns per row (a 1e6 x 100 epoch in row order: 0.165 s there, 0.10 s here). Same operations in
   the same order, so the same results.
 
 Waiting on memory: shuffled rows are random ~1 KB reads. Each loop asks for rows ahead of the one it
@@ -122,7 +122,7 @@ def per_sample_epoch_one_column(X, y, sample_weight, order, loss_id, loss_param,
     """Plain SGD, one row per step, for a single active column: the steps of the general loop below
     with batch size 1 and ``k = 0``, the same operations in the same order (identical results), with
     every per-step setting held in a register. The general loop's per-column loops and arrays of one
-    entry cost ~100 ns per row (a 1e6 x 100 epoch in row order: 0.165 s, this loop 0.12 s).
+    entry cost ~100 ns per row (a 1e6 x 100 epoch in row order: 0.165 s, this loop 0.10 s).
     Every ``PROGRESS_INTERVAL`` rows the position is published in ``progress[0]`` for the thread of
     :func:`prefetch_rows_ahead`, if one runs. Returns the step count."""
     n_features = X.shape[1]
