@@ -133,7 +133,7 @@ def jit_inline(function=None, *, gather=False, vector_division=False):
     """Compile ``function`` as a helper linked into the kernels calling it.
 
     LLVM inlines it only when it is small: a helper with a loop, or a loss switch, stays a call
-    (with every array argument passed as its ~9 fields), measured ~20-50 ns. A helper called per row
+    (with every array argument passed as its ~9 fields), measured ~10-40 ns. A helper called per row
     or per element is either loop-free or a :func:`jit_point`; rare work in it (a fold, an error
     path) goes to a helper of its own.
 

@@ -235,7 +235,6 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     cumulative_penalty = uses_cumulative_l1(optimizer, columns)
     n_chunks = 1 if sparse_updates else max(1, min(n_threads, batch_size))
     raw_row = np.empty(n_columns)
-    derivative_row = np.empty(n_columns)  # row_loss_grad's output: a view derivative[b] per row cost ~2 atomics
     loss_one = np.empty(n_loss)
     loss_parts = np.zeros((n_chunks, n_loss))
     derivative = np.empty((batch_size, n_columns))
@@ -279,12 +278,12 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
                     for j in range(n_features):
                         total += X[row, j] * params[k, j]
                     raw_row[k] = coef_scale[k] * total + params[k, n_features]
-                row_loss_grad(loss_id, y, sample_weight, row, raw_row, loss_param, loss_one, derivative_row)
+                row_loss_grad(loss_id, y, sample_weight, row, raw_row, loss_param, loss_one, derivative[b])
                 for m in range(n_loss):
                     loss_sum_out[m] += loss_one[m]
                 poison_if_nonfinite(raw_row, loss_sum_out)
                 for k in range(n_columns):
-                    value = min(max(derivative_row[k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
+                    value = min(max(derivative[b, k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
                     derivative[b, k] = value * (columns[SCALE, k] / n_rows)
         else:
             for chunk in prange(n_chunks):
