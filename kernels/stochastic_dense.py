@@ -162,11 +162,12 @@ def per_sample_epoch_one_column(X, y, sample_weight, order, loss_id, loss_param,
             if fit_intercept:
                 params[0, n_features] += step * intercept_decay
         if cumulative_penalty:
-            l1_total[0] += eta * l1
-            if l1_total[0] > 0.0:
+            owed = l1_total[0] + eta * l1
+            l1_total[0] = owed
+            if owed > 0.0:
+                scale = coef_scale[0]  # locals: read from arrays, LLVM reloaded them per weight (may alias)
                 for j in range(n_features):
-                    params[0, j], l1_applied[0, j] = cumulative_l1(
-                        params[0, j], coef_scale[0], l1_total[0], l1_applied[0, j])
+                    params[0, j], l1_applied[0, j] = cumulative_l1(params[0, j], scale, owed, l1_applied[0, j])
         if averaging and t >= average_start:
             average_column(params, coef_scale, average, 0, 1.0 / (t - average_start + 1.0))
     store_release(progress, 0, n_steps_rows)
@@ -321,10 +322,11 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
         # 3) plain SGD's cumulative L1 penalty: every feature of a dense row is touched
         if cumulative_penalty and add_l1_totals(columns, eta_out, l1_total):
             for k in range(n_columns):
-                if columns[ACTIVE, k] != 0.0 and l1_total[k] > 0.0:
+                owed = l1_total[k]
+                if columns[ACTIVE, k] != 0.0 and owed > 0.0:
+                    scale = coef_scale[k]
                     for j in range(n_features):
-                        params[k, j], l1_applied[k, j] = cumulative_l1(
-                            params[k, j], coef_scale[k], l1_total[k], l1_applied[k, j])
+                        params[k, j], l1_applied[k, j] = cumulative_l1(params[k, j], scale, owed, l1_applied[k, j])
         # 4) averaged iterate
         if averaging:
             update_average(params, coef_scale, columns, average, float(t), average_start)
