@@ -307,10 +307,18 @@ def cumulative_l1(weight, scale, owed_total, applied):
 @jit_inline
 def runs_single_column_loop(optimizer, clip_norm, batch_size, columns, n_loss):
     """Whether an epoch takes the single-column per-sample loop of the epoch kernels: plain SGD without
-    clipping, one row per step, one active column of a one-score loss. The solver driver asks the same
-    question (through ``.py_func``) before it starts a prefetching thread that follows that loop."""
+    clipping, one row per step, one active column of a one-score loss."""
     return (optimizer == SGD and clip_norm <= 0.0 and batch_size == 1 and columns.shape[1] == 1
             and columns[ACTIVE, 0] != 0.0 and n_loss == 1)
+
+
+@jit_inline
+def runs_per_sample_loop(optimizer, clip_norm, batch_size, columns, n_loss):
+    """Whether an epoch takes one of the per-sample loops of the dense epoch kernel (plain SGD without
+    clipping, one row per step, one-score losses: the single-column loop, or the loop over K columns),
+    the loops that publish their position for a prefetching thread. The solver driver asks the same
+    question (through ``.py_func``) before it starts that thread."""
+    return optimizer == SGD and clip_norm <= 0.0 and batch_size == 1 and n_loss == columns.shape[1]
 
 
 @jit_inline

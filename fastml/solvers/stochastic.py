@@ -299,15 +299,15 @@ PREFETCH_PATIENCE = 20_000_000
 
 
 def _use_prefetch_thread(objective, options, n_rows, columns):
-    """Whether a per-sample epoch runs with a prefetching thread: plain SGD one row at a time on one
-    active model (the epoch kernel's single-column loop, the only one that reports its position),
+    """Whether a per-sample epoch runs with a prefetching thread: plain SGD one row at a time on models
+    of a one-score loss (the epoch kernel's per-sample loops, the ones that report their position),
     shuffled rows of a large dense X, and a second thread allowed."""
-    from ..kernels._optimizers import runs_single_column_loop
+    from ..kernels._optimizers import runs_per_sample_loop
 
     n_loss = 1 if objective.loss.is_multiclass else objective.n_outputs
-    single_column = runs_single_column_loop.py_func(OPTIMIZERS.index(options.optimizer), options.clip_norm or 0.0,
-                                                    options.batch_size, columns, n_loss)
-    return (single_column and options.shuffle and objective.n_threads >= 2 and n_rows > PREFETCH_LEAD_ROWS
+    per_sample = runs_per_sample_loop.py_func(OPTIMIZERS.index(options.optimizer), options.clip_norm or 0.0,
+                                              options.batch_size, columns, n_loss)
+    return (per_sample and options.shuffle and objective.n_threads >= 2 and n_rows > PREFETCH_LEAD_ROWS
             and objective.X.dense.nbytes >= PREFETCH_THREAD_MIN_BYTES)
 
 

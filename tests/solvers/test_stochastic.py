@@ -142,6 +142,35 @@ def test_per_sample_single_model_equals_the_general_loop(loss, penalty, extra, s
         assert_allclose(matrix[:, k], fit(strengths[k]).params, rtol=1e-12 if sparse else 1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("loss, extra", [
+    ("log_loss", dict(schedule="optimal", average=40)),  # one-vs-all logistic: its own loop over the columns
+    ("log_loss", dict(schedule="invscaling", learning_rate=0.05, l1=True)),
+    ("hinge", dict(schedule="optimal", l1=True, weighted=True)),  # a weight column per model
+    ("huber", dict(schedule="constant", learning_rate=0.01, average=25)),
+])
+def test_per_sample_models_with_their_own_targets_equal_separate_fits(loss, extra):
+    """Plain per-sample SGD on several models with a target column each (one-vs-all classes) runs a loop
+    of its own over the models: model k must be the single-model run on column k, as with shared targets."""
+    X, raw, rng = _data(1)
+    extra = dict(extra)
+    shifts = np.array([0.0, 0.7, -0.9])
+    y = np.column_stack([_targets(loss, raw + shift, rng) for shift in shifts])
+    weights = rng.uniform(0.5, 2.0, y.shape) if extra.pop("weighted", False) else None
+    penalty = dict(l2=1e-3, l1=np.array([1e-3, 2e-3, 5e-3]) if extra.pop("l1", False) else 0.0)
+    options = StochasticOptions(optimizer="sgd", batch_size=1, max_epochs=12, tol=1e-2, n_iter_no_change=2,
+                                trace_objective="running", random_state=2, **extra)
+    batched = stochastic_gradient(LinearObjective(loss, X, y, weights, **penalty), options=options)
+    matrix = batched.params.reshape(N_FEATURES + 1, 3)
+    for k in range(3):
+        single = stochastic_gradient(
+            LinearObjective(loss, X, y[:, k], None if weights is None else weights[:, k], l2=penalty["l2"],
+                            l1=np.ravel(penalty["l1"])[k] if np.ndim(penalty["l1"]) else 0.0),
+            options=options)
+        assert_allclose(matrix[:, k], single.params, rtol=1e-13, atol=1e-13)
+        assert batched.n_iter[k] == single.n_iter  # the models' running losses stop them at the same epochs
+    assert len(set(batched.n_iter)) > 1 or batched.n_iter[0] < options.max_epochs
+
+
 @pytest.mark.parametrize("settings", [
     dict(optimizer="adam", amsgrad=True, average=True),
     dict(optimizer="adamw", learning_rate=0.01),
