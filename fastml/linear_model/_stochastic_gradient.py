@@ -43,6 +43,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import assert_all_finite, check_array, check_is_fitted, validate_data
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
+from ..kernels.layout import transposed_copy
 from ..solvers._result import SolverResult, Trace
 from ._base import (
     LinearClassifierPredictMixin, record_fingerprint, ObjectiveMixin, accepted_dtypes, check_choice,
@@ -472,7 +473,8 @@ class SGDClassifier(LinearClassifierPredictMixin, _BaseSGD, ClassifierMixin, Bas
 
     def _set_coef(self, coef, intercept):
         dtype = self._dtype
-        self.coef_ = np.ascontiguousarray(coef.T, dtype=dtype)
+        self.coef_ = np.empty(coef.shape[::-1], dtype=dtype)
+        transposed_copy(coef, self.coef_)  # numpy's transposing copy: 4-19 ms for 10 x 2^18
         self.intercept_ = np.asarray(intercept, dtype=dtype).reshape(-1)
 
     def _solver_coef(self):

@@ -1,9 +1,10 @@
-"""The column-major copy of the coordinate-descent column variant, against numpy."""
+"""The transposing copies of ``kernels.layout`` (the column-major copy of the coordinate-descent column
+variant, the model-major / feature-major weight copies), against numpy."""
 import numba
 import numpy as np
 import pytest
 
-from fastml.kernels.layout import TILE_COLUMNS, TILE_ROWS, fortran_copy_with_column_sums
+from fastml.kernels.layout import TILE_COLUMNS, TILE_ROWS, fortran_copy_with_column_sums, transposed_copy
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -36,3 +37,17 @@ def test_copy_and_column_sums_match_numpy(dtype, shape):
     for sums, square_sums in results[1:]:
         np.testing.assert_array_equal(results[0][0], sums)
         np.testing.assert_array_equal(results[0][1], square_sums)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 70), (70, 3), (33, 65)])
+def test_transposed_copy_is_the_transpose(shape):
+    """Tiles of TRANSPOSE_TILE with ragged edges, a strided (sliced) source, and a float32 target."""
+    rng = np.random.default_rng(0)
+    wide = rng.standard_normal((shape[0], shape[1] + 5))
+    source = wide[:, 2:shape[1] + 2]  # neither C- nor F-contiguous
+    out = np.full(shape[::-1], np.nan)
+    transposed_copy(source, out)
+    assert np.array_equal(out, source.T)
+    narrow = np.empty(shape[::-1], dtype=np.float32)
+    transposed_copy(source, narrow)
+    assert np.array_equal(narrow, source.T.astype(np.float32))
