@@ -21,12 +21,12 @@ coordinate at every step, ``avg <- avg + mu (s v - avg)`` with ``mu = 1 / (t - s
 on hashed text (2^18 features, 50 nonzeros a row) made an averaged epoch ~5 000 times the work of the
 row updates. Instead an epoch keeps each column's mean as ``a (z + b v)``: ``z`` lives in
 ``average`` itself, ``a`` and ``b`` are two numbers per column. A step's averaging only updates them
-(``a <- (1 - mu) a``, ``b <- b + mu s / a``: :func:`lazy_average_step`); a change ``d`` of one
+(``a <- (1 - mu) a``, ``b <- b + mu s / a``: :func:`lazy_average_steps`); a change ``d`` of one
 weight ``v_j`` (a row's update, an L1 catch-up) is offset by ``z_j <- z_j - b d`` so that the past
 means stay as they were; a fold of the scale into the weights divides ``b`` by the folded scale.
 ``b v`` grows as the scale falls while the mean does not, so the representation is restarted
 (written back: ``z <- a (z + b v)``, ``a = 1``, ``b = 0``) after a fold or a 1000-fold fall of the
-scale (:func:`lazy_average_shrunk`), as at the epoch's end (:func:`lazy_average_finish`). Dense rows
+scale (:func:`lazy_average_shrink_scales`), as at the epoch's end (:func:`lazy_average_finish`). Dense rows
 touch every weight anyway and keep the direct update.
 
 Arrays of settings (indices below) keep the kernel signatures short:
@@ -291,16 +291,20 @@ def cumulative_l1(weight, scale, owed_total, applied):
     """Bring one weight (stored as ``weight``, worth ``scale * weight``) up to date with the cumulative
     L1 penalty of Tsuruoka et al.: ``owed_total`` is what every weight should have received so far,
     ``applied`` what this one did receive. Returns ``(new weight, new applied)``."""
-    # both candidates computed, then selected: with branches on the weight's sign (unpredictable),
-    # LLVM kept a scalar loop in the epoch kernels (~1.3-2.2 ns a weight, against ~0.4 selected)
+    # selects, not branches on the weight's sign (unpredictable): with branches LLVM kept a scalar loop
+    # in the dense epoch kernels (~1.3-2.2 ns a weight, against ~0.4 selected). One division: the
+    # kernels compiled without "arcp" (CSR) divide for real. For a negative weight
+    # w - (applied - owed) / s is exactly w + (owed - applied) / s.
     signed = scale * weight
-    towards_zero_from_above = max(0.0, weight - (owed_total + applied) / scale)
-    towards_zero_from_below = min(0.0, weight + (owed_total - applied) / scale)
+    owed_here = owed_total + applied
+    if signed < 0.0:
+        owed_here = applied - owed_total
+    moved = weight - owed_here / scale
     updated = weight
     if signed > 0.0:
-        updated = towards_zero_from_above
+        updated = max(0.0, moved)
     if signed < 0.0:
-        updated = towards_zero_from_below
+        updated = min(0.0, moved)
     return updated, applied + scale * (updated - weight)
 
 
@@ -517,32 +521,47 @@ def update_average(params, coef_scale, columns, average, t, start):
 
 
 @jit_inline
-def lazy_average_step(params, coef_scale, average, lazy, k, t, start):
-    """:func:`average_column` for a column of plain SGD on CSR rows, in O(1) (see the module
-    docstring, "lazy averaging"); the intercept is averaged directly. Nothing before step ``start``."""
+def lazy_average_steps(params, coef_scale, columns, average, lazy, t, start):
+    """:func:`average_column` of every active column of plain SGD on CSR rows, each in O(1) (see the
+    module docstring, "lazy averaging"); the intercepts are averaged directly. Nothing before step
+    ``start``. All columns in one call: per-sample SGD calls this every row, and a call per column
+    (LLVM keeps these helpers out of line) cost ~40 ns each."""
     if t < start:
         return
     weight = 1.0 / (t - start + 1.0)
     intercept = params.shape[1] - 1
-    if t == start:  # the mean of one iterate: the iterate itself
-        lazy_average_restart(average, k)
-        lazy[LAZY_A, k] = 1.0
-        lazy[LAZY_B, k] = coef_scale[k]
-        lazy[LAZY_BASE_SCALE, k] = coef_scale[k]
-    else:
-        lazy[LAZY_A, k] *= 1.0 - weight
-        lazy[LAZY_B, k] += weight * coef_scale[k] / lazy[LAZY_A, k]
-    average[k, intercept] += (params[k, intercept] - average[k, intercept]) * weight
+    for k in range(params.shape[0]):
+        if columns[ACTIVE, k] == 0.0:
+            continue
+        if t == start:  # the mean of one iterate: the iterate itself
+            lazy_average_restart(average, k)
+            lazy[LAZY_A, k] = 1.0
+            lazy[LAZY_B, k] = coef_scale[k]
+            lazy[LAZY_BASE_SCALE, k] = coef_scale[k]
+        else:
+            lazy[LAZY_A, k] *= 1.0 - weight
+            lazy[LAZY_B, k] += weight * coef_scale[k] / lazy[LAZY_A, k]
+        average[k, intercept] += (params[k, intercept] - average[k, intercept]) * weight
 
 
 @jit_inline
-def lazy_average_shrunk(params, coef_scale, average, lazy, k, folded):
-    """Follow column ``k``'s L2 shrink in its lazy mean: a fold of the scale into the weights (``folded``,
-    from :func:`shrink_scale`) divides ``b``; a scale fallen ``LAZY_REBASE_FALL``-fold since the
-    representation's base, or a fold, writes the mean back and restarts it (:func:`lazy_average_rebase`)."""
-    lazy[LAZY_B, k] /= folded
-    if folded != 1.0 or coef_scale[k] < LAZY_REBASE_FALL * lazy[LAZY_BASE_SCALE, k]:
-        lazy_average_rebase(params, coef_scale, average, lazy, k)
+def lazy_average_shrink_scales(params, coef_scale, columns, eta, average, lazy):
+    """:func:`shrink_scales` for lazily averaged columns: each active column's L2 shrink of its scale,
+    followed in its lazy mean. A fold of the scale into the weights divides ``b`` by the folded scale;
+    a fold, or a scale fallen ``LAZY_REBASE_FALL``-fold since the representation's base, writes the
+    mean back and restarts it (:func:`lazy_average_rebase`). All columns in one call, as
+    :func:`lazy_average_steps`."""
+    for k in range(params.shape[0]):
+        if columns[ACTIVE, k] == 0.0 or columns[L2, k] == 0.0:
+            continue
+        coef_scale[k] *= l2_shrink_factor(eta[k], columns[L2, k])
+        folded = 1.0
+        if coef_scale[k] < MIN_COEF_SCALE:
+            folded = coef_scale[k]
+            fold_scale(params, coef_scale, k)
+        lazy[LAZY_B, k] /= folded
+        if folded != 1.0 or coef_scale[k] < LAZY_REBASE_FALL * lazy[LAZY_BASE_SCALE, k]:
+            lazy_average_rebase(params, coef_scale, average, lazy, k)
 
 
 @jit_inline
