@@ -358,16 +358,20 @@ def record_fingerprint(estimator, X):
     return record(estimator, X)
 
 
-def start_fingerprint(X, *, gram=False):
+def start_fingerprint(X, *, gram=False, one_thread_fit=False):
     """Begin the drift reference of the validated training ``X``; ``.finish(self)`` as the last step
     of ``fit`` stores it as ``fingerprint_`` and returns the estimator. Small fits take its feature
     half on a second thread meanwhile (``fastml.drift._fingerprint.start_fingerprint``): below the
     size where the fit's own passes go parallel, ``gram=True`` for fits whose passes over ``X`` form
     Gram matrices in row chunks (``kernels._parallel.map_row_chunks``), else the objective's
-    kernels (``fastml._objective.SERIAL_WORK``)."""
+    kernels (``fastml._objective.SERIAL_WORK``); ``one_thread_fit=True`` for fits on one thread at
+    any size (per-sample SGD: a second thread there only prefetches rows, see
+    ``kernels.stochastic_dense``)."""
     from ..drift._fingerprint import start_fingerprint as start
 
-    if gram:  # map_row_chunks splits the rows once each of two threads gets MIN_VALUES_PER_THREAD
+    if one_thread_fit:
+        serial_below = np.inf
+    elif gram:  # map_row_chunks splits the rows once each of two threads gets MIN_VALUES_PER_THREAD
         from ..kernels._parallel import MIN_VALUES_PER_THREAD
 
         serial_below = 2 * MIN_VALUES_PER_THREAD

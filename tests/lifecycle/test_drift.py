@@ -472,6 +472,42 @@ def test_fingerprint_alongside_every_fit_whose_passes_run_on_one_thread():
     assert start_fingerprint(wider, gram=True).cells is None  # the fit's own passes use both threads
 
 
+def test_plain_sgd_fingerprint_taken_during_its_epochs_is_the_one_taken_after_them():
+    """Plain SGD's epochs run on one thread at any size: its fingerprint's feature half goes to the
+    second thread for a float ndarray X (for the other optimizers, whose minibatches may use both, only
+    below SERIAL_WORK values)
+    and must equal the fingerprint taken after the fit; other input (a list) is fingerprinted after."""
+    from unittest import mock
+
+    from fastml.drift import _fingerprint
+    from fastml.drift._fingerprint import linear_scorer
+
+    rng = np.random.default_rng(15)
+    X = rng.standard_normal((6_000, 40))  # 2.4e5 values: above SERIAL_WORK (Adam's passes are threaded)
+    y = (X[:, 0] + 0.3 * rng.standard_normal(6_000) > 0).astype(int)
+    started = []
+    original = _fingerprint.start_fingerprint
+
+    def spy(*args, **kwargs):
+        pending = original(*args, **kwargs)
+        started.append(pending.cells is not None)
+        return pending
+
+    with mock.patch.object(_fingerprint, "start_fingerprint", spy):
+        model = fastml.SGDClassifier(max_iter=3, tol=None, random_state=0).fit(X, y)
+        adam = fastml.SGDClassifier(optimizer="adam", max_iter=1, tol=None, random_state=0).fit(X, y)
+        from_list = fastml.SGDRegressor(max_iter=2, tol=None, random_state=0).fit(X[:50].tolist(), X[:50, 0])
+    assert started == [fastml.get_n_threads() > 1, False, False]
+    after = Fingerprint.from_data(X, scorer=linear_scorer(model))
+    assert model.fingerprint_.to_state()[0] == after.to_state()[0]
+    np.testing.assert_array_equal(model.fingerprint_.features.counts, after.features.counts)
+    assert isinstance(adam.fingerprint_, Fingerprint) and from_list.fingerprint_.n_samples == 50
+    bad = X.copy()
+    bad[11, 3] = np.inf
+    with pytest.raises(ValueError, match="infinity"):  # the fit's error, with the fingerprint under way
+        fastml.SGDClassifier(max_iter=1, tol=None).fit(bad, y)
+
+
 def test_fit_failing_with_its_fingerprint_under_way_raises_and_leaves_no_work_behind():
     """X with NaN: the fit raises scikit-learn's error, not the fingerprint thread's; the next fit works."""
     rng = np.random.default_rng(12)
