@@ -257,9 +257,14 @@ def _scratch_state(state, width=None, narrow_to=None):
     return StochasticState(**{name: scratch(value) for name, value in vars(state).items()})
 
 
+def _returned_weights(state, options):
+    """The weights the solver answers with, model-major: the averaged iterate once averaging started."""
+    return state.average if state.averaging(_average_start(options.average)) else state.params
+
+
 def _flat_params(objective, state, options):
-    """The solver's answer as flat parameters: the averaged iterate once averaging started."""
-    source = state.average if state.averaging(_average_start(options.average)) else state.params
+    """The solver's answer as flat parameters (:func:`_returned_weights` in ``objective.pack``'s layout)."""
+    source = _returned_weights(state, options)
     n_features = objective.n_features
     matrix = np.empty(objective.coef_shape)  # objective.pack's layout, filled without numpy's slow transpose
     transposed_copy(source[:, :n_features], matrix[:n_features])
@@ -268,15 +273,16 @@ def _flat_params(objective, state, options):
     return matrix.ravel()
 
 
-def _running_values(objective, state, loss_sum, w):
-    """scikit-learn's epoch objective: mean loss seen during the epoch + penalty of the final weights."""
-    coef, _ = objective.unpack(w)
+def _running_values(objective, state, loss_sum, weights):
+    """scikit-learn's epoch objective: mean loss seen during the epoch + penalty of the final weights
+    (model-major ``weights``, as :func:`_returned_weights`: no flat copy needed)."""
+    coef = weights[:, :objective.n_features]
     models = _column_models(objective)
     # without temporaries of coef's size (10 classes x 2^18 hashed features: 21 MB each, ~30 ms an epoch)
-    l2_norms = np.bincount(models, weights=np.einsum("ij,ij->j", coef, coef), minlength=objective.n_models)
+    l2_norms = np.bincount(models, weights=np.einsum("ij,ij->i", coef, coef), minlength=objective.n_models)
     values = loss_sum / objective.weight_sum + 0.5 * objective.l2 * l2_norms
     if np.any(objective.l1 > 0):
-        l1_norms = np.bincount(models, weights=np.abs(coef).sum(axis=0), minlength=objective.n_models)
+        l1_norms = np.bincount(models, weights=np.abs(coef).sum(axis=1), minlength=objective.n_models)
         values = values + objective.l1 * l1_norms
     return values
 
@@ -464,8 +470,8 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
 
     trace = Trace()
     full_trace = options.trace_objective == "full"
-    w = _flat_params(objective, state, options)
     if full_trace:  # also compiles the objective kernel before the clock starts
+        w = _flat_params(objective, state, options)
         values, gradient = objective.values_and_gradients(w)
         trace.start()
         notify(None, trace, state.epoch, values.sum(), np.linalg.norm(gradient), np.nan, w)
@@ -495,12 +501,14 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
                 f"({options.optimizer}, learning rate {state.learning_rate.max():.3g}): scale the features "
                 "(e.g. StandardScaler) or lower the learning rate")
         # 2) the trace objective of the returned parameters
-        w = _flat_params(objective, state, options)
+        # (flat parameters only for the full objective or a callback: a transposing copy of the weights)
+        w = _flat_params(objective, state, options) if full_trace or callback is not None else None
         if full_trace:
             values, gradient = objective.values_and_gradients(w)
             gradient_norm = np.linalg.norm(gradient)
         else:
-            values, gradient_norm = _running_values(objective, state, loss_sum, w), np.nan
+            values = _running_values(objective, state, loss_sum, _returned_weights(state, options))
+            gradient_norm = np.nan
         if not np.all(np.isfinite(values)):
             raise NonFiniteError(f"the objective is not finite after epoch {state.epoch}: scale the features "
                                  "(e.g. StandardScaler) or lower the learning rate")
