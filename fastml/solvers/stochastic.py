@@ -277,14 +277,14 @@ def _running_values(objective, state, loss_sum, weights):
     """scikit-learn's epoch objective: mean loss seen during the epoch + penalty of the final weights
     (model-major ``weights``, as :func:`_returned_weights`: no flat copy needed)."""
     coef = weights[:, :objective.n_features]
-    models = _column_models(objective)
     # without temporaries of coef's size (10 classes x 2^18 hashed features: 21 MB each, ~30 ms an epoch)
-    l2_norms = np.bincount(models, weights=np.einsum("ij,ij->i", coef, coef), minlength=objective.n_models)
+    l2_norms = np.einsum("ij,ij->i", coef, coef)
+    l1_norms = np.abs(coef).sum(axis=1) if objective.l1.any() else None
+    if objective.loss.is_multiclass:  # the K columns of one model (asked every epoch: no bincount otherwise)
+        l2_norms = l2_norms.sum(keepdims=True)
+        l1_norms = None if l1_norms is None else l1_norms.sum(keepdims=True)
     values = loss_sum / objective.weight_sum + 0.5 * objective.l2 * l2_norms
-    if np.any(objective.l1 > 0):
-        l1_norms = np.bincount(models, weights=np.abs(coef).sum(axis=1), minlength=objective.n_models)
-        values = values + objective.l1 * l1_norms
-    return values
+    return values if l1_norms is None else values + objective.l1 * l1_norms
 
 
 def _minibatch_threads(objective, options):
@@ -326,17 +326,24 @@ PREFETCH_LEAD_ROWS = 256
 PREFETCH_PATIENCE = 20_000_000
 
 
+def _prefetch_thread_possible(objective, options, n_rows):
+    """The part of :func:`_use_prefetch_thread` that does not depend on the epoch's active columns:
+    shuffled rows of a large dense X, and a second thread allowed."""
+    return (options.shuffle and objective.n_threads >= 2 and n_rows > PREFETCH_LEAD_ROWS
+            and objective.X.dense.nbytes >= PREFETCH_THREAD_MIN_BYTES)
+
+
 def _use_prefetch_thread(objective, options, n_rows, columns):
     """Whether a per-sample epoch runs with a prefetching thread: plain SGD one row at a time on models
     of a one-score loss (the epoch kernel's per-sample loops, the ones that report their position),
     shuffled rows of a large dense X, and a second thread allowed."""
     from ..kernels._optimizers import runs_per_sample_loop
 
+    if not _prefetch_thread_possible(objective, options, n_rows):
+        return False
     n_loss = 1 if objective.loss.is_multiclass else objective.n_outputs
-    per_sample = runs_per_sample_loop.py_func(OPTIMIZERS.index(options.optimizer), options.clip_norm or 0.0,
-                                              options.batch_size, columns, n_loss)
-    return (per_sample and options.shuffle and objective.n_threads >= 2 and n_rows > PREFETCH_LEAD_ROWS
-            and objective.X.dense.nbytes >= PREFETCH_THREAD_MIN_BYTES)
+    return bool(runs_per_sample_loop.py_func(OPTIMIZERS.index(options.optimizer), options.clip_norm or 0.0,
+                                             options.batch_size, columns, n_loss))
 
 
 @one_blas_thread_in_fit
@@ -426,9 +433,11 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
         threads = _minibatch_threads(objective, options)
         progress = np.zeros(1, dtype=np.int64)  # the epoch's position, for the prefetching thread
 
+        may_prefetch = _prefetch_thread_possible(objective, options, n_samples)  # tested once, not per epoch
+
         def run_epoch(order, *arrays):
             helper = None
-            if _use_prefetch_thread(objective, options, order.shape[0], arrays[0]):
+            if may_prefetch and _use_prefetch_thread(objective, options, order.shape[0], arrays[0]):
                 helper = threading.Thread(target=prefetch_rows_ahead, daemon=True, name="fastml-prefetch",
                                           args=(design.dense, *common, order, progress, PREFETCH_LEAD_ROWS,
                                                 PREFETCH_PATIENCE))
@@ -514,7 +523,7 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
                                  "(e.g. StandardScaler) or lower the learning rate")
         # 3) scikit-learn's stopping rule per model (and the "adaptive" schedule's rate cuts)
         if options.tol is not None:
-            for model in np.flatnonzero(active):
+            for model in active.nonzero()[0]:
                 if values[model] > state.best_objective[model] - options.tol:
                     state.no_improvement[model] += 1
                 else:
