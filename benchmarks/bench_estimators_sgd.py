@@ -14,6 +14,9 @@ Measured, for float64 and float32 ``X`` of ``n x 100`` (default n = 1e5 and 1e6;
   row; scikit-learn runs 10 binary fits (``n_jobs=None``).
 * **10-class CSR epoch**: hinge loss over CSR rows shaped like hashed text (2^18 features, 50 nonzeros a
   row; the smallest ``--sizes`` rows), plain and averaged, against scikit-learn's one-vs-all fit.
+* **10-class CSR elastic net**: the same rows with ``penalty="elasticnet"`` (the cumulative L1 penalty).
+* **default fit on small sets** (iris, breast_cancer, digits, standardized): a whole ``SGDClassifier().fit``
+  to the default stopping rule, where per-fit and per-epoch overheads set the time.
 * **Adam epoch** (minibatch 256, learning rate 1e-3): ``SGDClassifier(optimizer="adam", batch_size=256)``
   against a numpy loop doing the same steps (vectorized per minibatch), and a PyTorch CPU loop when torch
   is installed.
@@ -175,13 +178,31 @@ def run_sparse(n_samples, repeats, rows, n_features=1 << 18, nonzeros_per_row=50
     X = sp.csr_matrix((rng.random(indices.size), indices, indptr), shape=(n_samples, n_features))
     X.sum_duplicates()
     y = np.argmax(X @ rng.standard_normal((n_features, n_classes)), axis=1)
-    for average in (False, True):
-        settings = dict(loss="hinge", max_iter=1, tol=None, average=average, random_state=0)
+    for label, extra in (("", {}), (", ASGD", dict(average=True)), (", elastic net", dict(penalty="elasticnet"))):
+        settings = dict(loss="hinge", max_iter=1, tol=None, random_state=0, **extra)
         ours = timed(quiet(lambda: SGDClassifier(**settings).fit(X, y)), repeats)
         peer = timed(quiet(lambda: SklearnSGD(**settings).fit(X, y)), repeats)
-        rows.append((f"10-class CSR {n_samples:.0e} x 2^18" + (", ASGD" if average else ""),
-                     "scikit-learn OvA" + (" (average=True)" if average else ""), ours, peer, 1,
+        rows.append((f"10-class CSR {n_samples:.0e} x 2^18{label}",
+                     "scikit-learn OvA" + "".join(f" ({key}={value!r})" for key, value in extra.items()), ours, peer, 1,
                      ours[2].score(X, y), peer[2].score(X, y)))
+
+
+def run_small(repeats, rows):
+    """A default ``SGDClassifier().fit`` on scikit-learn's small bundled sets (standardized), to the
+    default stopping rule: per-fit and per-epoch overheads, not the epochs' arithmetic, set these times."""
+    from sklearn.datasets import load_breast_cancer, load_digits, load_iris
+    from sklearn.linear_model import SGDClassifier as SklearnSGD
+    from sklearn.preprocessing import StandardScaler
+
+    from fastml.linear_model._stochastic_gradient import SGDClassifier
+
+    for name, loader in (("iris", load_iris), ("breast_cancer", load_breast_cancer), ("digits", load_digits)):
+        X, y = loader(return_X_y=True)
+        X = StandardScaler().fit_transform(X)
+        ours = timed(quiet(lambda: SGDClassifier(random_state=0).fit(X, y)), max(repeats, 20))
+        peer = timed(quiet(lambda: SklearnSGD(random_state=0).fit(X, y)), max(repeats, 20))
+        rows.append((f"default fit, {name} {X.shape[0]}x{X.shape[1]}", "scikit-learn (whole fit, not per epoch)",
+                     ours, peer, 1, ours[2].score(X, y), peer[2].score(X, y)))
 
 
 def main():
@@ -211,6 +232,7 @@ def main():
         for dtype in (np.float64, np.float32):
             run_size(n_samples, args.n_features, dtype, epochs, repeats, rows)
     run_sparse(min(sizes), repeats, rows)
+    run_small(repeats, rows)
 
     print(f"{'task':36s} {'fastml cold':>11s} {'fastml warm':>11s} {'peer cold':>9s} {'peer warm':>9s} "
           f"{'ratio':>7s}  accuracy fastml / peer   peer")

@@ -233,15 +233,11 @@ def fold_scale(params, coef_scale, k):
 @jit_inline
 def shrink_scale(params, coef_scale, k, eta, l2):
     """Plain SGD's L2 step ``w <- max(0, 1 - eta l2) w`` of column ``k`` as a change of its scale
-    (folded into the weights when tiny). Returns the scale folded into the weights, 1.0 when none
-    (a lazily averaged column rescales its running sum by it). The fold, rare, is a call of its own:
-    with its loop here, LLVM kept this per-row helper out of line."""
+    (folded into the weights when tiny). The fold, rare, is a call of its own: with its loop here,
+    LLVM kept this per-row helper out of line."""
     coef_scale[k] *= l2_shrink_factor(eta, l2)
     if coef_scale[k] < MIN_COEF_SCALE:
-        folded = coef_scale[k]
         fold_scale(params, coef_scale, k)
-        return folded
-    return 1.0
 
 
 @jit_point  # inlined into the per-row loops: out of line (the loss switch) it cost ~10 ns a row

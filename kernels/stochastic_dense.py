@@ -57,9 +57,9 @@ from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, ET
                           MAX_DERIVATIVE, MIN_COEF_SCALE, OPTIMAL_T0, POWER_T, PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH,
                           PROGRESS_INTERVAL, SCALE, SGD, add_l1_totals, average_column, clip_gradient, cumulative_l1,
                           dense_step, finish_epoch, fold_scale, l2_shrink_factor, load_acquire, per_sample_step,
-                          poison_if_nonfinite, prefetch_item, runs_per_sample_loop,
-                          runs_single_column_loop, schedule_rate, shrink_scale,
-                          shrink_scales, step_rate, step_rates, store_release, update_average, uses_cumulative_l1)
+                          poison_if_nonfinite, prefetch_item,
+                          runs_per_sample_loop, runs_single_column_loop, schedule_rate, shrink_scale, shrink_scales,
+                          step_rate, step_rates, store_release, update_average, uses_cumulative_l1)
 from .losses import LOGISTIC, block_loss_grad, logistic_grad_from_tail, logistic_loss_from_tail, logistic_tail, row_loss_grad
 
 
@@ -189,8 +189,8 @@ def per_sample_epoch_columns(X, y, sample_weight, order, loss_id, loss_param, sc
     strengths or rates): the general loop's steps with batch size 1, the same operations in the same
     order (identical results), without its per-row calls. There, ``row_loss_grad`` and the
     non-finite check were out-of-line calls, and the rates, shrinks, L1 totals and running means
-    went through per-column helpers; here every per-row pass is a plain loop over the K columns
-    (the logistic one-vs-all losses vectorize over them). ``steps`` (>= K) is scratch for the K
+    went through helpers; here every per-row pass is a plain loop over the K columns (the logistic
+    one-vs-all losses vectorize over them). ``steps`` (>= K) is scratch for the K
     steps of a row. Publishes its position in ``progress[0]`` as the single-column loop does.
     Returns the step count."""
     n_features = X.shape[1]
@@ -245,7 +245,8 @@ def per_sample_epoch_columns(X, y, sample_weight, order, loss_id, loss_param, sc
                                              columns[SCALE, k])
                 loss_sum_out[k] += loss
                 steps[k] = step
-        # L2 shrink of the scales (shrink_scales, written out), then each column's step through the row
+        # L2 shrink of the scales (shrink_scales written out: called, ~60 ns a row more at 10 columns),
+        # then each column's step through the row
         for k in range(n_columns):
             if columns[ACTIVE, k] != 0.0 and columns[L2, k] != 0.0:
                 coef_scale[k] *= l2_shrink_factor(eta_out[k], columns[L2, k])

@@ -273,7 +273,7 @@ def _flat_params(objective, state, options):
     return matrix.ravel()
 
 
-def _running_values(objective, state, loss_sum, weights):
+def _running_values(objective, loss_sum, weights):
     """scikit-learn's epoch objective: mean loss seen during the epoch + penalty of the final weights
     (model-major ``weights``, as :func:`_returned_weights`: no flat copy needed)."""
     coef = weights[:, :objective.n_features]
@@ -516,7 +516,7 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
             values, gradient = objective.values_and_gradients(w)
             gradient_norm = np.linalg.norm(gradient)
         else:
-            values = _running_values(objective, state, loss_sum, _returned_weights(state, options))
+            values = _running_values(objective, loss_sum, _returned_weights(state, options))
             gradient_norm = np.nan
         if not np.all(np.isfinite(values)):
             raise NonFiniteError(f"the objective is not finite after epoch {state.epoch}: scale the features "
