@@ -14,6 +14,8 @@ Measured, for float64 and float32 ``X`` of ``n x 100`` (default n = 1e5 and 1e6;
   row; scikit-learn runs 10 binary fits (``n_jobs=None``).
 * **10-class CSR epoch**: hinge loss over CSR rows shaped like hashed text (2^18 features, 50 nonzeros a
   row; the smallest ``--sizes`` rows), plain and averaged, against scikit-learn's one-vs-all fit.
+* **elastic net** (binary and 10-class): the same fits with ``penalty="elasticnet"`` (plain SGD's cumulative
+  L1 penalty, a pass over the weights every row on dense X).
 * **10-class CSR elastic net**: the same rows with ``penalty="elasticnet"`` (the cumulative L1 penalty).
 * **default fit on small sets** (iris, breast_cancer, digits, standardized): a whole ``SGDClassifier().fit``
   to the default stopping rule, where per-fit and per-epoch overheads set the time.
@@ -142,12 +144,19 @@ def run_size(n_samples, n_features, dtype, epochs, repeats, rows):
     rows.append((f"SGD epoch  {label}", "scikit-learn", ours, peer, epochs,
                  ours[2].score(X, y), peer[2].score(X, y)))
 
+    elastic = dict(settings, penalty="elasticnet")
+    ours = timed(quiet(lambda: SGDClassifier(**elastic).fit(X, y)), repeats)
+    peer = timed(quiet(lambda: SklearnSGD(**elastic).fit(X, y)), repeats)
+    rows.append((f"SGD e-net  {label}", "scikit-learn", ours, peer, epochs,
+                 ours[2].score(X, y), peer[2].score(X, y)))
+
     y10 = np.digitize(raw, np.quantile(raw, np.linspace(0.1, 0.9, 9)))
-    settings10 = dict(settings, max_iter=1)
-    ours = timed(quiet(lambda: SGDClassifier(**settings10).fit(X, y10)), repeats)
-    peer = timed(quiet(lambda: SklearnSGD(**settings10).fit(X, y10)), repeats)
-    rows.append((f"10-class   {label}", "scikit-learn OvA", ours, peer, 1, ours[2].score(X, y10),
-                 peer[2].score(X, y10)))
+    for name, extra in (("10-class  ", {}), ("10-cl e-net", dict(penalty="elasticnet"))):
+        settings10 = dict(settings, max_iter=1, **extra)
+        ours = timed(quiet(lambda: SGDClassifier(**settings10).fit(X, y10)), repeats)
+        peer = timed(quiet(lambda: SklearnSGD(**settings10).fit(X, y10)), repeats)
+        rows.append((f"{name} {label}", "scikit-learn OvA", ours, peer, 1, ours[2].score(X, y10),
+                     peer[2].score(X, y10)))
 
     adam = dict(loss="log_loss", optimizer="adam", batch_size=256, learning_rate="constant", eta0=1e-3,
                 penalty=None, max_iter=1, tol=None, random_state=0)
