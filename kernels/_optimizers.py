@@ -98,6 +98,7 @@ LAZY_REBASE_FALL = 1e-3
 # statuses returned by the epoch kernels
 OK = 0
 NON_FINITE = 1
+NON_FINITE_OBJECTIVE = 2
 
 # a sample's weighted loss derivative is clipped to +-MAX_DERIVATIVE, as scikit-learn's MAX_DLOSS
 MAX_DERIVATIVE = 1e12

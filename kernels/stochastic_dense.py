@@ -1,12 +1,14 @@
-"""One compiled epoch of minibatch SGD / momentum / Nesterov / Adam / AdamW over dense rows of ``X``.
+"""Compiled epochs of minibatch SGD / momentum / Nesterov / Adam / AdamW over dense rows of ``X``.
 
-Design: a whole epoch is one kernel call, so no Python runs per minibatch. Each step (1) computes
+Design: a whole epoch, or a whole fit's epochs, is one kernel call, so no Python runs per minibatch
+(nor, unless the driver has to see each epoch, between epochs: ``epoch_control`` draws each epoch's
+row order, evaluates the running objective and applies the stopping rule). Each step (1) computes
 the weighted loss derivatives of the batch's rows at the current parameters for all K columns at
 once, through ``losses`` (the one definition of every loss); (2) moves the parameters with the
 helpers of ``_optimizers``. Plain SGD without clipping updates only through the batch rows (scaled
 weights, lazy L1), which makes a batch-size-1 epoch one dot product and one axpy per row; the other
 optimizers form the dense minibatch gradient and update every coordinate. Rows are visited in the
-order given by ``order`` (a permutation drawn by the driver), one at a time, so ``X`` must be
+order written into ``order`` (a permutation of the seed and the epoch), one at a time, so ``X`` must be
 C-contiguous: F-ordered ``X`` would be read with a stride of n_samples per element (the driver
 rejects it). float32 rows are widened on load; parameters, moments and sums are float64.
 
@@ -41,25 +43,29 @@ sparse updates stay serial (the prefetching thread changes no result).
 
 Contract (no validation here): ``X`` (n_samples, n_features) float32/float64, C order, may be
 read-only; ``y``/``sample_weight`` float64 (n_samples, 1) or (n_samples, n_columns); ``order`` int64
-row indices (any length: a 1-row call compiles the kernel cheaply); ``params`` (n_columns,
-n_features + 1) and the state arrays as described in ``_optimizers`` (updated in place);
-``loss_sum_out`` (1 for the multinomial loss, else n_columns) receives the epoch's weighted loss
-sum taken before each step (scikit-learn's running loss); ``eta_out`` the last step's rates;
-``progress`` int64 (1,): the epoch's position, for :func:`prefetch_rows_ahead` (n_samples at the
-end); ``n_threads`` >= 1 (see above).
-Returns ``_optimizers.OK`` or ``_optimizers.NON_FINITE``.
+scratch for the rows of an epoch (its length is the epoch's: a 1-row call compiles the kernel
+cheaply); ``params`` (n_columns, n_features + 1) and the state arrays as described in
+``_optimizers`` (updated in place); ``loss_sum_out`` (1 for the multinomial loss, else n_columns)
+receives the last epoch's weighted loss sum taken before each step (scikit-learn's running loss);
+``eta_out`` the last step's rates; ``progress`` int64 (1,): the epoch's position, for
+:func:`prefetch_rows_ahead` (n_samples at an epoch's end); ``n_threads`` >= 1 (see above). Epochs
+``first_epoch .. first_epoch + n_epochs - 1`` run (rows shuffled from ``seed`` when ``shuffle``)
+until every model has converged; the remaining arguments are ``epoch_control``'s (``trace_out``:
+``n_epochs`` rows). Returns ``(status, epochs run)``: ``_optimizers.OK``, ``NON_FINITE`` (a weight
+or the loss, during the last epoch run) or ``NON_FINITE_OBJECTIVE`` (the running objective after it).
 """
 import numpy as np
 from numba import prange
 
 from ._jit import is_finite, jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, ETA0, INTERCEPT_DECAY, L1, L2,
-                          MAX_DERIVATIVE, MIN_COEF_SCALE, OPTIMAL_T0, POWER_T, PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH,
-                          PROGRESS_INTERVAL, SCALE, SGD, add_l1_totals, average_column, clip_gradient, cumulative_l1,
+                          MAX_DERIVATIVE, MIN_COEF_SCALE, NON_FINITE, NON_FINITE_OBJECTIVE, OK, OPTIMAL_T0, POWER_T,
+                          PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH, PROGRESS_INTERVAL, SCALE, SGD, add_l1_totals, average_column, clip_gradient, cumulative_l1,
                           dense_step, finish_epoch, fold_scale, l2_shrink_factor, load_acquire, per_sample_step,
                           poison_if_nonfinite, prefetch_item,
                           runs_per_sample_loop, runs_single_column_loop, schedule_rate, shrink_scale, shrink_scales,
                           step_rate, step_rates, store_release, update_average, uses_cumulative_l1)
+from .epoch_control import begin_epoch, end_epoch
 from .losses import LOGISTIC, block_loss_grad, logistic_grad_from_tail, logistic_loss_from_tail, logistic_tail, row_loss_grad
 
 
@@ -323,11 +329,14 @@ def prefetch_rows_ahead(X, y, sample_weight, order, progress, lead, patience):
 
 
 @jit_kernel(parallel=True)
-def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, optimizer, schedule,
-                           batch_size, fit_intercept, joint_clip, hyper, columns, params, coef_scale,
-                           moments, average, l1_total, l1_applied, step_count, loss_sum_out, eta_out,
-                           progress, n_threads):
-    """Run one epoch over the rows ``order`` of dense ``X``; see the module docstring."""
+def stochastic_epochs_dense(X, y, sample_weight, order, loss_id, loss_param, optimizer, schedule,
+                            batch_size, fit_intercept, joint_clip, hyper, columns, params, coef_scale,
+                            moments, average, l1_total, l1_applied, step_count, loss_sum_out, eta_out,
+                            progress, n_threads, seed, first_epoch, n_epochs, shuffle, models, weight_sum,
+                            stop_rule, learning_rate, best_objective, no_improvement, converged, n_iter,
+                            values_out, trace_out, trace_start):
+    """Run up to ``n_epochs`` epochs over dense ``X`` (see the module docstring); returns ``(status,
+    epochs run)``."""
     n_features = X.shape[1]
     n_columns = params.shape[0]
     n_loss = loss_sum_out.shape[0]
@@ -336,9 +345,7 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     average_start = hyper[AVERAGE_START]
     intercept_decay = hyper[INTERCEPT_DECAY]
     sparse_updates = optimizer == SGD and clip_norm <= 0.0
-    # settings fixed for the epoch, decided once: checked per step, they cost ~8% of a per-sample epoch
     averaging = average_start > 0.0
-    cumulative_penalty = uses_cumulative_l1(optimizer, columns)
     n_chunks = 1 if sparse_updates else max(1, min(n_threads, batch_size))
     raw_row = np.empty(n_columns)
     loss_one = np.empty(n_loss)
@@ -352,105 +359,120 @@ def stochastic_epoch_dense(X, y, sample_weight, order, loss_id, loss_param, opti
     scratch = np.empty((n_chunks, 4, block_rows))
     grad = np.zeros((0 if sparse_updates else n_columns, n_features + 1))
     grad_parts = np.zeros((0 if sparse_updates else n_chunks, n_columns, n_features + 1))
-    for m in range(n_loss):
-        loss_sum_out[m] = 0.0
-    t = step_count[0]
-    if runs_single_column_loop(optimizer, clip_norm, batch_size, columns, n_loss):
-        step_count[0] = per_sample_epoch_one_column(
-            X, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper, columns, params,
-            coef_scale, average, l1_total, l1_applied, t, cumulative_penalty, loss_sum_out, eta_out, progress)
-        return finish_epoch(params, coef_scale, loss_sum_out)
-    if runs_per_sample_loop(optimizer, clip_norm, batch_size, columns, n_loss):
-        step_count[0] = per_sample_epoch_columns(
-            X, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper, columns, params,
-            coef_scale, average, l1_total, l1_applied, t, cumulative_penalty, raw_row, loss_sum_out, eta_out,
-            progress)
-        return finish_epoch(params, coef_scale, loss_sum_out)
-    for start in range(0, n_steps_rows, batch_size):
-        stop = min(start + batch_size, n_steps_rows)
-        n_rows = stop - start
-        t += 1
-        step_rates(schedule, columns, hyper[POWER_T], float(t), eta_out)
-        # 1) loss derivatives of the batch rows at the current parameters (and, for the dense-gradient
-        #    optimizers, the minibatch gradient), chunk by chunk
-        if sparse_updates:
-            # plain SGD in minibatches, or on the multinomial loss: each row's derivatives, no gradient
-            # (the step goes through the rows themselves); one row per step has its own loops above
-            items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
-            for b in range(n_rows):
-                row = order[start + b]
-                if start + b + PREFETCH_AHEAD < n_steps_rows:
-                    upcoming = order[start + b + PREFETCH_AHEAD]
-                    for j in range(0, n_features, items_per_line):
-                        prefetch_item(X, upcoming, j)
-                    prefetch_item(y, upcoming, 0)  # the row's target and weight are random reads too
-                    prefetch_item(sample_weight, upcoming, 0)
-                for k in range(n_columns):
-                    total = 0.0
-                    for j in range(n_features):
-                        total += X[row, j] * params[k, j]
-                    raw_row[k] = coef_scale[k] * total + params[k, n_features]
-                row_loss_grad(loss_id, y, sample_weight, row, raw_row, loss_param, loss_one, derivative[b])
-                for m in range(n_loss):
-                    loss_sum_out[m] += loss_one[m]
-                poison_if_nonfinite(raw_row, loss_sum_out)
-                for k in range(n_columns):
-                    value = min(max(derivative[b, k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
-                    derivative[b, k] = value * (columns[SCALE, k] / n_rows)
-        else:
-            for chunk in prange(n_chunks):
-                first = start + (n_rows * chunk) // n_chunks
-                last = start + (n_rows * (chunk + 1)) // n_chunks
-                part = grad_parts[chunk]
-                part[:, :] = 0.0
-                offset = first - start
-                batch_rows_derivatives(X, y, sample_weight, order, first, last, n_steps_rows,
-                                       batch_size - (last - first), loss_id, loss_param, params, coef_scale,
-                                       columns, n_rows, raw[offset:], targets[offset:], weights[offset:],
-                                       scratch[chunk], loss_parts[chunk], derivative[offset:], part)
-            grad[:, :] = grad_parts[0]
-            for chunk in range(1, n_chunks):
-                grad += grad_parts[chunk]
-        # 2) step
-        if sparse_updates:
-            shrink_scales(params, coef_scale, columns, eta_out)
-            for b in range(n_rows):
-                row = order[start + b]
-                for k in range(n_columns):
-                    step = -eta_out[k] * derivative[b, k]
-                    if step == 0.0 or columns[ACTIVE, k] == 0.0:
-                        continue
-                    weight_step = step / coef_scale[k]
-                    for j in range(n_features):
-                        params[k, j] += weight_step * X[row, j]
-                    if fit_intercept:
-                        params[k, n_features] += step * intercept_decay
-        else:
-            if clip_norm > 0.0:
-                clip_gradient(grad, clip_norm, joint_clip)
-            dense_step(optimizer, params, grad, eta_out, columns, hyper, float(t), fit_intercept, moments, 0,
-                       n_features + 1)
-        # 3) plain SGD's cumulative L1 penalty: every feature of a dense row is touched
-        if cumulative_penalty and add_l1_totals(columns, eta_out, l1_total):
-            for k in range(n_columns):
-                owed = l1_total[k]
-                if columns[ACTIVE, k] != 0.0 and owed > 0.0:
-                    scale = coef_scale[k]
-                    for j in range(n_features):
-                        params[k, j], l1_applied[k, j] = cumulative_l1(params[k, j], scale, owed, l1_applied[k, j])
-        # 4) averaged iterate
-        if averaging:
-            update_average(params, coef_scale, columns, average, float(t), average_start)
-    step_count[0] = t
-    store_release(progress, 0, n_steps_rows)
-    # the epoch's running loss: chunk sums in chunk order (plain SGD summed into loss_sum_out directly)
-    if not sparse_updates:
+    for epoch in range(n_epochs):
+        if not begin_epoch(seed, first_epoch + epoch, shuffle, order, models, converged, learning_rate, columns):
+            return OK, epoch
+        # settings fixed for the epoch, decided once: checked per step, they cost ~8% of a per-sample epoch
+        cumulative_penalty = uses_cumulative_l1(optimizer, columns)
         for m in range(n_loss):
-            total = 0.0
-            for chunk in range(n_chunks):
-                total += loss_parts[chunk, m]
-            loss_sum_out[m] = total
-    return finish_epoch(params, coef_scale, loss_sum_out)
+            loss_sum_out[m] = 0.0
+        t = step_count[0]
+        if runs_single_column_loop(optimizer, clip_norm, batch_size, columns, n_loss):
+            t = per_sample_epoch_one_column(
+                X, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper, columns, params,
+                coef_scale, average, l1_total, l1_applied, t, cumulative_penalty, loss_sum_out, eta_out, progress)
+        elif runs_per_sample_loop(optimizer, clip_norm, batch_size, columns, n_loss):
+            t = per_sample_epoch_columns(
+                X, y, sample_weight, order, loss_id, loss_param, schedule, fit_intercept, hyper, columns, params,
+                coef_scale, average, l1_total, l1_applied, t, cumulative_penalty, raw_row, loss_sum_out, eta_out,
+                progress)
+        else:
+            for start in range(0, n_steps_rows, batch_size):
+                stop = min(start + batch_size, n_steps_rows)
+                n_rows = stop - start
+                t += 1
+                step_rates(schedule, columns, hyper[POWER_T], float(t), eta_out)
+                # 1) loss derivatives of the batch rows at the current parameters (and, for the
+                #    dense-gradient optimizers, the minibatch gradient), chunk by chunk
+                if sparse_updates:
+                    # plain SGD in minibatches, or on the multinomial loss: each row's derivatives, no
+                    # gradient (the step goes through the rows themselves); one row per step has its own
+                    # loops above
+                    items_per_line = max(1, CACHE_LINE_BYTES // X.itemsize)
+                    for b in range(n_rows):
+                        row = order[start + b]
+                        if start + b + PREFETCH_AHEAD < n_steps_rows:
+                            upcoming = order[start + b + PREFETCH_AHEAD]
+                            for j in range(0, n_features, items_per_line):
+                                prefetch_item(X, upcoming, j)
+                            prefetch_item(y, upcoming, 0)  # the row's target and weight are random reads too
+                            prefetch_item(sample_weight, upcoming, 0)
+                        for k in range(n_columns):
+                            total = 0.0
+                            for j in range(n_features):
+                                total += X[row, j] * params[k, j]
+                            raw_row[k] = coef_scale[k] * total + params[k, n_features]
+                        row_loss_grad(loss_id, y, sample_weight, row, raw_row, loss_param, loss_one, derivative[b])
+                        for m in range(n_loss):
+                            loss_sum_out[m] += loss_one[m]
+                        poison_if_nonfinite(raw_row, loss_sum_out)
+                        for k in range(n_columns):
+                            value = min(max(derivative[b, k], -MAX_DERIVATIVE), MAX_DERIVATIVE)
+                            derivative[b, k] = value * (columns[SCALE, k] / n_rows)
+                else:
+                    for chunk in prange(n_chunks):
+                        first = start + (n_rows * chunk) // n_chunks
+                        last = start + (n_rows * (chunk + 1)) // n_chunks
+                        part = grad_parts[chunk]
+                        part[:, :] = 0.0
+                        offset = first - start
+                        batch_rows_derivatives(X, y, sample_weight, order, first, last, n_steps_rows,
+                                               batch_size - (last - first), loss_id, loss_param, params,
+                                               coef_scale, columns, n_rows, raw[offset:], targets[offset:],
+                                               weights[offset:], scratch[chunk], loss_parts[chunk],
+                                               derivative[offset:], part)
+                    grad[:, :] = grad_parts[0]
+                    for chunk in range(1, n_chunks):
+                        grad += grad_parts[chunk]
+                # 2) step
+                if sparse_updates:
+                    shrink_scales(params, coef_scale, columns, eta_out)
+                    for b in range(n_rows):
+                        row = order[start + b]
+                        for k in range(n_columns):
+                            step = -eta_out[k] * derivative[b, k]
+                            if step == 0.0 or columns[ACTIVE, k] == 0.0:
+                                continue
+                            weight_step = step / coef_scale[k]
+                            for j in range(n_features):
+                                params[k, j] += weight_step * X[row, j]
+                            if fit_intercept:
+                                params[k, n_features] += step * intercept_decay
+                else:
+                    if clip_norm > 0.0:
+                        clip_gradient(grad, clip_norm, joint_clip)
+                    dense_step(optimizer, params, grad, eta_out, columns, hyper, float(t), fit_intercept, moments,
+                               0, n_features + 1)
+                # 3) plain SGD's cumulative L1 penalty: every feature of a dense row is touched
+                if cumulative_penalty and add_l1_totals(columns, eta_out, l1_total):
+                    for k in range(n_columns):
+                        owed = l1_total[k]
+                        if columns[ACTIVE, k] != 0.0 and owed > 0.0:
+                            scale = coef_scale[k]
+                            for j in range(n_features):
+                                params[k, j], l1_applied[k, j] = cumulative_l1(params[k, j], scale, owed,
+                                                                               l1_applied[k, j])
+                # 4) averaged iterate
+                if averaging:
+                    update_average(params, coef_scale, columns, average, float(t), average_start)
+            store_release(progress, 0, n_steps_rows)
+            # the epoch's running loss: chunk sums in chunk order (plain SGD summed into loss_sum_out)
+            if not sparse_updates:
+                for m in range(n_loss):
+                    total = 0.0
+                    for chunk in range(n_chunks):
+                        total += loss_parts[chunk, m]
+                        loss_parts[chunk, m] = 0.0
+                    loss_sum_out[m] = total
+        step_count[0] = t
+        if finish_epoch(params, coef_scale, loss_sum_out) != OK:
+            return NON_FINITE, epoch + 1
+        returned = average if averaging and t >= average_start else params
+        if not end_epoch(loss_sum_out, returned, columns, models, weight_sum, stop_rule, learning_rate,
+                         best_objective, no_improvement, converged, n_iter, values_out, eta_out, trace_out, epoch,
+                         trace_start):
+            return NON_FINITE_OBJECTIVE, epoch + 1
+    return OK, n_epochs
 
 
-__all__ = ["batch_rows_derivatives", "prefetch_rows_ahead", "stochastic_epoch_dense"]
+__all__ = ["batch_rows_derivatives", "prefetch_rows_ahead", "stochastic_epochs_dense"]

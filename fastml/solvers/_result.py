@@ -41,6 +41,12 @@ class Trace:
     def elapsed(self):
         return 0.0 if self._start is None else time.perf_counter() - self._start
 
+    @property
+    def origin(self):
+        """The ``time.perf_counter()`` reading the seconds count from (for compiled loops that time
+        their own iterations)."""
+        return self._start
+
     def record(self, iteration, objective, gradient_norm, step=np.nan):
         self._rows.append((int(iteration), self.elapsed, float(objective), float(gradient_norm), float(step)))
 
@@ -106,10 +112,14 @@ class SolverResult:
 def notify(callback, trace, iteration, objective, gradient_norm, step, params):
     """Record an iteration in ``trace`` and ask ``callback`` whether to stop (True means stop)."""
     trace.record(iteration, objective, gradient_norm, step)
+    return ask_callback(callback, trace, params)
+
+
+def ask_callback(callback, trace, params):
+    """Ask ``callback`` about the last iteration recorded in ``trace`` (True means stop)."""
     if callback is None:
         return False
-    info = IterationInfo(iteration, trace.elapsed, float(objective), float(gradient_norm), float(step), params)
-    return bool(callback(info))
+    return bool(callback(IterationInfo(*trace._rows[-1], params)))
 
 
 def closing_message(message, converged, stalled):

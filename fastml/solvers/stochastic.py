@@ -1,8 +1,9 @@
 """Minibatch stochastic solvers: plain SGD, momentum, Nesterov, Adam and AdamW, whole epochs compiled.
 
-The driver runs one compiled kernel call per epoch (``fastml.kernels.stochastic_dense`` /
-``stochastic_csr``); Python only draws the epoch's permutation, evaluates the trace and applies the
-stopping rule between epochs. K columns of coefficients share each pass over ``X``: K models of a
+The epochs run compiled (``fastml.kernels.stochastic_dense`` / ``stochastic_csr``), with what comes
+between them (the row order, the running objective, the stopping rule, the trace row:
+``kernels.epoch_control``): all of a call's epochs in one kernel call, or one per call when Python
+has to see each epoch (a callback, the exact objective in the trace, a prefetching thread). K columns of coefficients share each pass over ``X``: K models of a
 batched :class:`fastml.LinearObjective` (K penalties, K targets or K sample-weight columns) or the
 K classes of the multinomial loss; ``learning_rate`` may differ per model.
 
@@ -37,7 +38,7 @@ import numpy as np
 from .._objective import LinearObjective
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ..kernels.layout import transposed_copy
-from ._result import SolverResult, Trace, notify
+from ._result import SolverResult, Trace, ask_callback, notify
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "invscaling", "optimal", "adaptive")
@@ -273,20 +274,6 @@ def _flat_params(objective, state, options):
     return matrix.ravel()
 
 
-def _running_values(objective, loss_sum, weights):
-    """scikit-learn's epoch objective: mean loss seen during the epoch + penalty of the final weights
-    (model-major ``weights``, as :func:`_returned_weights`: no flat copy needed)."""
-    coef = weights[:, :objective.n_features]
-    # without temporaries of coef's size (10 classes x 2^18 hashed features: 21 MB each, ~30 ms an epoch)
-    l2_norms = np.einsum("ij,ij->i", coef, coef)
-    l1_norms = np.abs(coef).sum(axis=1) if objective.l1.any() else None
-    if objective.loss.is_multiclass:  # the K columns of one model (asked every epoch: no bincount otherwise)
-        l2_norms = l2_norms.sum(keepdims=True)
-        l1_norms = None if l1_norms is None else l1_norms.sum(keepdims=True)
-    values = loss_sum / objective.weight_sum + 0.5 * objective.l2 * l2_norms
-    return values if l1_norms is None else values + objective.l1 * l1_norms
-
-
 def _minibatch_threads(objective, options):
     """Threads for the rows of one dense minibatch: the objective's threads when the optimizer forms
     the dense minibatch gradient and each thread's share of a batch holds enough values to pay for a
@@ -375,10 +362,10 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
         (a FloatingPointError and a ValueError) when the loss or a weight stops being finite.
     """
     from ..kernels import _optimizers as ids
+    from ..kernels import epoch_control as control
     from ..kernels._jit import call_parallel
-    from ..kernels.shuffle import epoch_permutation
-    from ..kernels.stochastic_csr import stochastic_epoch_csr, unsigned_index_views
-    from ..kernels.stochastic_dense import prefetch_rows_ahead, stochastic_epoch_dense
+    from ..kernels.stochastic_csr import stochastic_epochs_csr, unsigned_index_views
+    from ..kernels.stochastic_dense import prefetch_rows_ahead, stochastic_epochs_dense
 
     if not isinstance(objective, LinearObjective):
         raise TypeError(f"stochastic_gradient takes a fastml.LinearObjective, got {type(objective).__name__}")
@@ -421,31 +408,42 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     schedule_id = SCHEDULES.index(options.schedule)
     loss_sum = np.zeros(1 if objective.loss.is_multiclass else objective.n_outputs)
     eta = np.zeros(objective.n_outputs)
+    full_trace = options.trace_objective == "full"
+    stop_rule = np.zeros(control.N_STOP_RULE)
+    stop_rule[control.STOP_TOL] = -1.0 if options.tol is None else options.tol
+    stop_rule[control.STOP_PATIENCE] = options.n_iter_no_change
+    stop_rule[control.STOP_ADAPTIVE] = float(options.schedule == "adaptive")
+    # the kernel applies the rule to the running objective; the exact one is only known here
+    kernel_stop_rule = stop_rule.copy()
+    if full_trace:
+        kernel_stop_rule[control.STOP_TOL] = -1.0
+    weight_sum = np.ascontiguousarray(objective.weight_sum, dtype=np.float64)
+    seed = np.uint64(state.seed % 2**64)
     if design.is_sparse:
         step_threads = _csr_step_threads(objective, options)
         data, indices, indptr = design.csr
         csr = (data, *unsigned_index_views(indices, indptr))
+        prefetching = False
 
-        def run_epoch(order, *arrays):
-            return call_parallel(stochastic_epoch_csr, *csr, objective.n_features, *common, order, *fixed,
-                                 *arrays, step_threads, serial=step_threads == 1)
+        def run_epochs(order, *arrays):
+            return call_parallel(stochastic_epochs_csr, *csr, objective.n_features, *common, order, *fixed,
+                                 *arrays, step_threads, *run_settings, serial=step_threads == 1)
     else:
         threads = _minibatch_threads(objective, options)
         progress = np.zeros(1, dtype=np.int64)  # the epoch's position, for the prefetching thread
+        prefetching = _use_prefetch_thread(objective, options, n_samples, columns)
 
-        may_prefetch = _prefetch_thread_possible(objective, options, n_samples)  # tested once, not per epoch
-
-        def run_epoch(order, *arrays):
+        def run_epochs(order, *arrays):
             helper = None
-            if may_prefetch and _use_prefetch_thread(objective, options, order.shape[0], arrays[0]):
+            if prefetching and order.shape[0] == n_samples:
                 helper = threading.Thread(target=prefetch_rows_ahead, daemon=True, name="fastml-prefetch",
                                           args=(design.dense, *common, order, progress, PREFETCH_LEAD_ROWS,
                                                 PREFETCH_PATIENCE))
                 progress[0] = 0
                 helper.start()
             try:
-                return call_parallel(stochastic_epoch_dense, design.dense, *common, order, *fixed, *arrays,
-                                     progress, threads, serial=threads == 1)
+                return call_parallel(stochastic_epochs_dense, design.dense, *common, order, *fixed, *arrays,
+                                     progress, threads, *run_settings, serial=threads == 1)
             finally:
                 if helper is not None:
                     progress[0] = order.shape[0]  # the helper stops even if the epoch did not finish
@@ -458,87 +456,89 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
         return (columns, target.params, target.coef_scale, target.moments, target.average, target.l1_total,
                 target.l1_applied, target.step_count, loss_sum, eta)
 
+    def epoch_settings(target, n_epochs, n_iter, values, trace_out, trace_start):
+        return (seed, np.int64(target.epoch), np.int64(n_epochs), bool(options.shuffle), models, weight_sum,
+                kernel_stop_rule, target.learning_rate, target.best_objective, target.no_improvement,
+                target.converged, n_iter, values, trace_out, float(trace_start))
+
+    # Epochs run in one kernel call unless Python has to see each one: a callback, the exact objective
+    # in the trace (a fused pass evaluated here), or a prefetching thread (started per epoch).
+    one_epoch_per_call = callback is not None or full_trace or prefetching
+    n_iter = np.zeros(n_models, dtype=np.int64)
+    values = np.zeros(n_models)
+    trace_out = np.zeros((1 if one_epoch_per_call else options.max_epochs, control.N_TRACE))
+
     # compile (or load) the kernel on scratch state, so the clock never counts it
-    columns[ids.ETA0] = state.learning_rate
-    columns[ids.ACTIVE] = 1.0
+    scratch_settings = (np.zeros(n_models, dtype=np.int64), np.zeros(n_models), np.zeros((1, control.N_TRACE)))
     if design.is_sparse:
         # on an empty CSR matrix one feature wide (the same array types): at full width the call's fixed
         # work (the weights' feature-major copies, the final L1 and averaging passes) and the scratch
         # copies cost ~25 ms at 10 classes x 2^18 features
         scratch = _scratch_state(state, objective.n_features + 1, narrow_to=2)
-        call_parallel(stochastic_epoch_csr, csr[0][:0], csr[1][:0], csr[2][:1], 1, *common,
-                      np.zeros(0, dtype=np.int64), *fixed, *kernel_arrays(scratch), step_threads,
+        run_settings = epoch_settings(scratch, 1, *scratch_settings, 0.0)
+        call_parallel(stochastic_epochs_csr, csr[0][:0], csr[1][:0], csr[2][:1], 1, *common,
+                      np.zeros(0, dtype=np.int64), *fixed, *kernel_arrays(scratch), step_threads, *run_settings,
                       serial=step_threads == 1)
     else:  # one row: the weights' width is X's
         scratch = _scratch_state(state)
-        run_epoch(np.zeros(min(1, n_samples), dtype=np.int64), *kernel_arrays(scratch))
-    epoch_permutation(np.uint64(0), np.uint64(0), np.empty(1, dtype=np.int64))
-    if not design.is_sparse and _use_prefetch_thread(objective, options, n_samples, columns):
+        run_settings = epoch_settings(scratch, 1, *scratch_settings, 0.0)
+        run_epochs(np.zeros(min(1, n_samples), dtype=np.int64), *kernel_arrays(scratch))
+    if prefetching:
         one_row, done = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64)  # compiles (or loads) only
         prefetch_rows_ahead(design.dense, *common, one_row, done, 1, 1)
 
     trace = Trace()
-    full_trace = options.trace_objective == "full"
-    if full_trace:  # also compiles the objective kernel before the clock starts
+    if full_trace:  # also compiles the objective kernel (and the Python side's stopping rule) before the clock
         w = _flat_params(objective, state, options)
-        values, gradient = objective.values_and_gradients(w)
+        start_values, gradient = objective.values_and_gradients(w)
+        control.apply_stopping_rule(start_values, np.full(control.N_STOP_RULE, -1.0), models,
+                                    state.learning_rate.copy(), state.best_objective.copy(),
+                                    state.no_improvement.copy(), state.converged.copy())
         trace.start()
-        notify(None, trace, state.epoch, values.sum(), np.linalg.norm(gradient), np.nan, w)
+        notify(None, trace, state.epoch, start_values.sum(), np.linalg.norm(gradient), np.nan, w)
     else:
         trace.start()
 
-    active = ~state.converged  # a model that converged in an earlier call stays where it stopped
-    n_iter = np.zeros(n_models, dtype=np.int64)
+    order = np.empty(n_samples, dtype=np.int64)
+    epochs_left = options.max_epochs
     stopped_by_callback = False
-    for _ in range(options.max_epochs):
-        if not active.any():
-            break
-        # 1) one compiled epoch over a permutation that depends on (seed, epoch) only
-        if options.shuffle:
-            order = epoch_permutation(np.uint64(state.seed % 2**64), np.uint64(state.epoch),
-                                      np.empty(n_samples, dtype=np.int64))
-        else:
-            order = np.arange(n_samples, dtype=np.int64)
-        columns[ids.ETA0] = state.learning_rate
-        columns[ids.ACTIVE] = active[models]
-        status = run_epoch(order, *kernel_arrays(state))
-        state.epoch += 1
-        n_iter[active] += 1
-        if status != ids.OK:
+    while epochs_left > 0:
+        n_epochs = 1 if one_epoch_per_call else epochs_left
+        first_epoch = state.epoch
+        run_settings = epoch_settings(state, n_epochs, n_iter, values, trace_out, trace.origin)
+        status, epochs_run = run_epochs(order, *kernel_arrays(state))
+        state.epoch += epochs_run
+        epochs_left -= epochs_run
+        if status == ids.NON_FINITE:
             raise NonFiniteError(
                 f"the loss or the weights became NaN or infinite during epoch {state.epoch} "
                 f"({options.optimizer}, learning rate {state.learning_rate.max():.3g}): scale the features "
                 "(e.g. StandardScaler) or lower the learning rate")
-        # 2) the trace objective of the returned parameters
-        # (flat parameters only for the full objective or a callback: a transposing copy of the weights)
-        w = _flat_params(objective, state, options) if full_trace or callback is not None else None
-        if full_trace:
-            values, gradient = objective.values_and_gradients(w)
-            gradient_norm = np.linalg.norm(gradient)
-        else:
-            values = _running_values(objective, loss_sum, _returned_weights(state, options))
-            gradient_norm = np.nan
-        if not np.all(np.isfinite(values)):
+        if status == ids.NON_FINITE_OBJECTIVE:
             raise NonFiniteError(f"the objective is not finite after epoch {state.epoch}: scale the features "
                                  "(e.g. StandardScaler) or lower the learning rate")
-        # 3) scikit-learn's stopping rule per model (and the "adaptive" schedule's rate cuts)
-        if options.tol is not None:
-            for model in active.nonzero()[0]:
-                if values[model] > state.best_objective[model] - options.tol:
-                    state.no_improvement[model] += 1
-                else:
-                    state.no_improvement[model] = 0
-                state.best_objective[model] = min(state.best_objective[model], values[model])
-                if state.no_improvement[model] >= options.n_iter_no_change:
-                    model_columns = models == model
-                    if options.schedule == "adaptive" and state.learning_rate[model_columns].max() > 1e-6:
-                        state.learning_rate[model_columns] /= 5.0
-                        state.no_improvement[model] = 0
-                    else:
-                        state.converged[model] = True
-                        active[model] = False
-        # 4) record and ask the callback
-        if notify(callback, trace, state.epoch, values.sum(), gradient_norm, float(eta.max()), w):
+        if not one_epoch_per_call:
+            for row in range(epochs_run):
+                trace.add_row(first_epoch + row + 1, trace_out[row, control.TRACE_SECONDS],
+                              trace_out[row, control.TRACE_OBJECTIVE], np.nan, trace_out[row, control.TRACE_STEP])
+            break  # every epoch ran, or every model converged
+        if epochs_run == 0:  # every model had converged
+            break
+        # one epoch: the trace row of the returned parameters (flat ones only for the full objective or
+        # a callback: a transposing copy of the weights)
+        w = _flat_params(objective, state, options) if full_trace or callback is not None else None
+        if full_trace:
+            exact_values, gradient = objective.values_and_gradients(w)
+            if not np.all(np.isfinite(exact_values)):
+                raise NonFiniteError(f"the objective is not finite after epoch {state.epoch}: scale the "
+                                     "features (e.g. StandardScaler) or lower the learning rate")
+            control.apply_stopping_rule(exact_values, stop_rule, models, state.learning_rate, state.best_objective,
+                                        state.no_improvement, state.converged)
+            trace.record(state.epoch, exact_values.sum(), np.linalg.norm(gradient), trace_out[0, control.TRACE_STEP])
+        else:
+            trace.add_row(state.epoch, trace_out[0, control.TRACE_SECONDS], trace_out[0, control.TRACE_OBJECTIVE],
+                          np.nan, trace_out[0, control.TRACE_STEP])
+        if ask_callback(callback, trace, w):
             stopped_by_callback = True
             break
 
