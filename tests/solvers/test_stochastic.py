@@ -332,23 +332,89 @@ def test_continuation_is_exact(settings, sparse):
     assert_array_equal(part.info["learning_rate"], whole.info["learning_rate"])
 
 
-def test_adaptive_schedule_divides_by_five():
+@pytest.mark.parametrize("trace_objective", ["full", "running"])
+def test_adaptive_schedule_divides_by_five(trace_objective):
     X, raw, _ = _data()
     objective = LinearObjective("squared_error", X, raw, l2=1e-2)
     # a huge tol makes every epoch after the first "not improving": the rate drops every 2 epochs
     result = stochastic_gradient(objective, options=StochasticOptions(
-        schedule="adaptive", learning_rate=0.01, tol=1e9, n_iter_no_change=2, max_epochs=6, random_state=0))
+        schedule="adaptive", learning_rate=0.01, tol=1e9, n_iter_no_change=2, max_epochs=6, random_state=0,
+        trace_objective=trace_objective))
     assert_allclose(result.info["learning_rate"], [0.01 / 25])
     assert not result.converged and result.n_iter == 6
 
 
-def test_tol_stops_and_reports_convergence():
+@pytest.mark.parametrize("trace_objective", ["full", "running"])
+def test_tol_stops_and_reports_convergence(trace_objective):
     X, raw, _ = _data()
     objective = LinearObjective("squared_error", X, raw, l2=1e-2)
     result = stochastic_gradient(objective, options=StochasticOptions(
-        learning_rate=0.01, schedule="invscaling", tol=1e-3, n_iter_no_change=3, max_epochs=200, random_state=0))
+        learning_rate=0.01, schedule="invscaling", tol=1e-3, n_iter_no_change=3, max_epochs=200, random_state=0,
+        trace_objective=trace_objective))
     assert result.converged and result.n_iter < 200
     assert "tol" in result.message
+    assert len(result.trace) == result.n_iter + (trace_objective == "full")  # the full trace has the start too
+
+
+@pytest.mark.parametrize("loss, n_models, settings", [
+    ("log_loss", 3, dict(learning_rate=[0.05, 1e-6, 0.01], tol=1e-3, n_iter_no_change=2)),
+    ("log_loss", 3, dict(schedule="adaptive", learning_rate=[0.05, 0.2, 0.01], tol=1e-2, n_iter_no_change=1)),
+    ("log_loss", 3, dict(schedule="optimal", average=40, tol=1e-3, n_iter_no_change=3)),
+    ("hinge", 1, dict(optimizer="adam", batch_size=7, amsgrad=True, tol=1e-4, learning_rate=0.01)),
+    ("multinomial", 1, dict(optimizer="momentum", batch_size=5, clip_norm=1.0, tol=1e-3, learning_rate=0.05)),
+    ("multinomial", 1, dict(schedule="invscaling", learning_rate=0.5, tol=None)),
+])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_epochs_in_one_kernel_call_equal_epochs_one_by_one(loss, n_models, settings, sparse):
+    """Without a callback the kernel runs the epochs and what comes between them in one call; a
+    callback makes the driver run one epoch per call. Both are the same computation, bit for bit,
+    stopping rule, "adaptive" rate cuts and the models' different stopping epochs included."""
+    X, raw, rng = _data()
+    y = _targets(loss, raw, rng)
+    l2, l1 = [1e-2, 1e-3, 1e-1][:n_models], [1e-3, 0.0, 1e-2][:n_models]
+    targets = y if n_models == 1 else np.repeat(y[:, None], n_models, axis=1)
+    objective = LinearObjective(loss, sp.csr_matrix(X) if sparse else X, targets, l2=l2, l1=l1)
+    options = StochasticOptions(max_epochs=40, random_state=3, trace_objective="running", **settings)
+    together = stochastic_gradient(objective, options=options)
+    seen = []
+    apart = stochastic_gradient(objective, options=options, callback=lambda info: seen.append(info.params) and False)
+    assert len(seen) == len(apart.trace) == len(together.trace) > 1
+    assert_array_equal(together.params, apart.params)
+    assert_array_equal(seen[-1], apart.params)
+    assert_array_equal(together.n_iter, apart.n_iter)
+    assert_array_equal(together.converged, apart.converged)
+    for column in ("iteration", "objective", "step"):
+        assert_array_equal(together.trace[column], apart.trace[column])
+    assert_array_equal(together.trace["iteration"], np.arange(1, len(together.trace) + 1))
+    seconds = together.trace["seconds"]
+    assert seconds[0] > 0 and np.all(np.diff(seconds) >= 0)
+    for name in ("learning_rate", "best_objective", "no_improvement", "converged", "step_count"):
+        assert_array_equal(getattr(together.info["state"], name), getattr(apart.info["state"], name))
+    if n_models > 1 and settings.get("tol") is not None:  # the models stopped at different epochs
+        assert len(set(np.asarray(together.n_iter).tolist())) > 1
+
+
+@pytest.mark.parametrize("loss, n_models", [("log_loss", 2), ("multinomial", 1), ("squared_error", 1)])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_running_objective_is_the_loss_seen_plus_the_final_penalty(loss, n_models, sparse):
+    """One plain-SGD epoch in a single batch of every row: every row's loss is taken at the start
+    point, then one step; the running objective is that loss plus the penalty of the weights after
+    the step, per model (computed here from the objective itself)."""
+    X, raw, rng = _data()
+    y = _targets(loss, raw, rng)
+    l2, l1 = [0.3, 0.05][:n_models], [0.02, 0.1][:n_models]
+    targets = y if n_models == 1 else np.repeat(y[:, None], n_models, axis=1)
+    data = sp.csr_matrix(X) if sparse else X
+    objective = LinearObjective(loss, data, targets, l2=l2, l1=l1)
+    w0 = objective.initial_parameters() + 0.1
+    result = stochastic_gradient(objective, w0=w0, options=StochasticOptions(
+        batch_size=N_SAMPLES, max_epochs=1, tol=None, learning_rate=0.1, random_state=0, trace_objective="running"))
+    loss_only = LinearObjective(loss, data, targets, l2=[0.0] * n_models, l1=[0.0] * n_models)
+    coef, _ = objective.unpack(result.params)
+    coef = coef.reshape(N_FEATURES, -1)
+    penalties = 0.5 * np.sum(coef ** 2, axis=0) * l2 + np.sum(np.abs(coef), axis=0) * l1
+    expected = loss_only.values_and_gradients(w0)[0].sum() + penalties.sum()
+    assert result.trace["objective"][0] == pytest.approx(expected, rel=1e-12)
 
 
 def test_trace_and_callback():
