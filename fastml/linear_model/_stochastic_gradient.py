@@ -29,7 +29,6 @@ Differences from scikit-learn, on purpose:
 * ``learning_rate="pa1"/"pa2"`` (passive-aggressive) are not implemented, and "optimal" needs a
   penalty (``penalty=None`` with "optimal" raises: the solver derives the rate from ``l2 + l1``).
 """
-import copy
 import warnings
 
 import numpy as np
@@ -225,7 +224,7 @@ class _BaseSGD(ObjectiveMixin):
         if partial:
             # the solver leaves a diverged state behind; the estimator keeps the one it had, so that a
             # partial_fit that raised does not poison the next (coef_ is not touched either)
-            kept = None if state is None else copy.deepcopy(state)
+            kept = None if state is None else state.copy()
             try:
                 result = self._run(objective, w0, state, 1, None, seed)
             except FloatingPointError:

@@ -174,6 +174,11 @@ class StochasticState:
     no_improvement: np.ndarray = None
     converged: np.ndarray = None
 
+    def copy(self):
+        """An independent copy (every array copied; ``copy.deepcopy`` took ~40 us of a partial_fit)."""
+        return StochasticState(**{name: value.copy() if isinstance(value, np.ndarray) else value
+                                  for name, value in vars(self).items()})
+
     @property
     def n_steps(self):
         return int(self.step_count[0])
