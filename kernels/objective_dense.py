@@ -28,6 +28,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit_inline, jit_kernel
+from ._optimizers import prefetch_item
 from ._parallel import chunk_count, count_nonfinite, row_chunk_bounds, sum_parts_1d
 from .losses import block_hess_times, block_loss_grad
 
@@ -131,6 +132,30 @@ def block_add_rmatvec_dense(X, start, stop, row_values, out_t, square=False):
                 out_t[k, j] += total
 
 
+# float32 blocks ask for the rows this many blocks ahead while computing (see prefetch_rows_ahead)
+PREFETCH_BLOCKS_AHEAD = 2
+
+
+@jit_inline
+def prefetch_rows_ahead(X, start, chunk_stop):
+    """For float32 ``X`` in C order: ask for the rows of the block ``PREFETCH_BLOCKS_AHEAD`` blocks
+    after the one at ``start`` (within the chunk ending at ``chunk_stop``); nothing for float64.
+
+    Why only float32: its fused pass waited on memory between blocks' computation instead of
+    overlapping them. Measured here (1e6 x 100 log loss, best of 7, in one process interleaved with
+    the same kernel without it): float32 2 threads 31.1-32.2 -> 27.9-29.9 ms, 1 thread 57.7-58.5 ->
+    53.4-56.7 ms; float64 (twice the bytes per value computed, which the hardware prefetcher keeps
+    streaming) no faster, 2-10 % slower with 1 to 4 blocks ahead.
+    """
+    if X.itemsize != 4 or X.strides[1] != X.itemsize:
+        return
+    items_per_line = 64 // X.itemsize
+    first = start + PREFETCH_BLOCKS_AHEAD * BLOCK_ROWS
+    for row in range(first, min(first + BLOCK_ROWS, chunk_stop)):
+        for j in range(0, X.shape[1], items_per_line):
+            prefetch_item(X, row, j)
+
+
 @jit_inline
 def sum_parts_transposed(parts, out):
     """``out[j, k] = sum over chunks of parts[chunk, k, j]``, summed in chunk order."""
@@ -176,6 +201,7 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
         for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
             block_raw_dense(X, start, stop, coef_t, intercept, raw)
+            prefetch_rows_ahead(X, start, bounds[chunk + 1])
             nonfinite_parts[chunk] += count_nonfinite(raw, stop - start)
             block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows,
                             scratch)
