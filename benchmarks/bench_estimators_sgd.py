@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_estimators_sgd.py [--quick] [--sizes 100000 1000000] [--n-features P] [--repeats R]
+    python benchmarks/bench_estimators_sgd.py --small-only   # the small bundled sets only
 
 Measured, for float64 and float32 ``X`` of ``n x 100`` (default n = 1e5 and 1e6; ``--quick``: 1e5 only):
 
@@ -18,7 +19,9 @@ Measured, for float64 and float32 ``X`` of ``n x 100`` (default n = 1e5 and 1e6;
   L1 penalty, a pass over the weights every row on dense X).
 * **10-class CSR elastic net**: the same rows with ``penalty="elasticnet"`` (the cumulative L1 penalty).
 * **default fit on small sets** (iris, breast_cancer, digits, standardized): a whole ``SGDClassifier().fit``
-  to the default stopping rule, where per-fit and per-epoch overheads set the time.
+  to the default stopping rule, where per-fit and per-epoch overheads set the time; likewise
+  ``SGDRegressor().fit`` on diabetes (standardized target), and a stream of 11 ``partial_fit`` calls of
+  50 rows on breast_cancer (seconds per call).
 * **Adam epoch** (minibatch 256, learning rate 1e-3): ``SGDClassifier(optimizer="adam", batch_size=256)``
   against a numpy loop doing the same steps (vectorized per minibatch), and a PyTorch CPU loop when torch
   is installed.
@@ -42,7 +45,7 @@ def kernel_cache_state():
     from fastml.kernels._jit import _cache_dir
 
     try:
-        found = glob.glob(os.path.join(_cache_dir(), "stochastic_dense.stochastic_epoch_dense*.nbi"))
+        found = glob.glob(os.path.join(_cache_dir(), "stochastic_dense.stochastic_epochs_dense*.nbi"))
     except Exception:
         found = []
     return "cache present (cold = load)" if found else "no cache (cold = compile)"
@@ -199,11 +202,12 @@ def run_sparse(n_samples, repeats, rows, n_features=1 << 18, nonzeros_per_row=50
 def run_small(repeats, rows):
     """A default ``SGDClassifier().fit`` on scikit-learn's small bundled sets (standardized), to the
     default stopping rule: per-fit and per-epoch overheads, not the epochs' arithmetic, set these times."""
-    from sklearn.datasets import load_breast_cancer, load_digits, load_iris
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris
     from sklearn.linear_model import SGDClassifier as SklearnSGD
+    from sklearn.linear_model import SGDRegressor as SklearnSGDRegressor
     from sklearn.preprocessing import StandardScaler
 
-    from fastml.linear_model._stochastic_gradient import SGDClassifier
+    from fastml.linear_model._stochastic_gradient import SGDClassifier, SGDRegressor
 
     for name, loader in (("iris", load_iris), ("breast_cancer", load_breast_cancer), ("digits", load_digits)):
         X, y = loader(return_X_y=True)
@@ -212,6 +216,32 @@ def run_small(repeats, rows):
         peer = timed(quiet(lambda: SklearnSGD(random_state=0).fit(X, y)), max(repeats, 20))
         rows.append((f"default fit, {name} {X.shape[0]}x{X.shape[1]}", "scikit-learn (whole fit, not per epoch)",
                      ours, peer, 1, ours[2].score(X, y), peer[2].score(X, y)))
+    X, y = load_diabetes(return_X_y=True)
+    X, y = StandardScaler().fit_transform(X), (y - y.mean()) / y.std()
+    ours = timed(quiet(lambda: SGDRegressor(random_state=0).fit(X, y)), max(repeats, 20))
+    peer = timed(quiet(lambda: SklearnSGDRegressor(random_state=0).fit(X, y)), max(repeats, 20))
+    rows.append((f"SGDRegressor, diabetes {X.shape[0]}x{X.shape[1]}", "scikit-learn (whole fit; R^2)",
+                 ours, peer, 1, ours[2].score(X, y), peer[2].score(X, y)))
+    # a stream of small batches: 11 partial_fit calls of 50 rows after a first one (per-call overheads)
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+
+    def stream(estimator_class):
+        model = estimator_class(random_state=0)
+        model.partial_fit(X[:50], y[:50], classes=[0, 1])
+        start = time.perf_counter()
+        for first in range(50, 600, 50):
+            model.partial_fit(X[first:first + 50], y[first:first + 50])
+        return time.perf_counter() - start, model
+
+    def best_stream(estimator_class):
+        cold, model = stream(estimator_class)
+        warm = min(stream(estimator_class)[0] for _ in range(max(repeats, 20)))
+        return cold, warm, model
+
+    ours, peer = best_stream(SGDClassifier), best_stream(SklearnSGD)
+    rows.append(("partial_fit x 50 rows, breast_cancer", "scikit-learn (seconds per call)", ours, peer, 11,
+                 ours[2].score(X, y), peer[2].score(X, y)))
 
 
 def main():
@@ -221,6 +251,8 @@ def main():
     parser.add_argument("--n-features", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--small-only", action="store_true",
+                        help="only the small bundled sets (default fits, partial_fit stream): seconds, not minutes")
     args = parser.parse_args()
     sizes = args.sizes or ([100_000] if args.quick else [100_000, 1_000_000])
     epochs = args.epochs or (2 if args.quick else 3)
@@ -237,10 +269,11 @@ def main():
           f"{repeats}\n")
 
     rows = []
-    for n_samples in sizes:
-        for dtype in (np.float64, np.float32):
-            run_size(n_samples, args.n_features, dtype, epochs, repeats, rows)
-    run_sparse(min(sizes), repeats, rows)
+    if not args.small_only:
+        for n_samples in sizes:
+            for dtype in (np.float64, np.float32):
+                run_size(n_samples, args.n_features, dtype, epochs, repeats, rows)
+        run_sparse(min(sizes), repeats, rows)
     run_small(repeats, rows)
 
     print(f"{'task':36s} {'fastml cold':>11s} {'fastml warm':>11s} {'peer cold':>9s} {'peer warm':>9s} "
@@ -249,8 +282,9 @@ def main():
         print(f"{task:36s} {ours[0] / n_epochs:11.4f} {ours[1] / n_epochs:11.4f} {peer[0] / n_epochs:9.4f} "
               f"{peer[1] / n_epochs:9.4f} {peer[1] / ours[1]:6.1f}x  {ours_accuracy:.4f} / {peer_accuracy:.4f}"
               f"   {peer_name}")
-    print("\nscikit-learn's finiteness check of X alone (the pass validate_data makes; fastml's SGD fits leave it to "
-          "their first epoch): " + ", ".join(f"{label} {seconds:.4f} s" for label, seconds in FINITENESS_PASSES))
+    if FINITENESS_PASSES:
+        print("\nscikit-learn's finiteness check of X alone (the pass validate_data makes; fastml's SGD fits leave it to "
+              "their first epoch): " + ", ".join(f"{label} {seconds:.4f} s" for label, seconds in FINITENESS_PASSES))
 
 
 if __name__ == "__main__":

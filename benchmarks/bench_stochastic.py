@@ -56,7 +56,7 @@ def kernel_cache_state():
     from fastml.kernels._jit import _cache_dir
 
     try:
-        found = glob.glob(os.path.join(_cache_dir(), "stochastic_dense.stochastic_epoch_dense*.nbi"))
+        found = glob.glob(os.path.join(_cache_dir(), "stochastic_dense.stochastic_epochs_dense*.nbi"))
     except Exception:
         found = []
     return "cache present (cold = load)" if found else "no cache (cold = compile)"
