@@ -2,8 +2,9 @@
 
 The epochs run compiled (``fastml.kernels.stochastic_dense`` / ``stochastic_csr``), with what comes
 between them (the row order, the running objective, the stopping rule, the trace row:
-``kernels.epoch_control``): all of a call's epochs in one kernel call, or one per call when Python
-has to see each epoch (a callback, the exact objective in the trace, a prefetching thread). K columns of coefficients share each pass over ``X``: K models of a
+``kernels.epoch_control``): several epochs per kernel call (calls of some tens of milliseconds at
+most, :data:`MAX_VALUES_PER_CALL`, so that Ctrl-C is heard), or one per call when Python has to see
+each epoch (a callback, the exact objective in the trace, a prefetching thread). K columns of coefficients share each pass over ``X``: K models of a
 batched :class:`fastml.LinearObjective` (K penalties, K targets or K sample-weight columns) or the
 K classes of the multinomial loss; ``learning_rate`` may differ per model.
 
@@ -338,6 +339,20 @@ def _use_prefetch_thread(objective, options, n_rows, columns):
                                              options.batch_size, columns, n_loss))
 
 
+# Several epochs to a kernel call run at most this many values of X (rows x features, or CSR
+# nonzeros) and MAX_EPOCHS_PER_CALL epochs: a call's epochs cannot be interrupted (Ctrl-C waits for the
+# compiled call), so a call is kept to some tens of milliseconds (2^24 values: ~20-60 ms here); a fit on
+# breast_cancer (17 000 values) runs its epochs in one call.
+MAX_VALUES_PER_CALL = 1 << 24
+MAX_EPOCHS_PER_CALL = 1024
+
+
+def _epochs_per_call(objective, max_epochs):
+    """How many epochs one kernel call runs when nothing in Python has to see each epoch."""
+    values = objective.X.unchecked_arrays()[0].size  # the dense values, or the CSR nonzeros
+    return int(max(1, min(max_epochs, MAX_EPOCHS_PER_CALL, MAX_VALUES_PER_CALL // max(values, 1))))
+
+
 @one_blas_thread_in_fit
 def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=None, callback=None):
     """Minimize a :class:`fastml.LinearObjective` with minibatch SGD, momentum, Nesterov, Adam or AdamW.
@@ -466,12 +481,13 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
                 kernel_stop_rule, target.learning_rate, target.best_objective, target.no_improvement,
                 target.converged, n_iter, values, trace_out, float(trace_start))
 
-    # Epochs run in one kernel call unless Python has to see each one: a callback, the exact objective
-    # in the trace (a fused pass evaluated here), or a prefetching thread (started per epoch).
+    # Epochs run several to a kernel call unless Python has to see each one: a callback, the exact
+    # objective in the trace (a fused pass evaluated here), or a prefetching thread (started per epoch).
     one_epoch_per_call = callback is not None or full_trace or prefetching
+    epochs_per_call = 1 if one_epoch_per_call else _epochs_per_call(objective, options.max_epochs)
     n_iter = np.zeros(n_models, dtype=np.int64)
     values = np.zeros(n_models)
-    trace_out = np.zeros((1 if one_epoch_per_call else options.max_epochs, control.N_TRACE))
+    trace_out = np.zeros((epochs_per_call, control.N_TRACE))
 
     # compile (or load) the kernel on scratch state, so the clock never counts it
     scratch_settings = (np.zeros(n_models, dtype=np.int64), np.zeros(n_models), np.zeros((1, control.N_TRACE)))
@@ -508,7 +524,7 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     epochs_left = options.max_epochs
     stopped_by_callback = False
     while epochs_left > 0:
-        n_epochs = 1 if one_epoch_per_call else epochs_left
+        n_epochs = min(epochs_per_call, epochs_left)
         first_epoch = state.epoch
         run_settings = epoch_settings(state, n_epochs, n_iter, values, trace_out, trace.origin)
         status, epochs_run = run_epochs(order, *kernel_arrays(state))
@@ -526,7 +542,9 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
             for row in range(epochs_run):
                 trace.add_row(first_epoch + row + 1, trace_out[row, control.TRACE_SECONDS],
                               trace_out[row, control.TRACE_OBJECTIVE], np.nan, trace_out[row, control.TRACE_STEP])
-            break  # every epoch ran, or every model converged
+            if epochs_run < n_epochs:  # every model has converged
+                break
+            continue
         if epochs_run == 0:  # every model had converged
             break
         # one epoch: the trace row of the returned parameters (flat ones only for the full objective or

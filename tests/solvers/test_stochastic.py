@@ -498,3 +498,26 @@ def test_csr_step_threads_only_for_many_coordinates():
     assert threads(wide, optimizer="sgd") == 1  # plain SGD updates through the rows only
     assert threads(wide, n_threads=1, optimizer="adam") == 1
     assert threads(wide // 4, optimizer="adam") == 1
+
+
+def test_epochs_split_over_kernel_calls_equal_one_call(monkeypatch):
+    """Epochs are grouped into kernel calls of bounded size (Ctrl-C is heard between calls): the
+    grouping changes nothing, stopping rule included."""
+    import fastml.solvers.stochastic as stochastic
+
+    X, raw, rng = _data()
+    y = _targets("log_loss", raw, rng)
+    objective = LinearObjective("log_loss", X, np.c_[y, y], l2=[1e-2, 1e-3])
+    options = StochasticOptions(learning_rate=[0.05, 1e-6], tol=1e-3, n_iter_no_change=2, max_epochs=50,
+                                random_state=1, trace_objective="running")
+    whole = stochastic_gradient(objective, options=options)
+    assert stochastic._epochs_per_call(objective, 50) == 50
+    monkeypatch.setattr(stochastic, "MAX_VALUES_PER_CALL", 3 * X.size)  # three epochs per call
+    assert stochastic._epochs_per_call(objective, 50) == 3
+    split = stochastic_gradient(objective, options=options)
+    assert_array_equal(split.params, whole.params)
+    assert_array_equal(split.n_iter, whole.n_iter)
+    assert len(set(split.n_iter.tolist())) > 1 and split.n_iter.max() > 3
+    for column in ("iteration", "objective", "step"):
+        assert_array_equal(split.trace[column], whole.trace[column])
+    assert split.message == whole.message
