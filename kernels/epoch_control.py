@@ -22,7 +22,7 @@ entry per model; ``learning_rate`` one per column (eta0, which the "adaptive" sc
 import numpy as np
 
 from ._jit import is_finite, jit_inline, perf_counter
-from ._optimizers import ACTIVE, ETA0, L1, L2
+from ._optimizers import ACTIVE, ETA0, L1, L2, NON_FINITE, NON_FINITE_OBJECTIVE, OK, finish_epoch
 from .shuffle import epoch_permutation
 
 # indices into ``stop_rule``
@@ -115,18 +115,23 @@ def apply_stopping_rule(values, stop_rule, models, learning_rate, best_objective
 
 
 @jit_inline
-def end_epoch(loss_sum, weights, columns, models, weight_sum, stop_rule, learning_rate, best_objective,
-              no_improvement, converged, n_iter, values_out, eta, trace_out, trace_row, trace_start):
-    """After an epoch that stayed finite: count it for the models that took part, evaluate the
-    running objective, apply the stopping rule, write the trace row. Returns False if the objective
-    is not finite (nothing is counted as converged then)."""
+def close_epoch(params, coef_scale, loss_sum, average, averaging_started, columns, models, weight_sum, stop_rule,
+                learning_rate, best_objective, no_improvement, converged, n_iter, values_out, eta, trace_out,
+                trace_row, trace_start):
+    """After an epoch: fold the SGD scales into the weights (``_optimizers.finish_epoch``); if they and
+    the loss stayed finite, count the epoch for the models that took part, evaluate the running
+    objective of the weights the solver returns (the averages once ``averaging_started``), apply the
+    stopping rule and write the trace row. Returns ``OK``, ``NON_FINITE`` (a weight or the loss) or
+    ``NON_FINITE_OBJECTIVE`` (nothing is counted as converged then)."""
+    if finish_epoch(params, coef_scale, loss_sum) != OK:
+        return NON_FINITE
     for m in range(n_iter.shape[0]):
         if not converged[m]:
             n_iter[m] += 1
-    finite = running_objective(loss_sum, weights, columns, models, weight_sum, values_out)
-    if finite:
-        apply_stopping_rule(values_out, stop_rule, models, learning_rate, best_objective, no_improvement,
-                            converged)
+    weights = average if averaging_started else params
+    if not running_objective(loss_sum, weights, columns, models, weight_sum, values_out):
+        return NON_FINITE_OBJECTIVE
+    apply_stopping_rule(values_out, stop_rule, models, learning_rate, best_objective, no_improvement, converged)
     total = 0.0
     for m in range(values_out.shape[0]):
         total += values_out[m]
@@ -136,7 +141,7 @@ def end_epoch(loss_sum, weights, columns, models, weight_sum, stop_rule, learnin
     trace_out[trace_row, TRACE_SECONDS] = perf_counter() - trace_start
     trace_out[trace_row, TRACE_OBJECTIVE] = total
     trace_out[trace_row, TRACE_STEP] = largest_step
-    return finite
+    return OK
 
 
-__all__ = ["apply_stopping_rule", "begin_epoch", "end_epoch", "running_objective"]
+__all__ = ["apply_stopping_rule", "begin_epoch", "close_epoch", "running_objective"]

@@ -31,12 +31,12 @@ from numba import prange
 
 from ._jit import jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, INTERCEPT_DECAY, L1, L2, LAZY_B,
-                          MAX_DERIVATIVE, NON_FINITE, NON_FINITE_OBJECTIVE, OK, POWER_T, PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, clip_gradient,
-                          cumulative_l1, dense_step, finish_epoch, lazy_average_finish, lazy_average_shrink_scales,
+                          MAX_DERIVATIVE, OK, POWER_T, PREFETCH_AHEAD, SCALE, SGD, add_l1_totals, clip_gradient,
+                          cumulative_l1, dense_step, lazy_average_finish, lazy_average_shrink_scales,
                           lazy_average_state, lazy_average_steps, per_sample_step, poison_if_nonfinite,
                           prefetch_element, prefetch_item, runs_single_column_loop, shrink_scale, shrink_scales,
                           step_rate, step_rates, update_average, uses_cumulative_l1)
-from .epoch_control import begin_epoch, end_epoch
+from .epoch_control import begin_epoch, close_epoch
 from .layout import transposed_copy
 from .losses import row_loss_grad
 
@@ -305,13 +305,11 @@ def stochastic_epochs_csr(data, indices, indptr, n_features, y, sample_weight, o
                 transposed_copy(work_average.T, average)
             if cumulative_penalty:
                 transposed_copy(work_l1_applied.T, l1_applied)
-        if finish_epoch(params, coef_scale, loss_sum_out) != OK:
-            return NON_FINITE, epoch + 1
-        returned = average if averaging and t >= average_start else params
-        if not end_epoch(loss_sum_out, returned, columns, models, weight_sum, stop_rule, learning_rate,
-                         best_objective, no_improvement, converged, n_iter, values_out, eta_out, trace_out, epoch,
-                         trace_start):
-            return NON_FINITE_OBJECTIVE, epoch + 1
+        status = close_epoch(params, coef_scale, loss_sum_out, average, averaging and t >= average_start, columns,
+                             models, weight_sum, stop_rule, learning_rate, best_objective, no_improvement, converged,
+                             n_iter, values_out, eta_out, trace_out, epoch, trace_start)
+        if status != OK:
+            return status, epoch + 1
     return OK, n_epochs
 
 

@@ -59,13 +59,13 @@ from numba import prange
 
 from ._jit import is_finite, jit_inline, jit_kernel
 from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, ETA0, INTERCEPT_DECAY, L1, L2,
-                          MAX_DERIVATIVE, MIN_COEF_SCALE, NON_FINITE, NON_FINITE_OBJECTIVE, OK, OPTIMAL_T0, POWER_T,
-                          PREFETCH_AHEAD, PREFETCH_AHEAD_BATCH, PROGRESS_INTERVAL, SCALE, SGD, add_l1_totals, average_column, clip_gradient, cumulative_l1,
-                          dense_step, finish_epoch, fold_scale, l2_shrink_factor, load_acquire, per_sample_step,
-                          poison_if_nonfinite, prefetch_item,
-                          runs_per_sample_loop, runs_single_column_loop, schedule_rate, shrink_scale, shrink_scales,
-                          step_rate, step_rates, store_release, update_average, uses_cumulative_l1)
-from .epoch_control import begin_epoch, end_epoch
+                          MAX_DERIVATIVE, MIN_COEF_SCALE, OK, OPTIMAL_T0, POWER_T, PREFETCH_AHEAD,
+                          PREFETCH_AHEAD_BATCH, PROGRESS_INTERVAL, SCALE, SGD, add_l1_totals, average_column,
+                          clip_gradient, cumulative_l1, dense_step, fold_scale, l2_shrink_factor, load_acquire,
+                          per_sample_step, poison_if_nonfinite, prefetch_item, runs_per_sample_loop,
+                          runs_single_column_loop, schedule_rate, shrink_scale, shrink_scales, step_rate, step_rates,
+                          store_release, update_average, uses_cumulative_l1)
+from .epoch_control import begin_epoch, close_epoch
 from .losses import LOGISTIC, block_loss_grad, logistic_grad_from_tail, logistic_loss_from_tail, logistic_tail, row_loss_grad
 
 
@@ -465,13 +465,11 @@ def stochastic_epochs_dense(X, y, sample_weight, order, loss_id, loss_param, opt
                         loss_parts[chunk, m] = 0.0
                     loss_sum_out[m] = total
         step_count[0] = t
-        if finish_epoch(params, coef_scale, loss_sum_out) != OK:
-            return NON_FINITE, epoch + 1
-        returned = average if averaging and t >= average_start else params
-        if not end_epoch(loss_sum_out, returned, columns, models, weight_sum, stop_rule, learning_rate,
-                         best_objective, no_improvement, converged, n_iter, values_out, eta_out, trace_out, epoch,
-                         trace_start):
-            return NON_FINITE_OBJECTIVE, epoch + 1
+        status = close_epoch(params, coef_scale, loss_sum_out, average, averaging and t >= average_start, columns,
+                             models, weight_sum, stop_rule, learning_rate, best_objective, no_improvement, converged,
+                             n_iter, values_out, eta_out, trace_out, epoch, trace_start)
+        if status != OK:
+            return status, epoch + 1
     return OK, n_epochs
 
 
