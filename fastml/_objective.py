@@ -161,8 +161,27 @@ class DesignMatrix:
             sample.indptr = sample.indptr.astype(indptr.dtype, copy=False)  # keep the compiled variant
             return DesignMatrix(sample)
         dense = arrays[0]
-        fortran = dense.flags.f_contiguous and not dense.flags.c_contiguous
-        return DesignMatrix(dense[::step].copy(order="F" if fortran else "C"))
+        if not dense.flags.c_contiguous:
+            fortran = dense.flags.f_contiguous
+            return DesignMatrix(dense[::step].copy(order="F" if fortran else "C"))
+        return DesignMatrix(self._copy_every_nth_row(dense, step))
+
+    def _copy_every_nth_row(self, dense, step):
+        """``dense[::step]`` of a C-ordered array, copied by ``kernels.layout.every_nth_row_copy`` with
+        the threads a pass over this matrix gets."""
+        from .kernels._jit import call_parallel
+        from .kernels.layout import every_nth_row_copy
+
+        sample = np.empty(((dense.shape[0] + step - 1) // step, dense.shape[1]), dtype=dense.dtype)
+        n_threads = self.kernel_threads(resolve_n_threads(None))
+        call_parallel(every_nth_row_copy, dense, step, sample, n_threads, serial=n_threads == 1)
+        return sample
+
+    def prepare_every_nth_row(self):
+        """Compile (or load) what :meth:`every_nth_row` runs on this matrix, on its first two rows, so
+        that a timed caller does not count it."""
+        if not self.is_sparse and self._dense.flags.c_contiguous:
+            self._copy_every_nth_row(self._dense[:2], 2)
 
     def transpose_times(self, values, n_threads=None, square=False):
         """``X.T @ values`` as float64 (n_features, k) for ``values`` (n_samples, k), in one threaded

@@ -1,5 +1,6 @@
-"""Transposing copies: dense ``X`` into column-major order (fused with the column sums its user needs
-next), and the weight matrices of many models between model-major and feature-major order.
+"""Copies that change layout: dense ``X`` into column-major order (fused with the column sums its user
+needs next), the weight matrices of many models between model-major and feature-major order, and a
+systematic sample of ``X``'s rows.
 
 Why: the column variant of coordinate descent sweeps the columns of ``X`` and needs F order; numpy's
 ``np.asfortranarray`` of a C-ordered 5 000 x 2 000 float64 matrix took 50-110 ms on the 2-core machine
@@ -75,4 +76,19 @@ def transposed_copy(source, out):
                     out[j, i] = source[i, j]
 
 
-__all__ = ["TILE_COLUMNS", "TILE_ROWS", "TRANSPOSE_TILE", "fortran_copy_with_column_sums", "transposed_copy"]
+@jit_kernel(parallel=True)
+def every_nth_row_copy(X, step, out, n_threads):
+    """``out[:] = X[::step]`` for a C-ordered ``X`` (``out`` C-ordered, ``ceil(n_rows / step)`` rows, same
+    dtype), the rows split over ``n_threads`` threads.
+
+    Why: the row sample that starts L-BFGS on a large problem (``solvers._sample_start``) was numpy's
+    ``X[::step].copy()``, one thread gathering rows several pages apart: 10.9 ms for every 19th row of
+    1e6 x 100 float64 here, 6.0 ms on two threads this way (float32: 2.2 -> 0.9 ms)."""
+    n_out = out.shape[0]
+    for chunk in prange(n_threads):
+        for i in range(n_out * chunk // n_threads, n_out * (chunk + 1) // n_threads):
+            out[i, :] = X[i * step, :]
+
+
+__all__ = ["TILE_COLUMNS", "TILE_ROWS", "TRANSPOSE_TILE", "every_nth_row_copy", "fortran_copy_with_column_sums",
+           "transposed_copy"]

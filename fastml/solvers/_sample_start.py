@@ -108,6 +108,7 @@ def fit_sample(view, tol, max_iter, fit):
     step = sample_step(view)
     if step < MIN_STEP:
         return None
+    objective.X.prepare_every_nth_row()  # its compilation is not the sample's cost
     started = time.perf_counter()
     # every step-th row of the unchecked arrays: an owed finiteness check of X stays owed (the full
     # run's first pass settles it); a non-finite value in the sample only drops the sample

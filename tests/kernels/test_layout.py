@@ -1,5 +1,5 @@
-"""The transposing copies of ``kernels.layout`` (the column-major copy of the coordinate-descent column
-variant, the model-major / feature-major weight copies), against numpy."""
+"""The copies of ``kernels.layout`` (the column-major copy of the coordinate-descent column variant, the
+model-major / feature-major weight copies, the row sample), against numpy."""
 import numba
 import numpy as np
 import pytest
@@ -51,3 +51,22 @@ def test_transposed_copy_is_the_transpose(shape):
     narrow = np.empty(shape[::-1], dtype=np.float32)
     transposed_copy(source, narrow)
     assert np.array_equal(narrow, source.T.astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_rows, step", [(1, 3), (10, 1), (101, 8), (1000, 19)])
+def test_every_nth_row_copy_is_numpy_slicing(dtype, n_rows, step):
+    """The threaded row sample equals ``X[::step]`` on one thread, on two, and through
+    ``DesignMatrix.every_nth_row`` for C- and F-ordered X."""
+    from fastml._objective import DesignMatrix
+    from fastml.kernels.layout import every_nth_row_copy
+
+    X = np.random.default_rng(1).standard_normal((n_rows, 7)).astype(dtype)
+    expected = X[::step]
+    for n_threads in (1, 2):
+        out = np.full(expected.shape, np.nan, dtype=dtype)
+        (every_nth_row_copy.serial if n_threads == 1 else every_nth_row_copy)(X, step, out, n_threads)
+        assert np.array_equal(out, expected)
+    for layout in (X, np.asfortranarray(X)):
+        sample = DesignMatrix(layout).every_nth_row(step).dense
+        assert np.array_equal(sample, expected) and sample.dtype == dtype
