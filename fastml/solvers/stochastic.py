@@ -4,9 +4,10 @@ The epochs run compiled (``fastml.kernels.stochastic_dense`` / ``stochastic_csr`
 between them (the row order, the running objective, the stopping rule, the trace row:
 ``kernels.epoch_control``): several epochs per kernel call (calls of some tens of milliseconds at
 most, :data:`MAX_VALUES_PER_CALL`, so that Ctrl-C is heard), or one per call when Python has to see
-each epoch (a callback, the exact objective in the trace, a prefetching thread). K columns of coefficients share each pass over ``X``: K models of a
-batched :class:`fastml.LinearObjective` (K penalties, K targets or K sample-weight columns) or the
-K classes of the multinomial loss; ``learning_rate`` may differ per model.
+each epoch (a callback, the exact objective in the trace, a prefetching thread). K columns of
+coefficients share each pass over ``X``: K models of a batched :class:`fastml.LinearObjective` (K
+penalties, K targets or K sample-weight columns) or the K classes of the multinomial loss;
+``learning_rate`` may differ per model.
 
 Choices, stated once:
 
@@ -445,15 +446,15 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
         csr = (data, *unsigned_index_views(indices, indptr))
         prefetching = False
 
-        def run_epochs(order, *arrays):
+        def run_epochs(order, arrays, settings):
             return call_parallel(stochastic_epochs_csr, *csr, objective.n_features, *common, order, *fixed,
-                                 *arrays, step_threads, *run_settings, serial=step_threads == 1)
+                                 *arrays, step_threads, *settings, serial=step_threads == 1)
     else:
         threads = _minibatch_threads(objective, options)
         progress = np.zeros(1, dtype=np.int64)  # the epoch's position, for the prefetching thread
         prefetching = _use_prefetch_thread(objective, options, n_samples, columns)
 
-        def run_epochs(order, *arrays):
+        def run_epochs(order, arrays, settings):
             helper = None
             if prefetching and order.shape[0] == n_samples:
                 helper = threading.Thread(target=prefetch_rows_ahead, daemon=True, name="fastml-prefetch",
@@ -463,7 +464,7 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
                 helper.start()
             try:
                 return call_parallel(stochastic_epochs_dense, design.dense, *common, order, *fixed, *arrays,
-                                     progress, threads, *run_settings, serial=threads == 1)
+                                     progress, threads, *settings, serial=threads == 1)
             finally:
                 if helper is not None:
                     progress[0] = order.shape[0]  # the helper stops even if the epoch did not finish
@@ -496,14 +497,13 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
         # work (the weights' feature-major copies, the final L1 and averaging passes) and the scratch
         # copies cost ~25 ms at 10 classes x 2^18 features
         scratch = _scratch_state(state, objective.n_features + 1, narrow_to=2)
-        run_settings = epoch_settings(scratch, 1, *scratch_settings, 0.0)
         call_parallel(stochastic_epochs_csr, csr[0][:0], csr[1][:0], csr[2][:1], 1, *common,
-                      np.zeros(0, dtype=np.int64), *fixed, *kernel_arrays(scratch), step_threads, *run_settings,
-                      serial=step_threads == 1)
+                      np.zeros(0, dtype=np.int64), *fixed, *kernel_arrays(scratch), step_threads,
+                      *epoch_settings(scratch, 1, *scratch_settings, 0.0), serial=step_threads == 1)
     else:  # one row: the weights' width is X's
         scratch = _scratch_state(state)
-        run_settings = epoch_settings(scratch, 1, *scratch_settings, 0.0)
-        run_epochs(np.zeros(min(1, n_samples), dtype=np.int64), *kernel_arrays(scratch))
+        run_epochs(np.zeros(min(1, n_samples), dtype=np.int64), kernel_arrays(scratch),
+                   epoch_settings(scratch, 1, *scratch_settings, 0.0))
     if prefetching:
         one_row, done = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64)  # compiles (or loads) only
         prefetch_rows_ahead(design.dense, *common, one_row, done, 1, 1)
@@ -526,8 +526,8 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     while epochs_left > 0:
         n_epochs = min(epochs_per_call, epochs_left)
         first_epoch = state.epoch
-        run_settings = epoch_settings(state, n_epochs, n_iter, values, trace_out, trace.origin)
-        status, epochs_run = run_epochs(order, *kernel_arrays(state))
+        status, epochs_run = run_epochs(order, kernel_arrays(state),
+                                        epoch_settings(state, n_epochs, n_iter, values, trace_out, trace.origin))
         state.epoch += epochs_run
         epochs_left -= epochs_run
         if status == ids.NON_FINITE:
