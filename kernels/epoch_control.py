@@ -71,11 +71,14 @@ def running_objective(loss_sum, weights, columns, models, weight_sum, values_out
     for k in range(models.shape[0]):
         l2, l1 = columns[L2, k], columns[L1, k]
         squares = 0.0
-        absolutes = 0.0
         for j in range(n_features):
             squares += weights[k, j] * weights[k, j]
-            absolutes += abs(weights[k, j])
-        values_out[models[k]] += 0.5 * l2 * squares + l1 * absolutes
+        values_out[models[k]] += 0.5 * l2 * squares
+        if l1 != 0.0:
+            absolutes = 0.0
+            for j in range(n_features):
+                absolutes += abs(weights[k, j])
+            values_out[models[k]] += l1 * absolutes
     finite = True
     for m in range(values_out.shape[0]):
         finite = finite and is_finite(values_out[m])

@@ -132,12 +132,12 @@ def block_add_rmatvec_dense(X, start, stop, row_values, out_t, square=False):
                 out_t[k, j] += total
 
 
-# float32 blocks ask for the rows this many blocks ahead while computing (see prefetch_rows_ahead)
+# float32 blocks ask for the rows this many blocks ahead while computing (see prefetch_block_ahead)
 PREFETCH_BLOCKS_AHEAD = 2
 
 
 @jit_inline
-def prefetch_rows_ahead(X, start, chunk_stop):
+def prefetch_block_ahead(X, start, chunk_stop):
     """For float32 ``X`` in C order: ask for the rows of the block ``PREFETCH_BLOCKS_AHEAD`` blocks
     after the one at ``start`` (within the chunk ending at ``chunk_stop``); nothing for float64.
 
@@ -201,7 +201,7 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
         for start in range(bounds[chunk], bounds[chunk + 1], BLOCK_ROWS):
             stop = min(start + BLOCK_ROWS, bounds[chunk + 1])
             block_raw_dense(X, start, stop, coef_t, intercept, raw)
-            prefetch_rows_ahead(X, start, bounds[chunk + 1])
+            prefetch_block_ahead(X, start, bounds[chunk + 1])
             nonfinite_parts[chunk] += count_nonfinite(raw, stop - start)
             block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows,
                             scratch)
