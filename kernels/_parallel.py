@@ -69,6 +69,30 @@ def sum_parts_1d(parts, out):
 
 
 @jit_inline
+def add_column_sums(values, n_rows, out):
+    """``out[k] += values[:n_rows, k].sum()`` for each column ``k`` of the 2-d ``values``.
+
+    Four partial sums per column: adding each value to ``out[k]`` in memory, as the fused kernels did,
+    chained every row through a store and a reload (~2 ns a row of a 1e6-row pass, measured on one
+    model in cache), and one scalar accumulator chains through the add latency instead."""
+    for k in range(values.shape[1]):
+        total0 = 0.0
+        total1 = 0.0
+        total2 = 0.0
+        total3 = 0.0
+        b = 0
+        while b + 4 <= n_rows:
+            total0 += values[b, k]
+            total1 += values[b + 1, k]
+            total2 += values[b + 2, k]
+            total3 += values[b + 3, k]
+            b += 4
+        for b in range(b, n_rows):
+            total0 += values[b, k]
+        out[k] += (total0 + total1) + (total2 + total3)
+
+
+@jit_inline
 def count_nonfinite(values, n_rows):
     """Number of entries of ``values[:n_rows]`` (2-d) that are NaN or infinite."""
     count = 0

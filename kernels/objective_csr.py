@@ -15,7 +15,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit_inline, jit_kernel
-from ._parallel import chunk_count, count_nonfinite, nnz_chunk_bounds, sum_parts, sum_parts_1d
+from ._parallel import add_column_sums, chunk_count, count_nonfinite, nnz_chunk_bounds, sum_parts, sum_parts_1d
 
 BLOCK_ROWS = 128  # rows whose raw predictions are computed before their losses (see block_loss_grad)
 from .losses import block_hess_times, block_loss_grad
@@ -106,9 +106,8 @@ def loss_grad_csr(data, indices, indptr, n_features, y, sample_weight, coef, int
             nonfinite_parts[chunk] += count_nonfinite(raw, stop - start)
             block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows,
                             scratch)
+            add_column_sums(grad_rows, stop - start, intercept_parts[chunk])
             for row in range(start, stop):
-                for k in range(n_models):
-                    intercept_parts[chunk, k] += grad_rows[row - start, k]
                 row_add_rmatvec_csr(data, indices, indptr, row, grad_rows[row - start], grad_acc)
     sum_parts_1d(loss_parts, loss_out)
     sum_parts_1d(intercept_parts, grad_intercept_out)
@@ -140,9 +139,8 @@ def hessp_csr(data, indices, indptr, n_features, y, sample_weight, coef, interce
                 row_raw_csr(data, indices, indptr, row, coef, intercept, raw[row - start])
                 row_raw_csr(data, indices, indptr, row, direction_coef, direction_intercept, along[row - start])
             block_hess_times(loss_id, y, sample_weight, start, stop - start, raw, along, param, scratch, curvature)
+            add_column_sums(curvature, stop - start, intercept_parts[chunk])
             for row in range(start, stop):
-                for k in range(n_models):
-                    intercept_parts[chunk, k] += curvature[row - start, k]
                 row_add_rmatvec_csr(data, indices, indptr, row, curvature[row - start], out_parts[chunk])
     sum_parts_1d(intercept_parts, out_intercept)
     sum_parts(out_parts, out_coef)

@@ -29,7 +29,7 @@ from numba import prange
 
 from ._jit import jit_inline, jit_kernel
 from ._optimizers import prefetch_item
-from ._parallel import chunk_count, count_nonfinite, row_chunk_bounds, sum_parts_1d
+from ._parallel import add_column_sums, chunk_count, count_nonfinite, row_chunk_bounds, sum_parts_1d
 from .losses import block_hess_times, block_loss_grad
 
 BLOCK_ROWS = 128
@@ -205,9 +205,7 @@ def loss_grad_dense(X, y, sample_weight, coef, intercept, loss_id, param, n_thre
             nonfinite_parts[chunk] += count_nonfinite(raw, stop - start)
             block_loss_grad(loss_id, y, sample_weight, start, stop - start, raw, param, loss_acc, grad_rows,
                             scratch)
-            for b in range(stop - start):
-                for k in range(n_models):
-                    intercept_parts[chunk, k] += grad_rows[b, k]
+            add_column_sums(grad_rows, stop - start, intercept_parts[chunk])
             block_add_rmatvec_dense(X, start, stop, grad_rows, grad_acc)
             if squares:
                 block_add_rmatvec_dense(X, start, stop, sample_weight[start:stop], square_parts[chunk], True)
@@ -247,9 +245,7 @@ def hessp_dense(X, y, sample_weight, coef, intercept, direction_coef, direction_
             block_raw_dense(X, start, stop, direction_t, direction_intercept, along)
             block_hess_times(loss_id, y, sample_weight, start, stop - start, raw, along, param,
                              scratch, curvature)
-            for b in range(stop - start):
-                for k in range(n_models):
-                    intercept_parts[chunk, k] += curvature[b, k]
+            add_column_sums(curvature, stop - start, intercept_parts[chunk])
             block_add_rmatvec_dense(X, start, stop, curvature, out_parts[chunk])
     sum_parts_1d(intercept_parts, out_intercept)
     sum_parts_transposed(out_parts, out_coef)

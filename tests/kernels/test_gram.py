@@ -69,6 +69,9 @@ def test_weighted_gram_dense_does_not_copy_X(dtype, order, weighted):
     rhs = np.ones((n_samples, 1))
     out = np.empty((n_features, n_features))
     rhs_out = np.empty((n_features, 1))
+    # compile (or load) first, on a small matrix of the same dtype and order: compilation allocates too
+    small = np.asarray(X[:100], order=order)
+    gram.weighted_gram_dense(small, None if h is None else h[:100], out, rhs=rhs[:100], rhs_out=rhs_out)
     tracemalloc.start()
     try:
         gram.weighted_gram_dense(X, h, out, rhs=rhs, rhs_out=rhs_out)
