@@ -148,6 +148,12 @@ def test_a_sample_fit_that_overflows_is_dropped_and_other_errors_propagate(sampl
     with pytest.raises(TypeError, match="a bug"):
         _sample_start.fit_sample(view, 1e-6, 100, broken)
 
+    def invalid(sample, tol, max_iter):  # a ValueError drops the sample only when its rows are not finite
+        raise ValueError("a bad option")
+
+    with pytest.raises(ValueError, match="a bad option"):
+        _sample_start.fit_sample(view, 1e-6, 100, invalid)
+
 
 @pytest.mark.parametrize("loss", ["log_loss", "poisson"])
 def test_newton_takes_its_first_step_with_the_sample_hessian(loss, storage, dtype, sample_rows, monkeypatch):
