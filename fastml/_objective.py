@@ -27,25 +27,6 @@ MIN_FEATURE_SCALE = 1e-3
 SERIAL_WORK = 200_000
 
 
-# bytes between the writes of empty_paged_in: the smallest page size, so every page gets one
-_PAGE_BYTES = 4096
-
-
-def empty_paged_in(shape, dtype):
-    """``np.empty(shape, dtype)`` (C order) with its memory pages already mapped, by one write per page
-    from the calling thread, for a buffer that a threaded kernel fills next.
-
-    Why: a large fresh buffer is mapped on first write, and on the 2-core VM of these benchmarks two
-    threads faulting in the pages of one fresh 42 MB buffer at once took 50-58 ms, against 3-4 ms for
-    one thread (every 19th row of 1e6 x 100 float64, the L-BFGS start sample: the threaded copy with
-    its page faults 53 ms, 9.5 ms after this; one L-BFGS fit 0.27 -> 0.22 s). The kernel zeroes each
-    page either way; this only keeps the page faults on one thread.
-    """
-    array = np.empty(shape, dtype=dtype)
-    array.reshape(-1).view(np.uint8)[::_PAGE_BYTES] = 0
-    return array
-
-
 def frozen_view(array):
     """A read-only view: every kernel then sees one array type, halving its compiled variants."""
     view = array.view()
@@ -189,9 +170,10 @@ class DesignMatrix:
         """``dense[::step]`` of a C-ordered array, copied by ``kernels.layout.every_nth_row_copy`` with
         the threads a pass over this matrix gets."""
         from .kernels._jit import call_parallel
+        from .kernels._parallel import empty_for_threads
         from .kernels.layout import every_nth_row_copy
 
-        sample = empty_paged_in(((dense.shape[0] + step - 1) // step, dense.shape[1]), dense.dtype)
+        sample = empty_for_threads(((dense.shape[0] + step - 1) // step, dense.shape[1]), dense.dtype)
         n_threads = self.kernel_threads(resolve_n_threads(None))
         call_parallel(every_nth_row_copy, dense, step, sample, n_threads, serial=n_threads == 1)
         return sample
@@ -223,10 +205,11 @@ class DesignMatrix:
         """``X @ coef + intercept`` as float64 (n_samples, n_models), float64 accumulation."""
         from .kernels import objective_csr, objective_dense
         from .kernels._jit import call_parallel
+        from .kernels._parallel import empty_for_threads
 
         coef = np.ascontiguousarray(coef, dtype=np.float64)
         intercept = np.ascontiguousarray(intercept, dtype=np.float64)
-        out = np.empty((self.n_samples, coef.shape[1]))
+        out = empty_for_threads((self.n_samples, coef.shape[1]))
         serial = self.kernel_threads(resolve_n_threads(n_threads)) == 1
         if self.is_sparse:
             call_parallel(objective_csr.raw_prediction_csr, *self.csr, coef, intercept, out, serial=serial)
@@ -514,6 +497,7 @@ class LinearObjective:
         """
         from .kernels import gram, pointwise
         from .kernels._jit import call_parallel
+        from .kernels._parallel import empty_for_threads
 
         if self.loss.is_multiclass:
             raise ValueError("hessian() is for one-score losses; use hessp() for the multinomial loss")
@@ -528,7 +512,7 @@ class LinearObjective:
         n_threads = design.kernel_threads(self.n_threads)
         coef, intercept = self.unpack(w)
         raw = design.raw_prediction(coef, intercept, n_threads)
-        curvature = np.empty_like(raw)
+        curvature = empty_for_threads(raw.shape)
         call_parallel(pointwise.hessian_pointwise, y, sample_weight, raw, self.loss.loss_id,
                       self.loss.param, curvature, serial=n_threads == 1)
         p = self.coef_shape[0]

@@ -289,9 +289,10 @@ COMPILED_SCORES_VALUES = 1 << 18
 def _compiled_scores(estimator, rows, coef, intercept):
     from ..kernels import objective_dense
     from ..kernels._jit import call_parallel
+    from ..kernels._parallel import empty_for_threads
 
     coef_columns = np.ascontiguousarray(coef.T, dtype=np.float64)  # (n_features, n_outputs)
-    scores = np.empty((rows.shape[0], coef_columns.shape[1]))
+    scores = empty_for_threads((rows.shape[0], coef_columns.shape[1]))
     call_parallel(objective_dense.raw_prediction_dense, rows, coef_columns,
                   np.ascontiguousarray(intercept, dtype=np.float64), scores)
     if np.isfinite(scores).all():
