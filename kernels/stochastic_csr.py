@@ -36,7 +36,7 @@ from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, IN
                           lazy_average_state, lazy_average_steps, per_sample_step, poison_if_nonfinite,
                           prefetch_element, prefetch_item, runs_single_column_loop, shrink_scale, shrink_scales,
                           step_rate, step_rates, update_average, uses_cumulative_l1)
-from .epoch_control import begin_epoch, close_epoch
+from .epoch_control import begin_epoch, close_epoch, trace_origin
 from .layout import transposed_copy
 from .losses import row_loss_grad
 
@@ -160,6 +160,7 @@ def stochastic_epochs_csr(data, indices, indptr, n_features, y, sample_weight, o
                           no_improvement, converged, n_iter, values_out, trace_out, trace_start):
     """Run up to ``n_epochs`` epochs over the rows of a CSR matrix (see the module docstring); returns
     ``(status, epochs run)``."""
+    trace_start = trace_origin(trace_start)
     n_columns = params.shape[0]
     n_loss = loss_sum_out.shape[0]
     n_steps_rows = order.shape[0]

@@ -65,7 +65,7 @@ from ._optimizers import (ACTIVE, AVERAGE_START, CACHE_LINE_BYTES, CLIP_NORM, ET
                           per_sample_step, poison_if_nonfinite, prefetch_item, runs_per_sample_loop,
                           runs_single_column_loop, schedule_rate, shrink_scale, shrink_scales, step_rate, step_rates,
                           store_release, update_average, uses_cumulative_l1)
-from .epoch_control import begin_epoch, close_epoch
+from .epoch_control import begin_epoch, close_epoch, trace_origin
 from .losses import LOGISTIC, block_loss_grad, logistic_grad_from_tail, logistic_loss_from_tail, logistic_tail, row_loss_grad
 
 
@@ -337,6 +337,7 @@ def stochastic_epochs_dense(X, y, sample_weight, order, loss_id, loss_param, opt
                             values_out, trace_out, trace_start):
     """Run up to ``n_epochs`` epochs over dense ``X`` (see the module docstring); returns ``(status,
     epochs run)``."""
+    trace_start = trace_origin(trace_start)
     n_features = X.shape[1]
     n_columns = params.shape[0]
     n_loss = loss_sum_out.shape[0]

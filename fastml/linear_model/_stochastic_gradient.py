@@ -46,7 +46,7 @@ from ..kernels.layout import transposed_copy
 from ..solvers._result import SolverResult, Trace
 from ._base import (
     LinearClassifierPredictMixin, record_fingerprint, ObjectiveMixin, start_fingerprint, accepted_dtypes, check_choice,
-    check_scalar_param, encode_labels, fit_classes, kernel_threads, linear_scores, make_objective,
+    check_scalar_param, encode_labels, fit_classes, kernel_threads, labels_among, linear_scores, make_objective,
     prepare_sample_weight, progress_callback, solver_info,
 )
 from ._solve import _seed
@@ -520,7 +520,7 @@ class SGDClassifier(LinearClassifierPredictMixin, _BaseSGD, ClassifierMixin, Bas
         if len(self.classes_) < 2:
             raise ValueError(f"The number of classes has to be greater than one; got {len(self.classes_)} class")
         if self.class_weight is None:  # scikit-learn's check, from the labels already counted (no np.unique of y)
-            if not np.all(np.isin(observed, self.classes_)):
+            if not labels_among(observed, self.classes_):
                 raise ValueError("classes should include all valid labels that can be in y")
             self._class_weights = np.ones(len(self.classes_))
         else:

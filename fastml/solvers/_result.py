@@ -37,6 +37,10 @@ class Trace:
         """Start the clock; ``already_elapsed`` seconds of earlier work (a warm-up phase) count as spent."""
         self._start = time.perf_counter() - already_elapsed
 
+    def start_at(self, origin):
+        """Start the clock at the ``time.perf_counter()`` reading ``origin`` (taken by a compiled loop)."""
+        self._start = float(origin)
+
     @property
     def elapsed(self):
         return 0.0 if self._start is None else time.perf_counter() - self._start

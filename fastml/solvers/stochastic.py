@@ -33,6 +33,7 @@ Choices, stated once:
 """
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -490,20 +491,23 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     values = np.zeros(n_models)
     trace_out = np.zeros((epochs_per_call, control.N_TRACE))
 
-    # compile (or load) the kernel on scratch state, so the clock never counts it
-    scratch_settings = (np.zeros(n_models, dtype=np.int64), np.zeros(n_models), np.zeros((1, control.N_TRACE)))
-    if design.is_sparse:
-        # on an empty CSR matrix one feature wide (the same array types): at full width the call's fixed
-        # work (the weights' feature-major copies, the final L1 and averaging passes) and the scratch
-        # copies cost ~25 ms at 10 classes x 2^18 features
-        scratch = _scratch_state(state, objective.n_features + 1, narrow_to=2)
-        call_parallel(stochastic_epochs_csr, csr[0][:0], csr[1][:0], csr[2][:1], 1, *common,
-                      np.zeros(0, dtype=np.int64), *fixed, *kernel_arrays(scratch), step_threads,
-                      *epoch_settings(scratch, 1, *scratch_settings, 0.0), serial=step_threads == 1)
-    else:  # one row: the weights' width is X's
-        scratch = _scratch_state(state)
-        run_epochs(np.zeros(min(1, n_samples), dtype=np.int64), kernel_arrays(scratch),
-                   epoch_settings(scratch, 1, *scratch_settings, 0.0))
+    # Compile (or load) the kernel on scratch state, so the clock never counts it, where the clock starts
+    # here: one epoch per call. Several epochs per call start it at the kernel's entry instead (a
+    # negative trace start, see kernels.epoch_control): ~20 us less per 50-row partial_fit.
+    if one_epoch_per_call:
+        scratch_settings = (np.zeros(n_models, dtype=np.int64), np.zeros(n_models), np.zeros((1, control.N_TRACE)))
+        if design.is_sparse:
+            # on an empty CSR matrix one feature wide (the same array types): at full width the call's fixed
+            # work (the weights' feature-major copies, the final L1 and averaging passes) and the scratch
+            # copies cost ~25 ms at 10 classes x 2^18 features
+            scratch = _scratch_state(state, objective.n_features + 1, narrow_to=2)
+            call_parallel(stochastic_epochs_csr, csr[0][:0], csr[1][:0], csr[2][:1], 1, *common,
+                          np.zeros(0, dtype=np.int64), *fixed, *kernel_arrays(scratch), step_threads,
+                          *epoch_settings(scratch, 1, *scratch_settings, 0.0), serial=step_threads == 1)
+        else:  # one row: the weights' width is X's
+            scratch = _scratch_state(state)
+            run_epochs(np.zeros(min(1, n_samples), dtype=np.int64), kernel_arrays(scratch),
+                       epoch_settings(scratch, 1, *scratch_settings, 0.0))
     if prefetching:
         one_row, done = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64)  # compiles (or loads) only
         prefetch_rows_ahead(design.dense, *common, one_row, done, 1, 1)
@@ -517,7 +521,7 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
                                     state.no_improvement.copy(), state.converged.copy())
         trace.start()
         notify(None, trace, state.epoch, start_values.sum(), np.linalg.norm(gradient), np.nan, w)
-    else:
+    elif one_epoch_per_call:
         trace.start()
 
     order = np.empty(n_samples, dtype=np.int64)
@@ -526,8 +530,11 @@ def stochastic_gradient(objective, w0=None, options=StochasticOptions(), state=N
     while epochs_left > 0:
         n_epochs = min(epochs_per_call, epochs_left)
         first_epoch = state.epoch
-        status, epochs_run = run_epochs(order, kernel_arrays(state),
-                                        epoch_settings(state, n_epochs, n_iter, values, trace_out, trace.origin))
+        clock_started = trace.origin is not None
+        status, epochs_run = run_epochs(order, kernel_arrays(state), epoch_settings(
+            state, n_epochs, n_iter, values, trace_out, trace.origin if clock_started else -1.0))
+        if not clock_started:  # the kernel's entry, or now when it ran no epoch
+            trace.start_at(trace_out[0, control.TRACE_ORIGIN] if epochs_run else time.perf_counter())
         state.epoch += epochs_run
         epochs_left -= epochs_run
         if status == ids.NON_FINITE:

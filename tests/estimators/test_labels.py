@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.utils.multiclass import check_classification_targets
 
-from fastml.linear_model._base import SMALL_LABEL_RANGE, encode_labels, fit_classes
+from fastml.linear_model._base import SMALL_LABEL_RANGE, encode_labels, fit_classes, labels_among
 
 
 @pytest.mark.parametrize("labels", [
@@ -62,3 +62,19 @@ def test_continuous_or_multioutput_target_is_refused():
         fit_classes(np.array([0.5, 1.25, 3.0]))
     with pytest.raises(ValueError, match="Unknown label type"):
         fit_classes(np.array([[0.5, 1.0], [2.0, 3.0]]))
+
+
+@pytest.mark.parametrize("labels, classes", [
+    (np.array([0, 1]), np.array([0, 1, 2])),
+    (np.array([0, 3]), np.array([0, 1, 2])),
+    (np.array([1.0, 2.0]), np.array([0, 1, 2])),  # by value, as np.isin
+    (np.array([True]), np.array([0, 1])),
+    (np.array(["ham", "spam"]), np.array(["ham", "spam"])),
+    (np.array(["eggs"]), np.array(["ham", "spam"])),
+    (np.array(["1"]), np.array([0, 1])),  # a string is not the number
+    (np.array([np.nan]), np.array([0.0, 1.0])),
+    (np.arange(100), np.arange(200)),  # many labels: numpy's path
+    (np.arange(100) * 3, np.arange(200)),
+])
+def test_labels_among_is_numpy_isin(labels, classes):
+    assert labels_among(labels, classes) == bool(np.all(np.isin(labels, classes)))

@@ -500,6 +500,35 @@ def test_csr_step_threads_only_for_many_coordinates():
     assert threads(wide // 4, optimizer="adam") == 1
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_grouped_epochs_start_the_clock_at_the_kernel_entry(sparse, monkeypatch):
+    """Several epochs per call run without a compiling call on scratch state first: the kernel starts
+    the trace's clock at its own entry, so what delays the call before it (its compilation or cache
+    load; here a pause) is not in the trace."""
+    import time
+
+    import fastml.kernels._jit as jit
+
+    X, raw, rng = _data()
+    objective = LinearObjective("log_loss", sp.csr_matrix(X) if sparse else X, _targets("log_loss", raw, rng))
+    options = StochasticOptions(max_epochs=3, random_state=0, trace_objective="running")
+    stochastic_gradient(objective, options=options)  # compiled (or loaded) before the pause is added
+    original = jit.call_parallel
+
+    def slow_start(kernel, *args, **kwargs):
+        time.sleep(0.5)
+        return original(kernel, *args, **kwargs)
+
+    monkeypatch.setattr(jit, "call_parallel", slow_start)
+    before = time.perf_counter()
+    result = stochastic_gradient(objective, options=options)
+    after = time.perf_counter()
+    seconds = result.trace["seconds"]
+    assert len(seconds) == 3 and np.all(np.diff(seconds) >= 0)
+    assert 0 < seconds[-1] < 0.25  # the 0.5 s before the kernel's entry are not counted
+    assert before + 0.5 <= result.trace.origin <= after - seconds[-1]
+
+
 def test_epochs_split_over_kernel_calls_equal_one_call(monkeypatch):
     """Epochs are grouped into kernel calls of bounded size (Ctrl-C is heard between calls): the
     grouping changes nothing, stopping rule included."""
