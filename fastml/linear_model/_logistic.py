@@ -3,14 +3,13 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
-    check_choice, check_scalar_param, finite_class_weights, encode_labels, fit_classes, kernel_threads, linear_scores,
+    check_choice, check_scalar_param, class_probabilities, finite_class_weights, encode_labels, fit_classes, kernel_threads, linear_scores,
     LinearClassifierPredictMixin, make_objective, ObjectiveMixin, prepare_sample_weight, progress_callback,
     settle_finite_check, solver_info, start_fingerprint, validate_fit_data, warn_if_not_converged,
 )
@@ -232,14 +231,13 @@ class LogisticRegression(LinearClassifierPredictMixin, ObjectiveMixin, Classifie
 
     def predict_proba(self, X):
         """Class probabilities (n_samples, n_classes): sigmoid for two classes, softmax otherwise."""
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            positive = expit(scores)
-            return np.column_stack([1.0 - positive, positive])
-        return softmax(scores, axis=1)
+        return class_probabilities(self.decision_function(X))
 
     def predict_log_proba(self, X):
-        return np.log(self.predict_proba(X))
+        """Their logarithms, formed from the scores (``-log1p(exp(-s))`` and the log-softmax), not as the
+        log of the probabilities: a class whose probability underflows gets its finite log-probability
+        where scikit-learn's ``np.log(predict_proba(X))`` gives ``-inf``."""
+        return class_probabilities(self.decision_function(X), log=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

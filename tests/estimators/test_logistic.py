@@ -433,3 +433,26 @@ def test_auto_solver_is_lbfgs_for_two_classes_and_newton_for_small_multinomial_m
     assert model.solver_info_["solver"] == "newton" and model.solver_info_["converged"]
     X, y = load_digits(return_X_y=True)  # 64 features x 10 classes > 200
     assert LogisticRegression(solver="auto", max_iter=10).fit(X / 16, y).solver_info_["solver"] == "lbfgs"
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("n_rows", [40, 200_000])  # numpy-sized scores, and the threaded compiled pass
+def test_probabilities_match_scikit_learn_and_log_probabilities_stay_finite(n_classes, n_rows):
+    """predict_proba is scikit-learn's sigmoid / softmax of the same scores; predict_log_proba is formed
+    from the scores, so where a probability underflows (scikit-learn: log(0) = -inf) it stays finite."""
+    X, y = make_classification(n_rows, 6, n_informative=4, n_classes=n_classes, random_state=1)
+    ours = LogisticRegression(max_iter=50).fit(X, y)
+    theirs = sk.LogisticRegression(max_iter=50).fit(X, y)
+    theirs.coef_, theirs.intercept_ = ours.coef_.copy(), ours.intercept_.copy()  # the same scores
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ours.predict_log_proba(X), theirs.predict_log_proba(X), rtol=1e-10, atol=1e-12)
+    far = X[:5] * 1e4  # scores of +-1e4 and more
+    with np.errstate(divide="ignore"):
+        assert np.isneginf(theirs.predict_log_proba(far)).any()
+    log_proba = ours.predict_log_proba(far)
+    assert np.all(np.isfinite(log_proba)) and np.all(log_proba <= 0)
+    np.testing.assert_allclose(np.exp(log_proba), ours.predict_proba(far), rtol=1e-12, atol=1e-300)
+    scores = ours.decision_function(far)
+    expected = (np.c_[-np.logaddexp(0, scores), -np.logaddexp(0, -scores)] if n_classes == 2
+                else scores - np.logaddexp.reduce(scores, axis=1)[:, None])
+    np.testing.assert_allclose(log_proba, expected, rtol=1e-12)

@@ -16,6 +16,7 @@ import mpmath
 import numba
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit, xlogy
 
 from fastml import _loss
@@ -381,3 +382,35 @@ def test_large_raw_predictions_stay_finite(name):
     y = 1.0
     value, gradient, hessian = kernel_points(name, y, [1e150, -1e150, 1e4, -1e4])
     assert np.all(np.isfinite(value)) and np.all(np.isfinite(gradient)) and np.all(np.isfinite(hessian))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_softmax_pointwise_is_scipys_softmax_in_place(dtype, log, parallel):
+    from scipy.special import log_softmax, softmax
+
+    rng = np.random.default_rng(4)
+    raw = rng.standard_normal((300, 7)) * np.array([0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 0.0])[rng.integers(0, 7, 300), None]
+    raw[0] = [800.0, -800.0, 0.0, 700.0, 799.0, -1e30, 1.0]  # probabilities far below 1e-300
+    raw[1] = 0.0  # all tied
+    scores = raw.astype(dtype)
+    reference = (log_softmax if log else softmax)(scores.astype(np.float64), axis=1)
+    kernel = pointwise.softmax_pointwise if parallel else pointwise.softmax_pointwise.serial
+    out = scores.copy()
+    kernel(out, out, log)  # in place
+    assert out.dtype == dtype
+    assert np.all(np.isfinite(out))
+    if log:  # raw - max is rounded in the scores' precision: an error relative to both of them
+        eps = np.finfo(dtype).eps
+        bound = 4 * eps * (np.abs(scores.astype(np.float64)) + np.abs(scores.astype(np.float64)).max(axis=1)[:, None] + 1)
+        assert np.all(np.abs(out - reference) <= bound)
+    else:
+        tolerance = 1e-6 if dtype == np.float32 else 1e-14
+        assert_allclose(out, reference, rtol=tolerance, atol=tolerance)
+    separate = np.empty_like(scores)
+    kernel(scores, separate, log)
+    assert_array_equal(separate, out)
+    if log:  # every log-probability finite, where the log of the probability is -inf
+        with np.errstate(divide="ignore"):
+            assert np.isneginf(np.log(softmax(raw[0]))).any()
