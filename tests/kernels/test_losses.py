@@ -414,3 +414,25 @@ def test_softmax_pointwise_is_scipys_softmax_in_place(dtype, log, parallel):
     if log:  # every log-probability finite, where the log of the probability is -inf
         with np.errstate(divide="ignore"):
             assert np.isneginf(np.log(softmax(raw[0]))).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_sigmoid_pair_pointwise_against_mpmath(dtype, log, parallel):
+    scores = np.array([0.0, -0.0, 1e-20, -3.0, 3.0, 17.5, -36.0, 40.0, -700.0, 745.0, 1e4, -1e4, 0.3], dtype=dtype)
+    kernel = pointwise.sigmoid_pair_pointwise if parallel else pointwise.sigmoid_pair_pointwise.serial
+    out = np.empty((scores.size, 2), dtype=dtype)
+    kernel(scores, out, log)
+    mpmath.mp.dps = 60
+    for s, (negative, positive) in zip(scores.astype(np.float64), out.astype(np.float64)):
+        for value, sign in ((negative, -1), (positive, 1)):
+            tail = mpmath.exp(-sign * mpmath.mpf(s))
+            exact = -mpmath.log1p(tail) if log else 1 / (1 + tail)  # log1p: log(1 - 1e-304) is not 0
+            tolerance = 4 * float(np.finfo(dtype).eps)
+            if not log and float(exact) < np.finfo(dtype).tiny:  # underflows in dtype
+                assert value == 0.0 or abs(value - float(exact)) <= float(exact)
+                continue
+            # a log-probability of the size of exp(-708) or less may come out as 0 (exp underflows there)
+            slack = 1e-300 if log else 0.0
+            assert abs(value - float(exact)) <= tolerance * abs(float(exact)) + slack, (s, sign, value)
