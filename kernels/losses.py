@@ -190,6 +190,16 @@ def hess_point(loss_id, y, raw, param):
 
 
 @jit_inline
+def row_argmax(raw):
+    """Index of the largest entry of the 1-d ``raw`` (the first of ties)."""
+    top = 0
+    for k in range(1, raw.shape[0]):
+        if raw[k] > raw[top]:
+            top = k
+    return top
+
+
+@jit_inline
 def softmax_row(raw, probability_out):
     """Write ``softmax(raw)`` into ``probability_out``; return ``(log_sum_exp, index_of_max, rest)``.
 
@@ -199,10 +209,7 @@ def softmax_row(raw, probability_out):
     1 at 0): the loop over classes vectorizes, where a libm call per class kept it scalar.
     """
     n_classes = raw.shape[0]
-    top = 0
-    for k in range(1, n_classes):
-        if raw[k] > raw[top]:
-            top = k
+    top = row_argmax(raw)
     peak = raw[top]
     rest = 0.0
     for k in range(n_classes):
@@ -214,6 +221,22 @@ def softmax_row(raw, probability_out):
     for k in range(n_classes):
         probability_out[k] *= scale
     return peak + math.log1p(rest), top, rest
+
+
+@jit_inline
+def log_softmax_row(raw, out):
+    """``out = raw - logsumexp(raw)`` for one row (``out`` may be ``raw``): the log-sum-exp as
+    ``max + log1p(sum of the other exponentials)``, as :func:`softmax_row` forms it, so that a dominant
+    class gets a log-probability near 0 at full precision and the others no ``-inf`` from the logarithm
+    of an underflowed probability."""
+    top = row_argmax(raw)
+    peak = raw[top]
+    rest = 0.0
+    for k in range(raw.shape[0]):
+        rest += exp_nonpositive(raw[k] - peak) if k != top else 0.0
+    tail = math.log1p(rest)
+    for k in range(raw.shape[0]):
+        out[k] = (raw[k] - peak) - tail if k != top else -tail
 
 
 @jit_inline

@@ -7,14 +7,12 @@ fused kernels against. They inline the same point functions as the fused kernels
 
 Contract: ``raw`` (n_samples, n_models) float64; ``y``, ``sample_weight`` as in ``objective_dense``.
 """
-import math
-
 import numpy as np
 from numba import prange
 
-from ._jit import jit_inline, jit_kernel
+from ._jit import jit_kernel
 from ._vector_math import exp_nonpositive, log1p_unit
-from .losses import MULTINOMIAL, hess_point, row_loss_grad, softmax_row
+from .losses import MULTINOMIAL, hess_point, log_softmax_row, row_loss_grad, softmax_row
 
 
 @jit_kernel(parallel=True)
@@ -42,26 +40,6 @@ def hessian_pointwise(y, sample_weight, raw, loss_id, param, out):
             else:
                 out[row, k] = sample_weight[row, k * w_stride] * hess_point(
                     loss_id, y[row, k * y_stride], raw[row, k], param)
-
-
-@jit_inline
-def log_softmax_row(raw, out):
-    """``out = raw - logsumexp(raw)`` for one row (``out`` may be ``raw``): the log-sum-exp as
-    ``max + log1p(sum of the other exponentials)``, as :func:`losses.softmax_row` forms it, so that a
-    dominant class gets a log-probability near 0 at full precision and the others no ``-inf`` from the
-    logarithm of an underflowed probability."""
-    n_classes = raw.shape[0]
-    top = 0
-    for k in range(1, n_classes):
-        if raw[k] > raw[top]:
-            top = k
-    peak = raw[top]
-    rest = 0.0
-    for k in range(n_classes):
-        rest += exp_nonpositive(raw[k] - peak) if k != top else 0.0
-    tail = math.log1p(rest)
-    for k in range(n_classes):
-        out[k] = (raw[k] - peak) - tail if k != top else -tail
 
 
 @jit_kernel(parallel=True)
