@@ -10,9 +10,9 @@ Contract: ``raw`` (n_samples, n_models) float64; ``y``, ``sample_weight`` as in 
 import numpy as np
 from numba import prange
 
-from ._jit import jit_kernel
+from ._jit import jit_inline, jit_kernel
 from ._vector_math import exp_nonpositive, log1p_unit
-from .losses import MULTINOMIAL, hess_point, log_softmax_row, row_loss_grad, softmax_row
+from .losses import MULTINOMIAL, hess_point, log_softmax_row, row_loss_grad
 
 
 @jit_kernel(parallel=True)
@@ -42,6 +42,25 @@ def hessian_pointwise(y, sample_weight, raw, loss_id, param, out):
                     loss_id, y[row, k * y_stride], raw[row, k], param)
 
 
+@jit_inline
+def probabilities_row(raw, out):
+    """``out = softmax(raw)`` for one row (``out`` may be ``raw``). A class at the row's maximum gets
+    ``exp(0) = 1`` before the normalization also when that maximum is ``+inf`` (where ``inf - inf``
+    would be NaN); a NaN score makes the row NaN. Unlike :func:`losses.softmax_row` it forms no
+    log-sum-exp: that ``log1p`` per row was half the time of a 1e6 x 10 softmax here (49 -> 24 ms)."""
+    peak = raw[0]
+    for k in range(1, raw.shape[0]):
+        peak = max(peak, raw[k])
+    total = 0.0
+    for k in range(raw.shape[0]):
+        e = 1.0 if raw[k] == peak else exp_nonpositive(raw[k] - peak)
+        out[k] = e
+        total += e
+    scale = 1.0 / total
+    for k in range(raw.shape[0]):
+        out[k] *= scale
+
+
 @jit_kernel(parallel=True)
 def softmax_pointwise(raw, out, log):
     """Per row of ``raw`` (n_samples, n_classes), its softmax (``log``: the log-softmax) into ``out``,
@@ -54,7 +73,7 @@ def softmax_pointwise(raw, out, log):
         if log:
             log_softmax_row(raw[row], out[row])
         else:
-            softmax_row(raw[row], out[row])
+            probabilities_row(raw[row], out[row])
 
 
 @jit_kernel(parallel=True)

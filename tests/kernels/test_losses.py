@@ -436,3 +436,13 @@ def test_sigmoid_pair_pointwise_against_mpmath(dtype, log, parallel):
             # a log-probability of the size of exp(-708) or less may come out as 0 (exp underflows there)
             slack = 1e-300 if log else 0.0
             assert abs(value - float(exact)) <= tolerance * abs(float(exact)) + slack, (s, sign, value)
+
+
+def test_softmax_pointwise_infinite_and_nan_scores():
+    raw = np.array([[np.inf, 0.0, -np.inf], [np.inf, np.inf, 1.0], [np.nan, 0.0, 1.0], [-np.inf, 0.0, 0.0]])
+    out = np.empty_like(raw)
+    pointwise.softmax_pointwise.serial(raw, out, False)
+    assert_array_equal(out[0], [1.0, 0.0, 0.0])  # an infinite score takes all the probability
+    assert_array_equal(out[1], [0.5, 0.5, 0.0])
+    assert np.all(np.isnan(out[2]))  # a NaN score makes its row NaN, as in scipy
+    assert_array_equal(out[3], [0.0, 0.5, 0.5])
