@@ -97,3 +97,20 @@ def sigmoid_pair_pointwise(scores, out, log):
             out[row, 0], out[row, 1] = small, large
         else:
             out[row, 0], out[row, 1] = large, small
+
+
+@jit_kernel(parallel=True)
+def argmax_pointwise(scores, out):
+    """``out[i] = argmax(scores[i])`` as numpy's ``argmax(axis=1)``: the first of ties, and the first
+    NaN where a row holds one. Why: numpy's row-wise arg max of 1e6 x 10 scores took ~30 ms of a
+    multinomial ``predict``; one threaded pass."""
+    for row in prange(scores.shape[0]):
+        top = 0
+        for k in range(scores.shape[1]):
+            value = scores[row, k]
+            if value != value:
+                top = k
+                break
+            if value > scores[row, top]:
+                top = k
+        out[row] = top

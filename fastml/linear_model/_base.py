@@ -273,7 +273,16 @@ class LinearClassifierPredictMixin(LinearClassifierMixin):
 
     def predict(self, X):
         scores = self.decision_function(X)
-        indices = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        if scores.ndim == 1:
+            indices = (scores > 0).astype(np.intp)
+        elif scores.size < COMPILED_SCORES_VALUES:
+            indices = scores.argmax(axis=1)
+        else:  # numpy's arg max of 1e6 x 10 scores ~30 ms, this pass ~5 ms
+            from ..kernels import pointwise
+            from ..kernels._jit import call_parallel
+
+            indices = np.empty(scores.shape[0], dtype=np.intp)
+            call_parallel(pointwise.argmax_pointwise, np.ascontiguousarray(scores), indices)
         return self.classes_[indices]
 
 

@@ -446,3 +446,18 @@ def test_softmax_pointwise_infinite_and_nan_scores():
     assert_array_equal(out[1], [0.5, 0.5, 0.0])
     assert np.all(np.isnan(out[2]))  # a NaN score makes its row NaN, as in scipy
     assert_array_equal(out[3], [0.0, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_argmax_pointwise_is_numpys(parallel):
+    rng = np.random.default_rng(5)
+    scores = rng.integers(-3, 3, size=(500, 6)).astype(np.float64)  # many ties
+    scores[7, 2] = np.nan
+    scores[8, [0, 4]] = np.nan
+    scores[9] = -np.inf
+    scores[10, 5] = np.inf
+    kernel = pointwise.argmax_pointwise if parallel else pointwise.argmax_pointwise.serial
+    for values in (scores, scores.astype(np.float32)):
+        out = np.empty(len(values), dtype=np.intp)
+        kernel(values, out)
+        assert_array_equal(out, values.argmax(axis=1))
