@@ -11,6 +11,8 @@ as one flat vector ``w``, the C-order ravel of a ``(n_features + fit_intercept, 
 whose last row is the intercept, so scipy optimizers can drive the objective directly; batched
 solvers use :meth:`LinearObjective.values_and_gradients` to see the models separately.
 """
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -229,6 +231,10 @@ def _as_column_matrix(values, n_samples, name):
 
 
 def _per_model(value, n_models, name):
+    if type(value) is float or type(value) is int:  # the common scalar penalty, without numpy's checks
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be finite and non-negative, got {value}")
+        return np.full(n_models, float(value))
     value = np.asarray(value, dtype=np.float64)
     if value.ndim == 0:
         value = np.full(n_models, float(value))
