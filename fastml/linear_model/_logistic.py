@@ -9,9 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._base import (
-    check_choice, check_scalar_param, class_probabilities, finite_class_weights, encode_labels, fit_classes, kernel_threads, linear_scores,
-    LinearClassifierPredictMixin, make_objective, ObjectiveMixin, prepare_sample_weight, progress_callback,
-    settle_finite_check, solver_info, start_fingerprint, validate_fit_data, warn_if_not_converged,
+    check_choice, check_scalar_param, class_probabilities, finite_class_weights, encode_labels, fit_classes,
+    kernel_threads, linear_scores, LinearClassifierPredictMixin, make_objective, ObjectiveMixin, prepare_sample_weight,
+    progress_callback, settle_finite_check, solver_info, start_fingerprint, validate_fit_data, warn_if_not_converged,
 )
 from ._solve import STOCHASTIC_SOLVERS, run_solver
 

@@ -391,7 +391,8 @@ def test_softmax_pointwise_is_scipys_softmax_in_place(dtype, log, parallel):
     from scipy.special import log_softmax, softmax
 
     rng = np.random.default_rng(4)
-    raw = rng.standard_normal((300, 7)) * np.array([0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 0.0])[rng.integers(0, 7, 300), None]
+    scales = np.array([0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 0.0])
+    raw = rng.standard_normal((300, 7)) * scales[rng.integers(0, 7, 300), None]
     raw[0] = [800.0, -800.0, 0.0, 700.0, 799.0, -1e30, 1.0]  # probabilities far below 1e-300
     raw[1] = 0.0  # all tied
     scores = raw.astype(dtype)
@@ -403,7 +404,8 @@ def test_softmax_pointwise_is_scipys_softmax_in_place(dtype, log, parallel):
     assert np.all(np.isfinite(out))
     if log:  # raw - max is rounded in the scores' precision: an error relative to both of them
         eps = np.finfo(dtype).eps
-        bound = 4 * eps * (np.abs(scores.astype(np.float64)) + np.abs(scores.astype(np.float64)).max(axis=1)[:, None] + 1)
+        magnitude = np.abs(scores.astype(np.float64))
+        bound = 4 * eps * (magnitude + magnitude.max(axis=1)[:, None] + 1)
         assert np.all(np.abs(out - reference) <= bound)
     else:
         tolerance = 1e-6 if dtype == np.float32 else 1e-14
