@@ -113,8 +113,8 @@ def empty_for_threads(shape, dtype=np.float64):
     pages are mapped first, by one write per page from the calling thread.
 
     Why: a fresh buffer is mapped on first write, and on the 2-core VM of these benchmarks two threads
-    faulting in the pages of one fresh buffer at once were several times slower than one thread doing
-    it alone: every 19th row of 1e6 x 100 float64 copied by two threads (the L-BFGS start sample,
+    faulting in the pages of one fresh buffer at once were, in many processes though not all, several
+    times slower than one thread doing it alone: every 19th row of 1e6 x 100 float64 copied by two threads (the L-BFGS start sample,
     42 MB) 50-58 ms into a fresh buffer, 9.5 ms with this; the scores of 10 models on 1e6 rows
     (80 MB) 145-153 -> 66 ms. The pages are zeroed either way; only who faults them in changes.
     """

@@ -32,10 +32,10 @@ def scaled_rows_copy(X, first, h, out):
     """``out[i] = sqrt(h[first + i]) * X[first + i]`` as float64 for the rows of ``out`` (``h`` empty:
     no scaling, a widening copy).
 
-    Why compiled: numpy's copy, ``sqrt`` and in-place product were three passes over the block, and
-    the chunk threads of :func:`weighted_gram_dense` (Python threads) held the GIL between them: the
-    weighted Gram of 52 632 x 100 took as long on two threads as on one in the L-BFGS start sample.
-    Compiled without the GIL, one pass per block."""
+    Why compiled: numpy's copy, ``sqrt`` and in-place product were three passes over the block, with
+    the GIL held between them while the chunk threads of :func:`weighted_gram_dense` (Python threads)
+    wait for it. One pass per block without the GIL: the weighted Gram (with its right-hand side) of
+    52 632 x 100, one thread 20.0 -> 18.7 ms, two 10.0 -> 8.9 ms (best of 15, same process)."""
     weighted = h.shape[0] > 0
     for i in range(out.shape[0]):
         scale = np.sqrt(h[first + i]) if weighted else 1.0
