@@ -8,6 +8,7 @@ import time
 
 import numba
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 import fastml
@@ -96,3 +97,15 @@ def test_fits_in_a_child_forked_after_parallel_kernels_ran(run_in_forked_child):
 
     if parallel._is_initialized and numba.threading_layer() == "omp":
         assert threads == 1
+
+
+@pytest.mark.parametrize("shape, dtype", [((0, 3), np.float64), ((5, 7), np.float32), ((1 << 17, 2), np.float64),
+                                          ((1 << 18,), np.int64)])
+def test_empty_for_threads_is_a_fresh_c_ordered_array(shape, dtype):
+    from fastml.kernels._parallel import empty_for_threads
+
+    array = empty_for_threads(shape, dtype)
+    assert array.shape == shape and array.dtype == dtype and array.flags.c_contiguous and array.flags.owndata
+    array[...] = 3  # writable everywhere, its own memory
+    assert np.all(array == 3)
+    assert not np.shares_memory(array, empty_for_threads(shape, dtype))
