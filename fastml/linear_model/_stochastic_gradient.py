@@ -46,8 +46,8 @@ from ..kernels.layout import transposed_copy
 from ..solvers._result import SolverResult, Trace
 from ._base import (
     LinearClassifierPredictMixin, record_fingerprint, ObjectiveMixin, start_fingerprint, accepted_dtypes, check_choice,
-    check_scalar_param, encode_labels, fit_classes, kernel_threads, labels_among, linear_scores, make_objective,
-    prepare_sample_weight, progress_callback, solver_info,
+    check_scalar_param, class_probabilities, encode_labels, fit_classes, kernel_threads, labels_among, linear_scores,
+    make_objective, prepare_sample_weight, progress_callback, solver_info,
 )
 from ._solve import _seed
 
@@ -575,6 +575,8 @@ class SGDClassifier(LinearClassifierPredictMixin, _BaseSGD, ClassifierMixin, Bas
         """Probabilities as scikit-learn's: the sigmoid (log_loss) or ``(clip(score, -1, 1) + 1) / 2``
         (modified_huber) of each binary model, normalized over the one-vs-all models."""
         scores = self.decision_function(X)
+        if self.loss == "log_loss" and scores.ndim == 1:
+            return class_probabilities(scores)  # LogisticRegression's: both classes from exp(-|s|), one pass
         if self.loss == "log_loss":
             probability = expit(scores)
         else:
@@ -590,6 +592,10 @@ class SGDClassifier(LinearClassifierPredictMixin, _BaseSGD, ClassifierMixin, Bas
 
     @available_if(_check_proba)
     def predict_log_proba(self, X):
+        """``log(predict_proba(X))``; for a binary log-loss model formed from the scores (as
+        ``LogisticRegression``'s), finite where the probability underflows."""
+        if self.loss == "log_loss" and len(self.classes_) == 2:
+            return class_probabilities(self.decision_function(X), log=True)
         return np.log(self.predict_proba(X))
 
 

@@ -339,7 +339,18 @@ def test_one_vs_all_batch_equals_separate_binary_fits(digits, settings):
 def test_predict_proba_as_scikit_learn(digits):
     X, y = digits
     binary = _quiet_fit(SGDClassifier(loss="log_loss", max_iter=5, random_state=0), X, y > 4)
-    assert_allclose(binary.predict_proba(X)[:, 1], expit(binary.decision_function(X)))
+    scores = binary.decision_function(X)
+    assert_allclose(binary.predict_proba(X), np.c_[1 - expit(scores), expit(scores)], rtol=1e-12, atol=1e-15)
+    # the binary log-probabilities from the scores (log(p) near p = 1 keeps its digits, no log(0) = -inf);
+    # where log(predict_proba) is finite they agree with it to its rounding
+    log_proba = binary.predict_log_proba(X)
+    assert_allclose(log_proba, np.c_[-np.logaddexp(0, scores), -np.logaddexp(0, -scores)], rtol=1e-12, atol=0)
+    with np.errstate(divide="ignore"):
+        plain = np.log(binary.predict_proba(X))
+    finite = np.isfinite(plain)
+    assert_allclose(log_proba[finite], plain[finite], rtol=1e-10, atol=1e-15)
+    far = X[:5] * 1e4  # scores of +-1e4 and more: the binary log-probabilities stay finite
+    assert np.all(np.isfinite(binary.predict_log_proba(far)))
     multi = _quiet_fit(SGDClassifier(loss="log_loss", max_iter=5, random_state=0), X, y)
     ovr = expit(multi.decision_function(X))
     assert_allclose(multi.predict_proba(X), ovr / ovr.sum(axis=1, keepdims=True))
