@@ -12,7 +12,7 @@ from numba import prange
 
 from ._jit import jit_inline, jit_kernel
 from ._vector_math import exp_nonpositive, log1p_unit
-from .losses import MULTINOMIAL, hess_point, log_softmax_row, row_loss_grad
+from .losses import MULTINOMIAL, hess_point, log_softmax_row, logistic_tail, row_loss_grad
 
 
 @jit_kernel(parallel=True)
@@ -85,11 +85,10 @@ def sigmoid_pair_pointwise(scores, out, log):
     a stacking copy were three."""
     for row in prange(scores.shape[0]):
         s = np.float64(scores[row])
-        magnitude = abs(s)
-        t = exp_nonpositive(-magnitude)
+        t = logistic_tail(s)
         if log:
             tail = log1p_unit(t)
-            large, small = -tail, -magnitude - tail
+            large, small = -tail, -abs(s) - tail
         else:
             large = 1.0 / (1.0 + t)
             small = t * large
