@@ -146,45 +146,50 @@ class DesignMatrix:
             raise ValueError(f"Input X contains {problem}.")
         self._finite_check_owed = False
 
-    def every_nth_row(self, step, check_finite=True):
-        """Rows ``0, step, 2 step, ...`` as a new DesignMatrix (a copy of those rows; same dtype and layout).
+    def every_nth_row(self, step, check_finite=True, dtype=None):
+        """Rows ``0, step, 2 step, ...`` as a new DesignMatrix (a copy of those rows; same layout, and
+        ``X``'s dtype unless ``dtype`` (float32 or float64) is given: float32 rounds float64 values).
 
         A systematic sample: cheap, deterministic, and unbiased unless the rows cycle with period ``step``.
         ``check_finite=False`` copies the rows without paying an owed finiteness check of the whole
         matrix (the caller then checks the sample, or only uses it where a non-finite value is harmless).
         """
-        if step == 1:
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        if step == 1 and dtype == self.dtype:
             return self
         arrays = ((self.csr if self.is_sparse else (self.dense,)) if check_finite else self.unchecked_arrays())
         if self.is_sparse:
             data, indices, indptr = arrays
             sample = sp.csr_matrix((data, indices, indptr), shape=self.shape)[::step]
+            sample.data = sample.data.astype(dtype, copy=False)
             sample.indices = sample.indices.astype(indices.dtype, copy=False)  # scipy may narrow them:
             sample.indptr = sample.indptr.astype(indptr.dtype, copy=False)  # keep the compiled variant
             return DesignMatrix(sample)
         dense = arrays[0]
         if not dense.flags.c_contiguous:
             fortran = dense.flags.f_contiguous
-            return DesignMatrix(dense[::step].copy(order="F" if fortran else "C"))
-        return DesignMatrix(self._copy_every_nth_row(dense, step))
+            return DesignMatrix(dense[::step].astype(dtype, order="F" if fortran else "C"))
+        return DesignMatrix(self._copy_every_nth_row(dense, step, dtype))
 
-    def _copy_every_nth_row(self, dense, step):
-        """``dense[::step]`` of a C-ordered array, copied by ``kernels.layout.every_nth_row_copy`` with
-        the threads a pass over this matrix gets."""
+    def _copy_every_nth_row(self, dense, step, dtype):
+        """``dense[::step]`` of a C-ordered array as ``dtype``, copied by
+        ``kernels.layout.every_nth_row_copy`` with the threads a pass over this matrix gets."""
         from .kernels._jit import call_parallel
         from .kernels._parallel import empty_for_threads
         from .kernels.layout import every_nth_row_copy
 
-        sample = empty_for_threads(((dense.shape[0] + step - 1) // step, dense.shape[1]), dense.dtype)
+        sample = empty_for_threads(((dense.shape[0] + step - 1) // step, dense.shape[1]), dtype)
         n_threads = self.kernel_threads(resolve_n_threads(None))
         call_parallel(every_nth_row_copy, dense, step, sample, n_threads, serial=n_threads == 1)
         return sample
 
-    def prepare_every_nth_row(self):
-        """Compile (or load) what :meth:`every_nth_row` runs on this matrix, on its first two rows, so
-        that a timed caller does not count it."""
+    def prepare_every_nth_row(self, dtype=None):
+        """Compile (or load) what :meth:`every_nth_row` runs on this matrix (into ``dtype``), on its
+        first two rows, so that a timed caller does not count it."""
         if not self.is_sparse and self._dense.flags.c_contiguous:
-            self._copy_every_nth_row(self._dense[:2], 2)
+            self._copy_every_nth_row(self._dense[:2], 2, self.dtype if dtype is None else np.dtype(dtype))
 
     def transpose_times(self, values, n_threads=None, square=False):
         """``X.T @ values`` as float64 (n_features, k) for ``values`` (n_samples, k), in one threaded
@@ -293,7 +298,8 @@ class LinearObjective:
         self.n_threads = self.X.kernel_threads(resolve_n_threads(n_threads))
         weights = np.ones(n_samples) if sample_weight is None else sample_weight
         self.sample_weight = _as_column_matrix(weights, n_samples, "sample_weight")
-        if check_input and (not np.all(np.isfinite(self.sample_weight)) or np.any(self.sample_weight < 0)):
+        if check_input and sample_weight is not None and (
+                not np.all(np.isfinite(self.sample_weight)) or np.any(self.sample_weight < 0)):
             raise ValueError("sample_weight must be finite and non-negative")
 
         if self.loss.is_multiclass:
@@ -493,13 +499,16 @@ class LinearObjective:
             result[self.n_features] = out_intercept * scale
         return result.ravel()
 
-    def hessian(self, w, row_step=1):
+    def hessian(self, w, row_step=1, gram_precision="double"):
         """Full Hessian of the smooth part per model, shape (n_models, p, p), p = n_features + fit_intercept.
 
         For one-score losses only (the multinomial Hessian couples the classes: use :meth:`hessp`).
         Dense ``X``: BLAS ``syrk`` on row blocks; CSR: the Cython weighted Gram kernel.
         ``row_step > 1`` estimates it from the rows ``0, row_step, 2 row_step, ...`` only (the
         Hessian of their weighted-mean loss); a model whose sampled rows carry no weight gets NaN.
+        ``gram_precision="single"``: dense float32 ``X``'s row blocks are multiplied in float32 and
+        summed in float64 (``kernels.gram``): entries off by about 1e-7..1e-6 of their scale, for a
+        preconditioner only; float64 and CSR ``X`` ignore it.
         """
         from .kernels import gram, pointwise
         from .kernels._jit import call_parallel
@@ -509,6 +518,8 @@ class LinearObjective:
             raise ValueError("hessian() is for one-score losses; use hessp() for the multinomial loss")
         if isinstance(row_step, bool) or not isinstance(row_step, (int, np.integer)) or row_step < 1:
             raise ValueError(f"row_step must be a positive integer, got {row_step!r}")
+        if gram_precision not in ("double", "single"):
+            raise ValueError(f"gram_precision must be 'double' or 'single', got {gram_precision!r}")
         design, y, sample_weight, weight_sum = self.X, self.y, self.sample_weight, self.weight_sum
         if row_step > 1:
             design = self.X.every_nth_row(row_step)
@@ -535,7 +546,8 @@ class LinearObjective:
                 column = design.transpose_times(h[:, None], n_threads)
             else:
                 column = np.empty((self.n_features, 1))
-                gram.weighted_gram_dense(design.dense, h, gram_out, rhs=ones, rhs_out=column, n_threads=n_threads)
+                gram.weighted_gram_dense(design.dense, h, gram_out, rhs=ones, rhs_out=column, n_threads=n_threads,
+                                         single_precision_blocks=gram_precision == "single")
             block[: self.n_features, : self.n_features] = gram_out / weight_sum[k]
             block[np.arange(self.n_features), np.arange(self.n_features)] += self.l2[k]
             if self.fit_intercept:

@@ -171,6 +171,23 @@ def test_hessian_of_k_models_on_csr_matches_hessp():
                                    rtol=1e-10, atol=1e-12)
 
 
+
+def test_hessian_in_single_precision_blocks():
+    """``gram_precision="single"``: float32 X's Hessian within 1e-5 of its diagonal scale (the start
+    sample's preconditioner); float64 and CSR X are not rounded; an unknown precision is an error."""
+    X, y, weight = make_data("log_loss")
+    w = random_parameters(LinearObjective("log_loss", X, y, weight, l2=0.1))
+    rounded = LinearObjective("log_loss", X.astype(np.float32), y, weight, l2=0.1)
+    exact = rounded.hessian(w)[0]
+    single = rounded.hessian(w, gram_precision="single")[0]
+    scale = np.sqrt(np.diag(exact))
+    assert np.max(np.abs(single - exact) / np.outer(scale, scale)) <= 1e-5
+    for design in (X, sp.csr_matrix(X)):
+        objective = LinearObjective("log_loss", design, y, weight, l2=0.1)
+        np.testing.assert_array_equal(objective.hessian(w, gram_precision="single"), objective.hessian(w))
+    with pytest.raises(ValueError, match="gram_precision must be 'double' or 'single'"):
+        rounded.hessian(w, gram_precision="half")
+
 def test_k_models_equal_separate_objectives():
     X, y, weight = make_data("squared_error", n_targets=3)
     sample_weight = weight[:, None] * [1.0, 0.0, 2.0] + np.eye(len(weight), 3).sum(axis=1)[:, None]

@@ -17,6 +17,16 @@ and unbiased unless the rows cycle with period ``step``. It never changes the op
 the full iterations start; a sample fit that does not converge (e.g. separable on its rows without a
 penalty) or meets a non-finite value is dropped and the run starts as without it.
 
+Precision: the sample is copied as float32 rows and its Hessian's row blocks multiplied in float32
+(``kernels.gram``, sums over blocks in float64). The start point and preconditioner need the accuracy
+of the sample (a few percent), not of float64: at 1e6 x 100 float64 the sample phase took 31 -> 18 ms
+(copy 10.6 -> 4.6-7.9, its fit 5.2 -> 3.8, Hessian 15 -> 9; ``benchmarks/bench_full_batch.py``). Rounding
+matters only for an ill-conditioned Hessian, so each one is checked: its smallest eigenvalue after
+scaling to a unit diagonal must be at least ``MIN_SCALED_EIGENVALUE``, a hundred times the worst
+error of single-precision Gram blocks in those units. Otherwise (a column of mean 1e4 and spread 1
+beside the intercept, nearly collinear columns) the sample is copied again at ``X``'s precision,
+refitted from the float32 sample's optimum and its Hessian taken in float64.
+
 Only for losses of positive curvature everywhere (logistic, Poisson): the start point alone, without
 the sample's Hessian, saved little (1e6 x 100 logistic: 7 full passes -> 6; a 3-class multinomial
 problem at tol 1e-10: the same 31), and Huber's Hessian (zero outside its quadratic zone) is a poor
@@ -50,6 +60,13 @@ SAMPLED_LOSSES = ("log_loss", "poisson")
 SAMPLE_TOL_FACTOR = 0.1
 # a sample fit that has not converged by then is abandoned (separable sample, bad scaling)
 MAX_SAMPLE_ITER = 60
+# the first try's sample rows: float32 (see "Precision" in the module docstring)
+SAMPLE_DTYPE = np.float32
+# smallest eigenvalue of a sample Hessian scaled to a unit diagonal at which its single-precision Gram
+# blocks are trusted. Entries of float32 blocks of 2048 rows summed in float64 are off by about 1e-7..1e-6
+# in those units, the error's norm at most p times that (1e-4 at p = 101): an eigenvalue of 1e-2 keeps
+# the preconditioner's relative error below 1 %, under the sample's own sqrt(1 / 500) = 4.5 %
+MIN_SCALED_EIGENVALUE = 1e-2
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,7 @@ class SampleStart:
     n_iter: int
     n_evaluations: int
     seconds: float
+    gram_precision: str = "double"
 
     def completed_hessians(self, objective):
         """The sample's Hessians with the curvature of columns the sample under-represents restored
@@ -84,7 +102,7 @@ class SampleStart:
     def summary(self):
         """The record kept in ``SolverResult.info["sample_start"]``."""
         return {"rows": self.rows, "n_iter": self.n_iter, "n_evaluations": self.n_evaluations,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "gram_precision": self.gram_precision}
 
 
 def sample_step(view):
@@ -96,11 +114,12 @@ def sample_step(view):
 def fit_sample(view, tol, max_iter, fit):
     """The :class:`SampleStart` of ``view``'s problem, or None where a sample does not pay or fails.
 
-    ``fit(objective, tol, max_iter)`` runs a solver (L-BFGS) on the sample's objective, without a
-    sample of its own; ``tol`` and ``max_iter`` are the full run's: the sample fit stops at
-    ``max(tol, SAMPLE_TOL_FACTOR / sqrt(rows))`` after at most ``MAX_SAMPLE_ITER`` iterations.
+    ``fit(objective, tol, max_iter, w0)`` runs a solver (L-BFGS) on the sample's objective, without a
+    sample of its own, from ``w0`` (None: its default start); ``tol`` and ``max_iter`` are the full
+    run's: the sample fit stops at ``max(tol, SAMPLE_TOL_FACTOR / sqrt(rows))`` after at most
+    ``MAX_SAMPLE_ITER`` iterations.
     """
-    from .._objective import LinearObjective
+    from .newton import warm_second_order_kernels
 
     objective = view.objective
     if objective.loss.name not in SAMPLED_LOSSES or view.model_size > MAX_PARAMS:
@@ -108,36 +127,87 @@ def fit_sample(view, tol, max_iter, fit):
     step = sample_step(view)
     if step < MIN_STEP:
         return None
-    objective.X.prepare_every_nth_row()  # its compilation is not the sample's cost
+    # CSR samples keep their dtype: their Gram is the Cython kernel's, in float64 either way
+    dtype = objective.X.dtype if objective.X.is_sparse else SAMPLE_DTYPE
+    gram_precision = "double" if objective.X.is_sparse else "single"
+    # their compilation is not the sample's cost
+    objective.X.prepare_every_nth_row(dtype)
+    warm_second_order_kernels(objective, use_cg=False, dtype=dtype, gram_precision=gram_precision)
     started = time.perf_counter()
+    weights = np.ascontiguousarray(objective.sample_weight[::step])
+    if np.any(weights.sum(axis=0) <= 0):
+        return None
+    sample = _sample_objective(objective, step, weights, dtype)
+    seconds = time.perf_counter() - started
+    result = _fit_or_none(sample, tol, max_iter, fit, None)
+    if result is None:
+        return None
+    # the fit's own seconds: its first evaluation, which may compile, is not counted (as in every trace)
+    seconds += result.trace["seconds"][-1]
+    n_iter, n_evaluations = int(np.max(result.n_iter)), sample.n_evaluations
+    started = time.perf_counter()
+    with np.errstate(all="ignore"):
+        hessians = sample.hessian(result.params, gram_precision=gram_precision)
+    if gram_precision == "single" and not resolved_in_single_precision(hessians):
+        # an ill-conditioned Hessian: the rows at X's precision, refitted from the float32 rows' optimum
+        # (rounding can move an ill-conditioned optimum), and a float64 Gram
+        gram_precision = "double"
+        if objective.X.dtype != dtype:
+            sample = _sample_objective(objective, step, weights, objective.X.dtype)
+            seconds += time.perf_counter() - started
+            result = _fit_or_none(sample, tol, max_iter, fit, result.params)
+            if result is None:
+                return None
+            seconds += result.trace["seconds"][-1]
+            n_iter, n_evaluations = n_iter + int(np.max(result.n_iter)), n_evaluations + sample.n_evaluations
+            started = time.perf_counter()
+        with np.errstate(all="ignore"):
+            hessians = sample.hessian(result.params)
+    seconds += time.perf_counter() - started
+    return SampleStart(models=view.split(result.params), hessians=hessians, rows=sample.X.n_samples,
+                       n_iter=n_iter, n_evaluations=n_evaluations, seconds=seconds, gram_precision=gram_precision)
+
+
+def _sample_objective(objective, step, weights, dtype):
+    """The objective of every ``step``-th row of ``objective`` (rows copied as ``dtype``)."""
+    from .._objective import LinearObjective
+
     # every step-th row of the unchecked arrays: an owed finiteness check of X stays owed (the full
     # run's first pass settles it); a non-finite value in the sample only drops the sample. The
     # sample's own check is owed too, settled by its first pass (a separate sum of the 42 MB sample
     # of 1e6 x 100 cost ~3 ms)
-    design = objective.X.every_nth_row(step, check_finite=False)
-    weights = np.ascontiguousarray(objective.sample_weight[::step])
-    if np.any(weights.sum(axis=0) <= 0):
-        return None
-    sample = LinearObjective(
+    design = objective.X.every_nth_row(step, check_finite=False, dtype=dtype)
+    return LinearObjective(
         objective.loss, design, np.ascontiguousarray(objective.y[::step]), weights, l2=objective.l2,
         l1=objective.l1, fit_intercept=objective.fit_intercept, n_threads=objective.n_threads, check_input=False,
         check_X=True)
-    copy_seconds = time.perf_counter() - started
+
+
+def _fit_or_none(sample, tol, max_iter, fit, w0):
+    """``fit``'s result on the sample, or None where the sample cannot start the full run: its fit did not
+    converge, its objective overflowed, or its rows hold a NaN or an infinity (the full run's check decides)."""
     try:
         with np.errstate(all="ignore"):
-            result = fit(sample, max(tol, SAMPLE_TOL_FACTOR / np.sqrt(design.n_samples)),
-                         min(max_iter, MAX_SAMPLE_ITER))
-    except NonFiniteObjectiveError:  # the sample's objective overflowed: start as without it
+            result = fit(sample, max(tol, SAMPLE_TOL_FACTOR / np.sqrt(sample.X.n_samples)),
+                         min(max_iter, MAX_SAMPLE_ITER), w0)
+    except NonFiniteObjectiveError:
         return None
     except ValueError:
-        if np.isfinite(design.unchecked_arrays()[0]).all():
+        if np.isfinite(sample.X.unchecked_arrays()[0]).all():
             raise
-        return None  # the sample's rows hold a NaN or an infinity (its check): the full run's check decides
-    if not np.all(result.converged):
         return None
-    hessian_started = time.perf_counter()
-    with np.errstate(all="ignore"):
-        hessians = sample.hessian(result.params)
-    seconds = copy_seconds + result.trace["seconds"][-1] + (time.perf_counter() - hessian_started)
-    return SampleStart(models=view.split(result.params), hessians=hessians, rows=design.n_samples,
-                       n_iter=int(np.max(result.n_iter)), n_evaluations=sample.n_evaluations, seconds=seconds)
+    return result if np.all(result.converged) else None
+
+
+def resolved_in_single_precision(hessians):
+    """Whether every Hessian, scaled to a unit diagonal, has its smallest eigenvalue at least
+    ``MIN_SCALED_EIGENVALUE``: then single-precision Gram blocks change it by under 1 % (module docstring).
+    A Hessian with a non-positive or non-finite diagonal fails."""
+    for hessian in hessians:
+        diagonal = np.diag(hessian)
+        if not (np.all(np.isfinite(hessian)) and np.all(diagonal > 0)):
+            return False
+        scale = 1.0 / np.sqrt(diagonal)
+        if not np.linalg.eigvalsh(hessian * scale[:, None] * scale[None, :])[0] >= MIN_SCALED_EIGENVALUE:
+            return False
+    return True

@@ -153,10 +153,12 @@ def truncated_cg(view, models, gradients, active, max_iter):
 _WARMED = set()
 
 
-def warm_second_order_kernels(objective, use_cg):
+def warm_second_order_kernels(objective, use_cg, dtype=None, gram_precision="double"):
     """Compile (or load) the Hessian kernels on a few first rows of the problem, before the clock starts.
 
-    The copy has the dtype and memory layout of ``X`` (so the same kernel specializations): two rows
+    The copy has the memory layout of ``X`` and its dtype, or ``dtype`` (the L-BFGS start sample's
+    Hessian is taken on float32 rows with ``gram_precision="single"``), so the same kernel
+    specializations as the timed Hessians: two rows
     for the one-thread variants and, when the objective itself runs on several threads, just over
     ``SERIAL_WORK`` stored values for the threaded ones (without them, the first threaded Hessian
     of a large problem compiled inside the trace: 2.4 s, cold, for a float32 sample Hessian). Its
@@ -165,24 +167,25 @@ def warm_second_order_kernels(objective, use_cg):
     from .._objective import SERIAL_WORK
 
     design = objective.X
+    dtype = design.dtype if dtype is None else np.dtype(dtype)
     # the compiled variants depend on these only
     arrays = design.unchecked_arrays()
-    key = (use_cg, design.is_sparse, design.dtype.str, arrays[1].dtype.str if design.is_sparse else
+    key = (use_cg, design.is_sparse, dtype.str, arrays[1].dtype.str if design.is_sparse else
            arrays[0].flags.c_contiguous, objective.y.shape[1] > 1, objective.sample_weight.shape[1] > 1,
-           objective.loss.is_multiclass, objective.n_threads > 1)
+           objective.loss.is_multiclass, objective.n_threads > 1, gram_precision)
     if key in _WARMED:
         return
-    _second_order_on_first_rows(objective, use_cg, min(2, design.n_samples))
+    _second_order_on_first_rows(objective, use_cg, min(2, design.n_samples), dtype, gram_precision)
     if objective.n_threads > 1:
         if design.is_sparse:  # rows holding just over SERIAL_WORK stored values
             rows = int(np.searchsorted(arrays[2], SERIAL_WORK, side="right"))
         else:
             rows = SERIAL_WORK // max(design.n_features, 1) + 1
-        _second_order_on_first_rows(objective, use_cg, min(rows, design.n_samples))
+        _second_order_on_first_rows(objective, use_cg, min(rows, design.n_samples), dtype, gram_precision)
     _WARMED.add(key)
 
 
-def _second_order_on_first_rows(objective, use_cg, rows):
+def _second_order_on_first_rows(objective, use_cg, rows, dtype, gram_precision):
     """One Hessian (or Hessian-vector product) of the objective restricted to its first ``rows`` rows."""
     import scipy.sparse as sp
 
@@ -195,10 +198,10 @@ def _second_order_on_first_rows(objective, use_cg, rows):
     if design.is_sparse:
         data, indices, indptr = arrays
         stop = indptr[rows]
-        small_X = sp.csr_matrix((np.array(data[:stop]), np.array(indices[:stop]), np.array(indptr[: rows + 1])),
+        small_X = sp.csr_matrix((data[:stop].astype(dtype), np.array(indices[:stop]), np.array(indptr[: rows + 1])),
                                 shape=(rows, design.n_features))
     else:
-        small_X = arrays[0][:rows].copy(order="F" if not arrays[0].flags.c_contiguous else "C")
+        small_X = arrays[0][:rows].astype(dtype, order="F" if not arrays[0].flags.c_contiguous else "C")
     # unit weights: only the compiled variants matter here, and the first rows may all weigh zero
     # (a cross-validation fold), which the objective would reject
     unit_weights = np.ones((rows, objective.sample_weight.shape[1]))
@@ -211,7 +214,7 @@ def _second_order_on_first_rows(objective, use_cg, rows):
         if use_cg:
             small.hessp(w, w)
         else:
-            small.hessian(w)
+            small.hessian(w, gram_precision=gram_precision)
 
 
 @one_blas_thread_in_fit
@@ -248,17 +251,21 @@ def newton(objective, w0=None, options=None, callback=None):
         raise ValueError("method='cholesky' needs a one-score loss; the multinomial Hessian couples the "
                          "classes: use method='cg' or 'auto'")
     view = ModelView(objective)
-    models = view.start(w0)
+    # a given w0 is checked at once; the intercept-only start (a weighted mean over all rows: ~2 ms at
+    # 1e6) is formed only where no sample start replaces it
+    models = None if w0 is None else view.start(w0)
     n_models = view.n_models
     cg_max_iter = options.cg_max_iter or view.model_size
 
     start = None
     if w0 is None and options.sample_start == "auto" and not use_cg:
         warm_second_order_kernels(objective, use_cg)  # the sample's Hessian: compiled before it is timed
-        start = fit_sample(view, options.tol, options.max_iter, lambda sample, tol, max_iter: lbfgs(
-            sample, options=LBFGSOptions(tol=tol, max_iter=max_iter, sample_start="none")))
+        start = fit_sample(view, options.tol, options.max_iter, lambda sample, tol, max_iter, w0: lbfgs(
+            sample, w0, options=LBFGSOptions(tol=tol, max_iter=max_iter, sample_start="none")))
         if start is not None:
             models = start.models.copy()
+    if models is None:
+        models = view.start(None)
     values, gradients = view.evaluate(models)
     require_finite(values, gradients, "at the start point")
     warm_second_order_kernels(objective, use_cg)

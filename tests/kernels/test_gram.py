@@ -122,3 +122,41 @@ def test_weighted_gram_dense_row_chunks_on_threads(dtype, weighted):
     single = np.empty((10, 10))
     gram.weighted_gram_dense(X, h if weighted else None, single, n_threads=1)
     _assert_close(single, runs[0][0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["ones", "h"])
+def test_single_precision_blocks_are_close_to_the_float64_gram_of_float32_x(weighted, order, n_threads, monkeypatch):
+    """float32 X, blocks multiplied in float32: every entry within 1e-5 of its row and column's scale
+    of the exact Gram of those float32 values (the L-BFGS start sample's Hessian); the blocks' products
+    differ from the widened ones (so the single-precision path ran), the matrix is symmetric."""
+    monkeypatch.setattr(_parallel, "MIN_VALUES_PER_THREAD", 1)
+    X, h, rhs = _problem(n_samples=5000, n_features=40)
+    X[:, 3] += 5.0  # a column that is not centred, as raw features are
+    X = np.asarray(X.astype(np.float32), order=order)
+    weights = h if weighted else np.ones(X.shape[0])
+    X64 = X.astype(np.float64)
+    exact = X64.T @ (weights[:, None] * X64)
+    exact_rhs = X64.T @ (weights[:, None] * rhs)
+    out, rhs_out = np.empty_like(exact), np.empty_like(exact_rhs)
+    gram.weighted_gram_dense(X, h if weighted else None, out, rhs=rhs, rhs_out=rhs_out, block_rows=512,
+                             n_threads=n_threads, single_precision_blocks=True)
+    scale = np.sqrt(np.diag(exact))
+    assert np.max(np.abs(out - exact) / np.outer(scale, scale)) <= 1e-5
+    rhs_scale = np.sqrt(weights @ rhs ** 2)
+    assert np.max(np.abs(rhs_out - exact_rhs) / np.outer(scale, rhs_scale)) <= 1e-5
+    np.testing.assert_array_equal(out, out.T)
+    widened = np.empty_like(exact)
+    gram.weighted_gram_dense(X, h if weighted else None, widened, block_rows=512, n_threads=n_threads)
+    assert np.max(np.abs(widened - exact) / np.outer(scale, scale)) <= 1e-12
+    assert not np.array_equal(out, widened)
+
+
+def test_single_precision_blocks_leave_float64_x_exact():
+    """The option rounds float32 blocks only: a float64 X gives bitwise the default result."""
+    X, h, rhs = _problem()
+    default, single = np.empty((9, 9)), np.empty((9, 9))
+    gram.weighted_gram_dense(X, h, default)
+    gram.weighted_gram_dense(X, h, single, single_precision_blocks=True)
+    np.testing.assert_array_equal(single, default)

@@ -70,3 +70,22 @@ def test_every_nth_row_copy_is_numpy_slicing(dtype, n_rows, step):
     for layout in (X, np.asfortranarray(X)):
         sample = DesignMatrix(layout).every_nth_row(step).dense
         assert np.array_equal(sample, expected) and sample.dtype == dtype
+        # into another dtype: float64 rows rounded to nearest float32 (numpy's astype), float32 widened
+        other = np.float32 if dtype == np.float64 else np.float64
+        converted = DesignMatrix(layout).every_nth_row(step, dtype=other).dense
+        assert converted.dtype == other and np.array_equal(converted, expected.astype(other))
+        assert converted.flags.f_contiguous == (layout.flags.f_contiguous and not layout.flags.c_contiguous) or n_rows == 1
+
+
+def test_every_nth_row_of_csr_into_float32_and_bad_dtype():
+    import scipy.sparse as sp
+
+    from fastml._objective import DesignMatrix
+
+    dense = np.random.default_rng(2).standard_normal((50, 6)) * (np.random.default_rng(3).random((50, 6)) < 0.4)
+    sample = DesignMatrix(sp.csr_matrix(dense)).every_nth_row(4, dtype=np.float32)
+    assert sample.is_sparse and sample.dtype == np.float32 and sample.csr[0].dtype == np.float32
+    np.testing.assert_array_equal(sp.csr_matrix(sample.csr, shape=sample.shape).toarray(), dense[::4].astype(np.float32))
+    assert DesignMatrix(dense).every_nth_row(1, dtype=np.float32).dense.dtype == np.float32  # step 1 converts too
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        DesignMatrix(dense).every_nth_row(2, dtype=np.int64)

@@ -137,18 +137,18 @@ def test_a_sample_fit_that_overflows_is_dropped_and_other_errors_propagate(sampl
 
     view = ModelView(_objective("log_loss"))
 
-    def overflowing(sample, tol, max_iter):
+    def overflowing(sample, tol, max_iter, w0):
         raise NonFiniteObjectiveError("overflow in the sample")
 
     assert _sample_start.fit_sample(view, 1e-6, 100, overflowing) is None
 
-    def broken(sample, tol, max_iter):
+    def broken(sample, tol, max_iter, w0):
         raise TypeError("a bug")
 
     with pytest.raises(TypeError, match="a bug"):
         _sample_start.fit_sample(view, 1e-6, 100, broken)
 
-    def invalid(sample, tol, max_iter):  # a ValueError drops the sample only when its rows are not finite
+    def invalid(sample, tol, max_iter, w0):  # a ValueError drops the sample only when its rows are not finite
         raise ValueError("a bad option")
 
     with pytest.raises(ValueError, match="a bad option"):
@@ -164,7 +164,8 @@ def test_newton_takes_its_first_step_with_the_sample_hessian(loss, storage, dtyp
     objective = _objective(loss, storage, dtype)
     original = type(objective).hessian
     monkeypatch.setattr(type(objective), "hessian",
-                        lambda self, w, row_step=1: full_hessians.append(self is objective) or original(self, w, row_step))
+                        lambda self, w, row_step=1, gram_precision="double": full_hessians.append(self is objective)
+                        or original(self, w, row_step, gram_precision))
     result = newton(objective, options=NewtonOptions(tol=1e-10))
     assert result.info["sample_start"]["rows"] == N_SAMPLES // 12 and result.converged
     # one full Hessian fewer than iterations: the first step used the sample's
@@ -203,8 +204,8 @@ def test_a_column_the_sample_misses_keeps_its_curvature(sample_rows):
     from fastml.solvers._line_search import ModelView
 
     view = ModelView(objective)
-    start = _sample_start.fit_sample(view, 1e-10, 100, lambda sample, tol, max_iter: lbfgs(
-        sample, options=LBFGSOptions(tol=tol, max_iter=max_iter, sample_start="none")))
+    start = _sample_start.fit_sample(view, 1e-10, 100, lambda sample, tol, max_iter, w0: lbfgs(
+        sample, w0, options=LBFGSOptions(tol=tol, max_iter=max_iter, sample_start="none")))
     sampled, completed = start.hessians[0], start.completed_hessians(objective)[0]
     assert sampled[3, 3] == pytest.approx(1e-8)  # the sample has no row with feature 3
     kappa = sampled[-1, -1]
@@ -234,3 +235,81 @@ def test_curvature_floor_without_an_intercept_takes_the_median_column_curvature(
     np.testing.assert_allclose(completed, expected, rtol=1e-12)
     assert abs(median - kappa) < 0.01
 
+
+
+def _recording_fit(seen):
+    """A sample fit (L-BFGS) that records the dtype of each sample and the start it was given."""
+    def fit(sample, tol, max_iter, w0):
+        seen.append((sample.X.dtype, None if w0 is None else w0.copy()))
+        return lbfgs(sample, w0, options=LBFGSOptions(tol=tol, max_iter=max_iter, sample_start="none"))
+    return fit
+
+
+def test_a_well_conditioned_sample_is_float32_with_a_single_precision_hessian(sample_rows):
+    """float64 X: the sample rows rounded to float32, fitted once, its Hessian from float32 Gram blocks:
+    within 1e-5 (of the diagonal's scale) of the exact Hessian of those rows."""
+    from fastml.solvers._line_search import ModelView
+
+    objective = _objective("log_loss")
+    seen = []
+    start = _sample_start.fit_sample(ModelView(objective), 1e-10, 100, _recording_fit(seen))
+    assert [dtype for dtype, _ in seen] == [np.float32] and seen[0][1] is None
+    assert start.gram_precision == "single" and start.summary()["gram_precision"] == "single"
+    X, y = make_data("log_loss", N_SAMPLES, 10, seed=3)
+    rows = fastml.LinearObjective("log_loss", X[::12].astype(np.float32).astype(np.float64), y[::12], l2=1e-3)
+    exact = rows.hessian(start.models.ravel())[0]
+    scale = np.sqrt(np.diag(exact))
+    assert np.max(np.abs(start.hessians[0] - exact) / np.outer(scale, scale)) <= 1e-5
+    # the start is the rounded rows' optimum to the sample fit's tolerance (its sampling error)
+    assert np.max(np.abs(rows.value_and_gradient(start.models.ravel())[1])) <= _sample_start.SAMPLE_TOL_FACTOR / np.sqrt(500)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("problem", ["offset_column", "collinear"])
+def test_an_ill_conditioned_sample_hessian_is_taken_again_in_float64(problem, dtype, sample_rows):
+    """A column of mean 1e4 and spread 1 beside the intercept, or two columns with correlation
+    1 - 5e-9: the float32 Gram cannot resolve the Hessian (its scaled smallest eigenvalue is far below
+    ``MIN_SCALED_EIGENVALUE``). float64 X: the sample is copied again in float64 and refitted from the
+    float32 rows' optimum; float32 X: its rows are exact, only the Gram is redone. Either way the Hessian
+    is the exact one of the sample rows, and L-BFGS reaches the optimum."""
+    from fastml.solvers._line_search import ModelView
+
+    X, y = make_data("log_loss", N_SAMPLES, 10, seed=3)
+    if problem == "offset_column":
+        X[:, 0] += 1e4
+    else:
+        X[:, 1] = X[:, 0] + 1e-4 * X[:, 1]
+    X = X.astype(dtype)
+    objective = fastml.LinearObjective("log_loss", X, y, l2=1e-6)
+    seen = []
+    start = _sample_start.fit_sample(ModelView(objective), 1e-10, 100, _recording_fit(seen))
+    if dtype == np.float64:
+        assert [d for d, _ in seen] == [np.float32, np.float64] and seen[1][1] is not None
+    else:
+        assert [d for d, _ in seen] == [np.float32]
+    assert start.gram_precision == "double"
+    exact = fastml.LinearObjective("log_loss", X[::12], y[::12], l2=1e-6).hessian(start.models.ravel())
+    np.testing.assert_allclose(start.hessians, exact, rtol=1e-10)
+    assert not _sample_start.resolved_in_single_precision(exact)
+
+    result = lbfgs(fastml.LinearObjective("log_loss", X, y, l2=1e-6), options=LBFGSOptions(tol=1e-10))
+    assert result.converged and result.info["sample_start"]["gram_precision"] == "double"
+    _, optimum = scipy_reference(objective)
+    assert relative_gap(objective.value(result.params), optimum) <= 1e-8
+
+
+def test_resolved_in_single_precision():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((200, 5))
+    well = (A.T @ A)[None]
+    assert _sample_start.resolved_in_single_precision(well)
+    # the same matrix with rows scaled by 1e6: scaling to a unit diagonal undoes it
+    scale = np.array([1e6, 1.0, 1e-3, 1.0, 1.0])
+    assert _sample_start.resolved_in_single_precision(well * np.outer(scale, scale))
+    collinear = A.copy()
+    collinear[:, 1] = collinear[:, 0] + 1e-3 * collinear[:, 1]
+    assert not _sample_start.resolved_in_single_precision(np.stack([well[0], collinear.T @ collinear]))
+    for bad in (np.nan, 0.0):
+        broken = well.copy()
+        broken[0, 2, 2] = bad
+        assert not _sample_start.resolved_in_single_precision(broken)
