@@ -396,6 +396,8 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
             elif preconditioned:
                 preconditioned = False  # a poor sample Hessian: go on unpreconditioned
             else:
+                # the iteration's row keeps the point (a stalled run's trace ends where it stopped)
+                _record(trace_out, iteration, value, _max_abs(gradient), 0.0, start)
                 status = STALLED
                 break
             _record(trace_out, iteration, value, _max_abs(gradient), 0.0, start)

@@ -114,11 +114,129 @@ class HessianPreconditioner:
 
     def inverse(self, k):
         """``P_k^-1`` as a dense matrix (for the compiled loop, which applies it by a matrix-vector product)."""
-        return cho_solve(self.factors[k], np.eye(len(self.factors[k][0])), check_finite=False)
+        factor = self.factors[k]
+        if isinstance(factor, Standardization):
+            return factor.inverse()
+        return cho_solve(factor, np.eye(len(factor[0])), check_finite=False)
 
     def solve(self, k, vector):
         """``P_k^-1 vector``."""
-        return cho_solve(self.factors[k], vector, check_finite=False)
+        factor = self.factors[k]
+        if isinstance(factor, Standardization):
+            return factor.solve(vector)
+        return cho_solve(factor, vector, check_finite=False)
+
+    def standardized(self, k):
+        """Whether model ``k`` runs on :class:`Standardization` (see :func:`with_standardization`)."""
+        return isinstance(self.factors[k], Standardization)
+
+
+# rows of the sample behind a Standardization's column means and variances (all rows below)
+STANDARDIZATION_ROWS = 20_000
+
+
+class Standardization:
+    """``P^-1 = A D A^T``: L-BFGS in the coordinates of centred, unit-variance features.
+
+    Why: steepest descent is useless on a column far from zero relative to its spread (a timestamp,
+    1.7e9 +- 1e7; in the tests 1e8 +- 1): from the intercept-only start its gradient is the useful
+    signal, but any step along it shifts every score by ~1e8 times the step, and the decrease the
+    line search can see is below the objective's rounding (condition number ~1e16). Its sampled
+    Hessian is singular in floating point too (``E[x^2] = 1e16 + 1``). scikit-learn's L-BFGS from
+    zero coefficients gets away with using that column as a second intercept; fastml's stalled at
+    the intercept-only model. In centred, scaled coordinates ``x' = (x - mean) / sd`` (the intercept
+    absorbing the means, ``b = b' - mean . w``) the problem is as well-conditioned as standardized data,
+    and L-BFGS with this ``P^-1`` as its first inverse Hessian takes the steps it would take there.
+
+    ``mean`` and ``variance`` per feature (weighted, from a row sample); without an intercept there
+    is no centring and ``variance`` is the mean square. ``P^-1 q``: ``u = A^T q`` (``u_w = q_w - mean
+    q_b``), ``v = u / variance`` (``v_b = u_b``), ``A v`` (``b -= mean . v_w``).
+    """
+
+    def __init__(self, mean, variance, fit_intercept):
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.inverse_variance = 1.0 / np.asarray(variance, dtype=np.float64)
+        self.fit_intercept = bool(fit_intercept)
+
+    def solve(self, vector):
+        vector = np.asarray(vector, dtype=np.float64)
+        n_features = len(self.mean)
+        out = np.empty_like(vector)
+        if not self.fit_intercept:
+            out[:] = vector * self.inverse_variance
+            return out
+        coef_part = (vector[:n_features] - self.mean * vector[n_features]) * self.inverse_variance
+        out[:n_features] = coef_part
+        out[n_features] = vector[n_features] - self.mean @ coef_part
+        return out
+
+    def inverse(self):
+        size = len(self.mean) + self.fit_intercept
+        return np.stack([self.solve(column) for column in np.eye(size)], axis=1)
+
+    def standardized_gradient(self, gradient):
+        """The gradient in the standardized coordinates: ``sd * (g_w - mean g_b)`` and ``g_b``.
+
+        Why the convergence test of a standardized model takes this one: the raw gradient of a 1e8 +- 1
+        column is ``1e8`` times the intercept's plus its own signal, and the intercept's cannot go
+        below the rounding of the scores (the intercept is ~1e8 times a coefficient, its last bit
+        moves the gradient by ~1e-10): the raw test stays out of reach at the optimum."""
+        gradient = np.asarray(gradient, dtype=np.float64)
+        n_features = len(self.mean)
+        out = gradient.copy()
+        if self.fit_intercept:
+            out[:n_features] = gradient[:n_features] - self.mean * gradient[n_features]
+        out[:n_features] /= np.sqrt(self.inverse_variance)
+        return out
+
+    @classmethod
+    def of(cls, objective, k):
+        """Model ``k``'s standardization, from every ``step``-th row (at least ``STANDARDIZATION_ROWS``
+        rows) and its sample weights. Variances in two passes (``E[x^2] - mean^2`` loses a timestamp's
+        spread entirely); a column without a spread that float64 resolves (a constant one) keeps its
+        mean square instead, and an all-zero column 1."""
+        n_samples = objective.X.n_samples
+        step = max(1, n_samples // STANDARDIZATION_ROWS)
+        design = objective.X.every_nth_row(step)  # the full finiteness check if it is still owed
+        weights = np.ascontiguousarray(objective.sample_weight[::step, min(k, objective.sample_weight.shape[1] - 1)])
+        total = weights.sum()
+        if not total > 0:
+            weights, total = np.ones_like(weights), float(len(weights))
+        if design.is_sparse:
+            data, indices, indptr = design.csr
+            n_features = design.n_features
+            entry_weights = np.repeat(weights, np.diff(indptr))
+            data = data.astype(np.float64)
+            mean = np.bincount(indices, entry_weights * data, minlength=n_features) / total
+            mean_square = np.bincount(indices, entry_weights * data * data, minlength=n_features) / total
+            # stored entries' squared deviations, and the unstored zeros' mean^2 each
+            stored_weight = np.bincount(indices, entry_weights, minlength=n_features)
+            # a column stored in every row has no zeros: total - stored_weight would be rounding only,
+            # times a mean^2 of up to 1e16 (a timestamp)
+            full = np.bincount(indices, minlength=n_features) == design.n_samples
+            unstored_weight = np.where(full, 0.0, np.maximum(total - stored_weight, 0.0))
+            deviations = np.bincount(indices, entry_weights * (data - mean[indices]) ** 2, minlength=n_features)
+            variance = (deviations + unstored_weight * mean * mean) / total
+        else:
+            rows = design.dense.astype(np.float64, copy=False)
+            mean = weights @ rows / total
+            mean_square = weights @ (rows * rows) / total
+            variance = weights @ (rows - mean) ** 2 / total
+        if not objective.fit_intercept:
+            mean, variance = np.zeros_like(mean), mean_square
+        unresolved = ~(variance > (64 * np.finfo(np.float64).eps) ** 2 * mean_square)
+        variance = np.where(unresolved, mean_square, variance)
+        variance = np.where(variance > 0, variance, 1.0)
+        return cls(mean, variance, objective.fit_intercept)
+
+
+def with_standardization(preconditioner, objective, n_models, k):
+    """``preconditioner`` (or a new one, None for every other model) with model ``k`` on its
+    :class:`Standardization`."""
+    if preconditioner is None:
+        preconditioner = HessianPreconditioner([None] * n_models)
+    preconditioner.factors[k] = Standardization.of(objective, k)
+    return preconditioner
 
 
 def _factor(hessian):

@@ -21,7 +21,7 @@ from .._objective import MIN_FEATURE_SCALE
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._curvature_memory import CurvatureMemory, warm_direction_kernels
 from ._line_search import ModelView, batched_wolfe_search, max_norms, relative_decrease, require_finite
-from ._preconditioner import AUTO_PATIENCE, HessianPreconditioner, wants_preconditioner
+from ._preconditioner import AUTO_PATIENCE, HessianPreconditioner, wants_preconditioner, with_standardization
 from ._result import SolverResult, Trace, closing_message, notify
 from ._sample_start import fit_sample
 
@@ -159,7 +159,12 @@ def lbfgs(objective, w0=None, options=None, callback=None):
 
         warm_second_order_kernels(objective, use_cg=False)  # compile before the clock starts
     if _compiled_driver(options, objective, callback):
-        return _lbfgs_compiled(objective, view, view.start(w0), options, precondition)
+        result = _lbfgs_compiled(objective, view, view.start(w0), options, precondition)
+        if not (result.info.pop("stalled") and options.driver == "auto" and _can_standardize(options, objective)):
+            return result
+        # no decrease along its directions: the Python loop below, from the start, which then goes on in
+        # standardized coordinates (_preconditioner.Standardization); the compiled attempt's passes stay
+        # counted in n_evaluations, its time is not in the new trace (passes over a small X)
 
     warm_direction_kernels()  # compiled before the clock starts
     start = None
@@ -189,6 +194,7 @@ def lbfgs(objective, w0=None, options=None, callback=None):
         preconditioner = (HessianPreconditioner.build(view, models, skip_well_conditioned=auto)
                           if precondition and not deferred else None)
 
+    can_standardize = _can_standardize(options, objective)
     memory = CurvatureMemory(n_models, view.model_size, options.memory)
     # H0 of each model is scales[k] * P_k^-1 (or scales[k] * I), scales[k] = s.y / y.P^-1 y of the newest pair
     scales = np.ones(n_models)
@@ -249,8 +255,12 @@ def lbfgs(objective, w0=None, options=None, callback=None):
                 converged[k] = True
             elif memory.count[k]:
                 memory.clear([k])  # a stale history can give a poor direction: restart
-            elif preconditioner is not None and preconditioner.available(k):
+            elif preconditioner is not None and preconditioner.available(k) and not preconditioner.standardized(k):
                 preconditioner.factors[k] = None  # a poor sample Hessian: go on unpreconditioned
+            elif can_standardize and not (preconditioner is not None and preconditioner.standardized(k)):
+                # no decrease along the gradient: features far from zero or of wild scales (a
+                # timestamp column); go on in standardized coordinates (_preconditioner.Standardization)
+                preconditioner = with_standardization(preconditioner, objective, n_models, k)
             else:
                 stalled[k] = True
         if moved:
@@ -276,22 +286,47 @@ def lbfgs(objective, w0=None, options=None, callback=None):
 
         # 4) convergence: gradient max-norm, or a relative decrease lost in rounding
         norms = max_norms(gradients)
-        converged |= active & view.within_tolerance(gradients, options.tol)
+        converged |= active & _within_tolerance(view, gradients, options.tol, preconditioner)
         if options.ftol > 0:
             moved = active & (steps > 0)
             converged |= moved & (relative_decrease(old_values, values) <= options.ftol)
         if deferred and iteration == AUTO_PATIENCE and not (converged | stalled).all():
             deferred = False
+            standardized = preconditioner
             preconditioner = HessianPreconditioner.build(view, models, skip_well_conditioned=True)
-            restarted = [k for k in range(n_models) if preconditioner.available(k)]
+            for k in range(n_models):  # a model without a Hessian factor keeps its standardization
+                if standardized is not None and standardized.standardized(k) and not preconditioner.available(k):
+                    preconditioner.factors[k] = standardized.factors[k]
+            restarted = [k for k in range(n_models)
+                         if preconditioner.available(k) and not preconditioner.standardized(k)]
             memory.clear(restarted)  # restart with the preconditioner's Newton-like step
         if notify(callback, trace, iteration, values.sum(), norms.max(), steps.max(), view.join(models)):
             message = "stopped by callback"
             break
     message = closing_message(message, converged, stalled)
     preconditioned = np.array([preconditioner is not None and preconditioner.available(k) for k in range(n_models)])
-    return _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned,
-                   None if start is None else start.summary())
+    standardized = np.array([preconditioner is not None and preconditioner.standardized(k) for k in range(n_models)])
+    result = _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned,
+                     None if start is None else start.summary())
+    result.info["standardized"] = bool(standardized[0]) if n_models == 1 else standardized
+    return result
+
+
+def _can_standardize(options, objective):
+    """Whether a model whose line search finds no decrease from its first direction gets a second try
+    in standardized coordinates (one-score losses: the multinomial model takes no preconditioner)."""
+    return options.preconditioner != "none" and not objective.loss.is_multiclass
+
+
+def _within_tolerance(view, gradients, tol, preconditioner):
+    """``view.within_tolerance``, except for a model on ``Standardization``: its gradient in the
+    standardized coordinates at most ``tol`` (see ``Standardization.standardized_gradient``)."""
+    passed = view.within_tolerance(gradients, tol)
+    if preconditioner is not None:
+        for k in range(len(passed)):
+            if preconditioner.standardized(k):
+                passed[k] = np.max(np.abs(preconditioner.factors[k].standardized_gradient(gradients[k]))) <= tol
+    return passed
 
 
 def _constant_hessian(objective):
@@ -388,8 +423,12 @@ def _lbfgs_compiled(objective, view, models, options, precondition):
                lbfgs_loop.STALLED: "line search found no decrease for model(s) [0] (the objective may be at "
                                    "its rounding limit; loosen tol)"}[status]
     values, gradients = trace["objective"][-1:], trace["gradient_norm"][-1:, None]
-    return _result(view, view.split(w), values, gradients, np.array([n_iter]),
-                   np.array([status == lbfgs_loop.CONVERGED]), trace, message, np.array([bool(preconditioned)]))
+    result = _result(view, view.split(w), values, gradients, np.array([n_iter]),
+                     np.array([status == lbfgs_loop.CONVERGED]), trace, message, np.array([bool(preconditioned)]))
+    # where the Python loop would have gone on in standardized coordinates (popped by lbfgs)
+    result.info["stalled"] = status == lbfgs_loop.STALLED
+    result.info["standardized"] = False
+    return result
 
 
 def _result(view, models, values, gradients, n_iter, converged, trace, message, preconditioned=None,
