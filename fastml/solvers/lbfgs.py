@@ -7,10 +7,13 @@ the trial points of all models that are still searching are evaluated in one obj
 one pass over ``X`` per line-search step; models that have converged keep their parameters. The
 path of each model is the path of a separate run.
 
-Two additions to textbook L-BFGS: an initial inverse Hessian from each model's Hessian sampled on a
+Additions to textbook L-BFGS: an initial inverse Hessian from each model's Hessian sampled on a
 subset of rows (``_preconditioner``; "auto" brings it in only for problems still unsolved after 20
-iterations), and, for one model on a small ``X``, the whole loop compiled in one Numba call
-(``fastml.kernels.lbfgs_loop``), where Python per iteration would cost more than the pass over ``X``.
+iterations); a second try in standardized coordinates for a model whose line search finds no decrease
+along steepest descent (``_preconditioner.Standardization``: a feature far from zero relative to its
+spread, as a timestamp, stalled it at the intercept-only model); and, for one model on a small ``X``,
+the whole loop compiled in one Numba call (``fastml.kernels.lbfgs_loop``), where Python per iteration
+would cost more than the pass over ``X`` (a compiled run that stalls is handed to the Python loop).
 """
 import time
 from dataclasses import dataclass, replace
@@ -139,7 +142,9 @@ def lbfgs(objective, w0=None, options=None, callback=None):
     SolverResult
         ``n_iter`` and ``converged`` are per model (arrays) when ``n_models > 1``. ``info`` holds
         ``n_evaluations`` (objective calls), ``objective_values`` and ``gradient_max_norms`` per model,
-        and ``preconditioned`` (per model: whether the sampled-Hessian preconditioner was used to the end).
+        ``preconditioned`` (per model: whether the sampled-Hessian preconditioner was used to the end)
+        and ``standardized`` (per model: whether it went on in standardized coordinates after a stall;
+        its convergence is then judged on the gradient in those coordinates, ``tol`` per entry).
     """
     options = LBFGSOptions() if options is None else options
     if not isinstance(options, LBFGSOptions):
