@@ -17,7 +17,8 @@ Usage::
    rows at 100 features; its cost is in the time), the row "no sample" from the intercept-only
    model, scikit-learn from zero: that is part of what is compared.
    ``--hard-inputs`` adds L-BFGS with and without its sample start on inputs hard for a sample (a
-   feature in 59 rows none of which is sampled, 0.5 % positives, labels sorted), n x 20.
+   feature in 59 rows none of which is sampled, 0.5 % positives, labels sorted), n x 20, and fastml's
+   L-BFGS beside scikit-learn's on a feature far from zero (1e8 +- 1, a timestamp), n x 20.
 2. Convergence curves on the float64 problem: objective gap against seconds for every fastml full-batch
    solver (from its trace) and for scikit-learn (which exposes no trace: fits with ``max_iter`` = 1, 2,
    3, 5, ... until converged, each timed from scratch, input validation included; fastml's traces
@@ -258,6 +259,46 @@ def hard_inputs(n_samples, n_features=20, tol=1e-6):
             print(f"  {label:16s} C={C:<6g} " + "   ".join(cells))
 
 
+
+def offset_features(n_samples, n_features=20, tol=1e-6, C=1.0):
+    """fastml's L-BFGS and scikit-learn's lbfgs on features far from zero relative to their spread: one
+    column 1e8 +- 1, or a timestamp (1.7e9 +- 1e7), the others standard normal. Prints seconds,
+    iterations, the objective (fastml's, the same for both) and a note when the fit stopped unconverged.
+    From the intercept-only start fastml's line search used to find no decrease there and stop at the
+    intercept-only model; it now goes on in standardized coordinates (``_preconditioner.Standardization``)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    from fastml import LinearObjective
+    from fastml.solvers.lbfgs import LBFGSOptions, lbfgs
+
+    print(f"\nfeatures far from zero, {n_samples}x{n_features}, C={C}, tol={tol}: seconds / iterations / objective")
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((n_samples, n_features))
+    coef = rng.standard_normal(n_features) / np.sqrt(n_features)
+    y = (rng.random(n_samples) < 1 / (1 + np.exp(-(base @ coef)))).astype(float)
+    l2 = 1.0 / (C * n_samples)
+    for label, (offset, spread) in {"column 1e8 +- 1": (1e8, 1.0), "timestamp 1.7e9 +- 1e7": (1.7e9, 1e7)}.items():
+        X = base.copy()
+        X[:, 0] = X[:, 0] * spread + offset
+        objective = LinearObjective("log_loss", X, y, l2=l2)
+        start = time.perf_counter()
+        result = lbfgs(objective, options=LBFGSOptions(tol=tol, max_iter=1000))
+        fastml_seconds = time.perf_counter() - start
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            start = time.perf_counter()
+            model = LogisticRegression(C=C, tol=tol, max_iter=1000).fit(X, y)
+            sklearn_seconds = time.perf_counter() - start
+        sklearn_value = objective.value(objective.pack(model.coef_.T, model.intercept_))
+        print(f"  {label:24s} fastml {fastml_seconds:6.3f} s {int(result.n_iter):4d} it "
+              f"{result.info['objective_values'][0]:.12f}{'' if result.converged else ' (not converged)'}"
+              f"{' (standardized)' if result.info.get('standardized') else ''}   "
+              f"sklearn {sklearn_seconds:6.3f} s {int(model.n_iter_[0]):4d} it {sklearn_value:.12f}"
+              f"{' (ConvergenceWarning)' if caught else ''}")
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2e5 x 50 instead of 1e6 x 100")
@@ -285,6 +326,7 @@ def main(argv=None):
         compare(X.astype(np.float32), y, args.C, args.tol, f"{label} float32", args.repeats)
     if args.hard_inputs:
         hard_inputs(n_samples)
+        offset_features(n_samples)
     if not args.no_curves:
         rows, f_star = convergence_curves(X, y, args.C, args.tol, time_budget=30.0 if not args.quick else 10.0)
         write_curves(rows, f_star, f"{label}_float64")
