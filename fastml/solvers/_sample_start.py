@@ -67,6 +67,10 @@ SAMPLE_DTYPE = np.float32
 # in those units, the error's norm at most p times that (1e-4 at p = 101): an eigenvalue of 1e-2 keeps
 # the preconditioner's relative error below 1 %, under the sample's own sqrt(1 / 500) = 4.5 %
 MIN_SCALED_EIGENVALUE = 1e-2
+# the same for a float64 Hessian: below it the entries' rounding (about 1e-16 of the diagonal's scale
+# per row summed) is a sizeable part of the smallest eigenvalue, and the sample start is dropped
+# (a timestamp column, 1.7e9 +- 1e7, gives 1.7e-5 and is kept; 1e8 +- 1 gives ~1e-16)
+MIN_SCALED_EIGENVALUE_DOUBLE = 1e-10
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,11 @@ def fit_sample(view, tol, max_iter, fit):
             started = time.perf_counter()
         with np.errstate(all="ignore"):
             hessians = sample.hessian(result.params)
+        if not resolved(hessians, MIN_SCALED_EIGENVALUE_DOUBLE):
+            # a feature far from zero relative to its spread (1e8 +- 1: E[x^2] = 1e16 + 1): float64 does
+            # not resolve the Hessian in the raw coordinates, and as the full run's preconditioner its
+            # shifted factor made L-BFGS crawl to a false ftol stop; the full run standardizes instead
+            return None
     seconds += time.perf_counter() - started
     return SampleStart(models=view.split(result.params), hessians=hessians, rows=sample.X.n_samples,
                        n_iter=n_iter, n_evaluations=n_evaluations, seconds=seconds, gram_precision=gram_precision)
@@ -203,11 +212,17 @@ def resolved_in_single_precision(hessians):
     """Whether every Hessian, scaled to a unit diagonal, has its smallest eigenvalue at least
     ``MIN_SCALED_EIGENVALUE``: then single-precision Gram blocks change it by under 1 % (module docstring).
     A Hessian with a non-positive or non-finite diagonal fails."""
+    return resolved(hessians, MIN_SCALED_EIGENVALUE)
+
+
+def resolved(hessians, min_scaled_eigenvalue):
+    """Whether every Hessian, scaled to a unit diagonal, has its smallest eigenvalue at least
+    ``min_scaled_eigenvalue`` (a non-positive or non-finite diagonal fails)."""
     for hessian in hessians:
         diagonal = np.diag(hessian)
         if not (np.all(np.isfinite(hessian)) and np.all(diagonal > 0)):
             return False
         scale = 1.0 / np.sqrt(diagonal)
-        if not np.linalg.eigvalsh(hessian * scale[:, None] * scale[None, :])[0] >= MIN_SCALED_EIGENVALUE:
+        if not np.linalg.eigvalsh(hessian * scale[:, None] * scale[None, :])[0] >= min_scaled_eigenvalue:
             return False
     return True

@@ -299,8 +299,9 @@ def lbfgs(objective, w0=None, options=None, callback=None):
             deferred = False
             standardized = preconditioner
             preconditioner = HessianPreconditioner.build(view, models, skip_well_conditioned=True)
-            for k in range(n_models):  # a model without a Hessian factor keeps its standardization
-                if standardized is not None and standardized.standardized(k) and not preconditioner.available(k):
+            for k in range(n_models):  # a standardized model keeps its standardization: its Hessian in the
+                # raw coordinates is what float64 did not resolve (a shifted factor of it made L-BFGS crawl)
+                if standardized is not None and standardized.standardized(k):
                     preconditioner.factors[k] = standardized.factors[k]
             restarted = [k for k in range(n_models)
                          if preconditioner.available(k) and not preconditioner.standardized(k)]
