@@ -16,6 +16,8 @@ matrix for a single (e.g. multinomial) model.
 import numpy as np
 
 _EPS = np.finfo(np.float64).eps
+# relative rounding of an objective value (the L-BFGS ftol default): a predicted decrease below it is noise
+_ROUNDING = 64 * _EPS
 
 
 class ModelView:
@@ -196,6 +198,11 @@ def wolfe_search(phi0, slope0, step, c1=1e-4, c2=0.9, max_steps=30, max_step=1e1
         low, high = sorted((lo_step + 0.1 * width, hi_step - 0.1 * width))
         if not np.isfinite(step) or not (low <= step <= high):
             step = lo_step + 0.5 * width
+        if best is None and -slope0 * step <= _ROUNDING * max(abs(phi0), 1.0):
+            # no decrease yet, and what a step this short could decrease is below the objective's
+            # rounding: no trial can show one (the line search of a 1e8 +- 1 feature's first direction
+            # ran its 30 trials, 30 passes over X, to learn that)
+            break
         phi, slope, payload = yield step
         if not sufficient(step, phi) or phi >= lo_phi:
             hi_step, hi_phi, hi_slope = step, phi, slope

@@ -185,3 +185,31 @@ def test_sample_start_on_an_offset_column(column, monkeypatch):
     assert result.converged, result.message
     assert (result.info["sample_start"] is None) == (column == "offset_1e8")
     assert relative_gap(objective.value(result.params), objective.value(objective.pack(coef, intercept))) <= 1e-9
+
+
+def test_line_search_stops_once_its_predicted_decrease_is_below_rounding():
+    """Along a direction where every trial raises the objective (the first steepest-descent direction
+    of a 1e8 +- 1 feature), the search ends, without a point, once ``step * |slope|`` is below the
+    objective's rounding instead of running all ``max_steps`` trials (each a pass over X); a direction
+    with a decrease within reach is searched as before."""
+    from fastml.solvers._line_search import wolfe_search
+
+    def run(phi, dphi, step, max_steps=60):
+        search, trials = wolfe_search(phi(0.0), dphi(0.0), step, max_steps=max_steps), 0
+        trial = next(search)
+        try:
+            while True:
+                trials += 1
+                trial = search.send((phi(trial), dphi(trial), None))
+        except StopIteration as stop:
+            return stop.value, trials
+
+    # phi rises with a curvature of 1e20: its minimum (step 4e-22) decreases phi by 8e-24, far below rounding
+    slope, curvature = -0.04, 1e20
+    result, trials = run(lambda a: 0.69 + slope * a + 0.5 * curvature * a * a, lambda a: slope + curvature * a, 5.0)
+    assert result is None
+    # the cut: 0.04 * step <= 64 eps * 0.69 from a step of about 2.2e-13, i.e. ~45 halvings from 5
+    assert trials < 60
+    # a reachable minimum (curvature 1e3: step 4e-5) is found
+    result, _ = run(lambda a: 0.69 + slope * a + 0.5 * 1e3 * a * a, lambda a: slope + 1e3 * a, 5.0)
+    assert result is not None and result[1] < 0.69
