@@ -390,26 +390,27 @@ def test_csr_with_unsorted_and_duplicate_indices(name, index_dtype):
     assert_close([*got, *got_hessp], reference(name, dense, y, weight, coef, intercept, *direction))
 
 
-@pytest.mark.parametrize("n_weight_columns", [1, 3])
+@pytest.mark.parametrize("n_models, n_weight_columns", [(1, 1), (3, 1), (3, 3)])
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fused_pass_forms_weighted_column_sums_of_squares(dtype, order, n_threads, n_weight_columns):
+def test_fused_pass_forms_weighted_column_sums_of_squares(dtype, order, n_threads, n_models, n_weight_columns):
     """``square_sums_out`` of the fused pass: ``(X**2).T @ sample_weight`` per weight column, with
-    the loss and gradient unchanged (and (0, 0) asks for none). One weight column shared by the three
-    models and C order: the squares are summed in the gradient's sweep over each block
+    the loss and gradient unchanged (and (0, 0) asks for none). One model, one weight column, C order:
+    the squares are summed in the gradient's sweep over each block
     (``block_add_rmatvec_and_squares_dense``), the rows left over by its four-row steps included."""
     rng = np.random.default_rng(6)
     X = np.asarray(rng.standard_normal((2 * objective_dense.BLOCK_ROWS + 11, 5)).astype(dtype), order=order)
     weight = rng.uniform(0.0, 2.0, (X.shape[0], n_weight_columns))
     weight[::7] = 0.0  # rows without weight are skipped, as in the gradient
     y = (rng.random((X.shape[0], 1)) < 0.5).astype(np.float64)
-    coef, intercept = 0.1 * rng.standard_normal((5, 3)), np.zeros(3)
-    coef[:, 1] = 0.0
-    intercept[1] = 40.0  # the second model's log-loss gradient underflows to 0 on the y = 0 rows
+    coef, intercept = 0.1 * rng.standard_normal((5, n_models)), np.zeros(n_models)
+    if n_models > 1:
+        coef[:, 1] = 0.0
+        intercept[1] = 40.0  # the second model's log-loss gradient underflows to 0 on the y = 0 rows
     outputs = []
     for squares in (np.full((5, n_weight_columns), np.nan), np.zeros((0, 0))):
-        loss, grad, grad_intercept = np.empty(3), np.empty((5, 3)), np.empty(3)
+        loss, grad, grad_intercept = np.empty(n_models), np.empty((5, n_models)), np.empty(n_models)
         objective_dense.loss_grad_dense(X, y, weight, coef, intercept, losses.LOGISTIC, 0.0, n_threads, loss, grad,
                                         grad_intercept, np.zeros(1, dtype=np.int64), squares)
         outputs.append((loss, grad, grad_intercept))
