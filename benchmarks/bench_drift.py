@@ -35,7 +35,7 @@ def bench_large():
     model = fastml.Ridge().fit(X_train, y)
     fit_seconds = time.perf_counter() - t
     t = time.perf_counter()
-    fingerprint = Fingerprint.from_data(X_train, scorer=None)
+    Fingerprint.from_data(X_train, scorer=None)
     fp_seconds = time.perf_counter() - t
     meta, arrays = model.fingerprint_.to_state()
     stored = Fingerprint.from_state(meta, arrays)

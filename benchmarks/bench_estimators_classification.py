@@ -230,7 +230,6 @@ def bench_sparse_text(rows, n_samples, repeats):
         objective = fastml.LinearObjective("log_loss", X, y.astype(np.float64), l2=1.0 / len(y))
         at_start = objective.value(objective.initial_parameters())
         values = [objective.value(np.r_[m.coef_.ravel(), m.intercept_]) for m in (ours, theirs)]
-        best = min(values)
         rows.append({"case": f"sparse text {n_samples}x2^18 50 nnz/row, tol {tol:g}", "fastml_s": ours_time,
                      "sklearn_s": theirs_time, "speedup": theirs_time / ours_time,
                      "fastml_iter": int(ours.n_iter_[0]), "sklearn_iter": int(theirs.n_iter_[0]),
