@@ -37,6 +37,8 @@ STALLED = 2
 NON_FINITE = 3
 
 _EPS = np.finfo(np.float64).eps
+# relative rounding of an objective value (the ftol default): a predicted decrease below it is noise
+_ROUNDING = 64 * _EPS
 
 
 def fused_loss_grad(design, n_features, y, sample_weight, coef, intercept, loss_id, param, loss_out,
@@ -364,8 +366,12 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
                     step = _cubic_minimizer(lo_step, lo_value, lo_slope, hi_step, hi_value, hi_slope)
                 low = min(lo_step + 0.1 * width, hi_step - 0.1 * width)
                 high = max(lo_step + 0.1 * width, hi_step - 0.1 * width)
-                if not is_finite(step) or not (low <= step <= high):
+                if not is_finite(step):
                     step = lo_step + 0.5 * width
+                else:  # safeguard by clamping, as fastml.solvers._line_search.wolfe_search
+                    step = min(max(step, low), high)
+                if not found and -slope * step <= _ROUNDING * max(abs(value), 1.0):
+                    break  # what this step could decrease is below the objective's rounding (as wolfe_search)
                 trial_value, trial_slope = _try_step(design, n_features, n_outputs, fit_intercept, y, sample_weight,
                                                      loss_id, param, l2, inv_weight_sum, w, direction, step, trial,
                                                      trial_gradient, loss_buffer, grad_coef, grad_intercept)
