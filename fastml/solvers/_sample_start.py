@@ -167,11 +167,11 @@ def fit_sample(view, tol, max_iter, fit):
             started = time.perf_counter()
         with np.errstate(all="ignore"):
             hessians = sample.hessian(result.params)
-        if not resolved(hessians, MIN_SCALED_EIGENVALUE_DOUBLE):
-            # a feature far from zero relative to its spread (1e8 +- 1: E[x^2] = 1e16 + 1): float64 does
-            # not resolve the Hessian in the raw coordinates, and as the full run's preconditioner its
-            # shifted factor made L-BFGS crawl to a false ftol stop; the full run standardizes instead
-            return None
+    if gram_precision == "double" and not resolved(hessians, MIN_SCALED_EIGENVALUE_DOUBLE):
+        # a feature far from zero relative to its spread (1e8 +- 1: E[x^2] = 1e16 + 1): float64 does not
+        # resolve the Hessian in the raw coordinates (dense or CSR), and as the full run's preconditioner
+        # its shifted factor made L-BFGS crawl to a false ftol stop; the full run standardizes instead
+        return None
     seconds += time.perf_counter() - started
     return SampleStart(models=view.split(result.params), hessians=hessians, rows=sample.X.n_samples,
                        n_iter=n_iter, n_evaluations=n_evaluations, seconds=seconds, gram_precision=gram_precision)

@@ -166,8 +166,9 @@ def test_standardization_moments_from_the_rows(storage, monkeypatch):
     np.testing.assert_allclose(1.0 / plain.inverse_variance, w @ rows ** 2 / w.sum(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("storage", ["dense", "csr"])
 @pytest.mark.parametrize("column", ["offset_1e8", "timestamp"])
-def test_sample_start_on_an_offset_column(column, monkeypatch):
+def test_sample_start_on_an_offset_column(column, storage, monkeypatch):
     """With the row-sample start (thresholds lowered so that 20 000 rows take it): a 1e8 +- 1 column's
     sample Hessian is not resolved in float64 (its scaled smallest eigenvalue ~1e-16), the sample is
     dropped and the full run standardizes (before, the shifted factor of that Hessian let L-BFGS crawl
@@ -180,9 +181,10 @@ def test_sample_start_on_an_offset_column(column, monkeypatch):
     monkeypatch.setattr(fastml._objective, "SERIAL_WORK", 1000)
     X, y = _problem(column, n_samples=20_000)
     coef, intercept = _standardized_reference(X, y)
-    objective = fastml.LinearObjective("log_loss", X, y)
+    objective = fastml.LinearObjective("log_loss", sp.csr_matrix(X) if storage == "csr" else X, y)
     result = lbfgs(objective, options=LBFGSOptions(tol=1e-8, max_iter=500))
-    assert result.converged, result.message
+    # (CSR's objective rounding: see test_lbfgs_reaches_the_optimum_of_an_offset_or_wildly_scaled_column)
+    assert result.converged or (storage == "csr" and "rounding limit" in result.message), result.message
     assert (result.info["sample_start"] is None) == (column == "offset_1e8")
     assert relative_gap(objective.value(result.params), objective.value(objective.pack(coef, intercept))) <= 1e-9
 
