@@ -397,16 +397,15 @@ def lbfgs_single(design, n_features, n_outputs, fit_intercept, y, sample_weight,
                 _record(trace_out, iteration, value, _max_abs(gradient), 0.0, start)
                 status = CONVERGED
                 break
+            # the iteration's row keeps the point (a stalled run's trace ends where it stopped too)
+            _record(trace_out, iteration, value, _max_abs(gradient), 0.0, start)
             if n_pairs > 0:
                 n_pairs = 0  # a stale history can give a poor direction: restart
             elif preconditioned:
                 preconditioned = False  # a poor sample Hessian: go on unpreconditioned
             else:
-                # the iteration's row keeps the point (a stalled run's trace ends where it stopped)
-                _record(trace_out, iteration, value, _max_abs(gradient), 0.0, start)
                 status = STALLED
                 break
-            _record(trace_out, iteration, value, _max_abs(gradient), 0.0, start)
             continue
         sy = 0.0
         yy = 0.0
