@@ -261,11 +261,13 @@ def hard_inputs(n_samples, n_features=20, tol=1e-6):
 
 
 def offset_features(n_samples, n_features=20, tol=1e-6, C=1.0):
-    """fastml's L-BFGS and scikit-learn's lbfgs on features far from zero relative to their spread: one
-    column 1e8 +- 1, or a timestamp (1.7e9 +- 1e7), the others standard normal. Prints seconds,
-    iterations, the objective (fastml's, the same for both) and a note when the fit stopped unconverged.
-    From the intercept-only start fastml's line search used to find no decrease there and stop at the
-    intercept-only model; it now goes on in standardized coordinates (``_preconditioner.Standardization``)."""
+    """fastml's L-BFGS and Newton against scikit-learn's lbfgs and newton-cholesky on features far from
+    zero relative to their spread: one column 1e8 +- 1, or a timestamp (1.7e9 +- 1e7), the others
+    standard normal. Prints seconds, iterations, the objective (fastml's, evaluated at each fit) and a
+    note when the fit stopped unconverged. From the intercept-only start fastml's L-BFGS line search
+    used to find no decrease there and stop at the intercept-only model; it now goes on in standardized
+    coordinates (``_preconditioner.Standardization``). fastml's Newton, whose raw Hessian float64 cannot
+    resolve there, solves its systems in shifted coordinates (``_shifted_coordinates``)."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -273,6 +275,7 @@ def offset_features(n_samples, n_features=20, tol=1e-6, C=1.0):
 
     from fastml import LinearObjective
     from fastml.solvers.lbfgs import LBFGSOptions, lbfgs
+    from fastml.solvers.newton import NewtonOptions, newton
 
     print(f"\nfeatures far from zero, {n_samples}x{n_features}, C={C}, tol={tol}: seconds / iterations / objective")
     rng = np.random.default_rng(1)
@@ -280,24 +283,30 @@ def offset_features(n_samples, n_features=20, tol=1e-6, C=1.0):
     coef = rng.standard_normal(n_features) / np.sqrt(n_features)
     y = (rng.random(n_samples) < 1 / (1 + np.exp(-(base @ coef)))).astype(float)
     l2 = 1.0 / (C * n_samples)
+    fastml_solvers = {"lbfgs": lambda objective: lbfgs(objective, options=LBFGSOptions(tol=tol, max_iter=1000)),
+                      "newton": lambda objective: newton(objective, options=NewtonOptions(tol=tol))}
     for label, (offset, spread) in {"column 1e8 +- 1": (1e8, 1.0), "timestamp 1.7e9 +- 1e7": (1.7e9, 1e7)}.items():
         X = base.copy()
         X[:, 0] = X[:, 0] * spread + offset
-        objective = LinearObjective("log_loss", X, y, l2=l2)
-        start = time.perf_counter()
-        result = lbfgs(objective, options=LBFGSOptions(tol=tol, max_iter=1000))
-        fastml_seconds = time.perf_counter() - start
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
+        print(f"  {label}")
+        for (name, solve), sklearn_solver in zip(fastml_solvers.items(), ("lbfgs", "newton-cholesky")):
+            objective = LinearObjective("log_loss", X, y, l2=l2)
             start = time.perf_counter()
-            model = LogisticRegression(C=C, tol=tol, max_iter=1000).fit(X, y)
-            sklearn_seconds = time.perf_counter() - start
-        sklearn_value = objective.value(objective.pack(model.coef_.T, model.intercept_))
-        print(f"  {label:24s} fastml {fastml_seconds:6.3f} s {int(result.n_iter):4d} it "
-              f"{result.info['objective_values'][0]:.12f}{'' if result.converged else ' (not converged)'}"
-              f"{' (standardized)' if result.info.get('standardized') else ''}   "
-              f"sklearn {sklearn_seconds:6.3f} s {int(model.n_iter_[0]):4d} it {sklearn_value:.12f}"
-              f"{' (ConvergenceWarning)' if caught else ''}")
+            result = solve(objective)
+            fastml_seconds = time.perf_counter() - start
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                start = time.perf_counter()
+                model = LogisticRegression(C=C, tol=tol, max_iter=1000, solver=sklearn_solver).fit(X, y)
+                sklearn_seconds = time.perf_counter() - start
+            sklearn_value = objective.value(objective.pack(model.coef_.T, model.intercept_))
+            coordinates = " (standardized)" if result.info.get("standardized") else (
+                " (shifted)" if result.info.get("shifted") else "")
+            print(f"    fastml {name:6s} {fastml_seconds:6.3f} s {int(result.n_iter):4d} it "
+                  f"{objective.value(result.params):.12f}{'' if result.converged else ' (not converged)'}"
+                  f"{coordinates:15s} sklearn {sklearn_solver:15s} {sklearn_seconds:6.3f} s "
+                  f"{int(model.n_iter_[0]):4d} it {sklearn_value:.12f}{' (ConvergenceWarning)' if caught else ''}")
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -499,7 +499,7 @@ class LinearObjective:
             result[self.n_features] = out_intercept * scale
         return result.ravel()
 
-    def hessian(self, w, row_step=1, gram_precision="double"):
+    def hessian(self, w, row_step=1, gram_precision="double", shift=None):
         """Full Hessian of the smooth part per model, shape (n_models, p, p), p = n_features + fit_intercept.
 
         For one-score losses only (the multinomial Hessian couples the classes: use :meth:`hessp`).
@@ -509,6 +509,12 @@ class LinearObjective:
         ``gram_precision="single"``: dense float32 ``X``'s row blocks are multiplied in float32 and
         summed in float64 (``kernels.gram``): entries off by about 1e-7..1e-6 of their scale, for a
         preconditioner only; float64 and CSR ``X`` ignore it.
+        ``shift`` (n_models, n_features), with an intercept: model ``k``'s Hessian in the coordinates
+        ``(coef, b' = b + shift[k] . coef)``, i.e. that of the features ``X - shift[k]``. Why: for a
+        column far from zero relative to its spread (1e8 +- 1, a timestamp) the raw Hessian's entries
+        ``sum h x^2`` and ``sum h x`` hold the spread below float64's resolution, and its Cholesky
+        factor fails; the rows of the columns with a nonzero shift are summed about it instead
+        (``solvers._offset_columns``: one more read of ``X`` per model with such columns).
         """
         from .kernels import gram, pointwise
         from .kernels._jit import call_parallel
@@ -553,7 +559,25 @@ class LinearObjective:
             if self.fit_intercept:
                 block[: self.n_features, -1] = block[-1, : self.n_features] = column[:, 0] / weight_sum[k]
                 block[-1, -1] = h.sum() / weight_sum[k]
+                if shift is not None and np.any(shift[k]):
+                    _shift_hessian_rows(block, design, h, shift[k], weight_sum[k], self.l2[k], n_threads)
         return result
+
+
+def _shift_hessian_rows(block, design, curvature, shift, weight_sum, l2, n_threads):
+    """Replace the rows (and columns) of the shifted features in one model's Hessian ``block`` by their
+    sums about ``shift`` (see :meth:`LinearObjective.hessian`): ``X^T H D``, ``D^T H D`` and
+    ``D^T h`` for ``D = X[:, columns] - shift[columns]``."""
+    from .solvers._offset_columns import as_csr_matrix, offset_column_sums
+
+    columns = np.flatnonzero(shift)
+    X = as_csr_matrix(design.csr, (design.n_samples, design.n_features)) if design.is_sparse else design.dense
+    sums = offset_column_sums(X, columns, shift[columns], curvature, np.empty((design.n_samples, 0)), n_threads)
+    n_features = design.n_features
+    block[:n_features, columns] = sums.cross / weight_sum
+    block[columns, :n_features] = sums.cross.T / weight_sum
+    block[np.ix_(columns, columns)] = sums.gram / weight_sum + l2 * np.eye(len(columns))
+    block[columns, n_features] = block[n_features, columns] = sums.sums / weight_sum
 
 
 def _column_sums(matrix, objective):

@@ -264,12 +264,16 @@ def batched_wolfe_search(view, models, directions, values, slopes, steps, search
 
 
 def batched_armijo(view, models, directions, values, gradients, searching, c1=1e-4, shrink=0.5,
-                   max_steps=40, include_l1=True):
+                   max_steps=40, include_l1=True, slopes=None, coordinates=None):
     """Backtracking (Armijo) line searches from step 1, one objective call per step for all models.
 
     A step is accepted when it decreases the objective enough, or, once the decrease is lost in
     rounding (``|f_new - f| <= 64 eps |f|``), when it reduces the gradient's 1-norm, so that a Newton
     step near the optimum is not rejected because of rounding noise in ``f``.
+    ``slopes`` (default ``gradients . directions``) and ``coordinates`` (a function mapping raw
+    gradients to those whose 1-norm is compared; default the raw ones) let a solver that works in
+    other coordinates (Newton's ``ShiftedCoordinates``) give both in its own, where rounding has
+    not cancelled them.
 
     Returns
     -------
@@ -280,8 +284,12 @@ def batched_armijo(view, models, directions, values, gradients, searching, c1=1e
     steps = np.where(searching, 1.0, 0.0)
     new_values, new_gradients = values.copy(), gradients.copy()
     accepted = np.zeros(len(values), dtype=bool)
-    slopes = np.einsum("km,km->k", gradients, directions)
-    gradient_l1 = np.abs(gradients).sum(axis=1)
+    if slopes is None:
+        slopes = np.einsum("km,km->k", gradients, directions)
+    if coordinates is None:
+        def coordinates(raw_gradients):
+            return raw_gradients
+    gradient_l1 = np.abs(coordinates(gradients)).sum(axis=1)
     pending = searching.copy()
     for _ in range(max_steps):
         if not pending.any():
@@ -293,7 +301,7 @@ def batched_armijo(view, models, directions, values, gradients, searching, c1=1e
             finite = np.isfinite(trial_values) & np.all(np.isfinite(trial_gradients), axis=1)
             decrease = trial_values <= values + c1 * steps * slopes
             in_noise = np.abs(trial_values - values) <= 64 * _EPS * np.abs(values)
-            smaller_gradient = np.abs(trial_gradients).sum(axis=1) < gradient_l1
+            smaller_gradient = np.abs(coordinates(trial_gradients)).sum(axis=1) < gradient_l1
         ok = pending & finite & (decrease | (in_noise & smaller_gradient))
         new_values[ok], new_gradients[ok] = trial_values[ok], trial_gradients[ok]
         accepted |= ok

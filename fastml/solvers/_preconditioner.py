@@ -130,6 +130,10 @@ class HessianPreconditioner:
         """Whether model ``k`` runs on :class:`Standardization` (see :func:`with_standardization`)."""
         return isinstance(self.factors[k], Standardization)
 
+    def standardizations(self):
+        """Per model its :class:`Standardization`, or None."""
+        return [factor if isinstance(factor, Standardization) else None for factor in self.factors]
+
 
 # rows of the sample behind a Standardization's column means and variances (all rows below)
 STANDARDIZATION_ROWS = 20_000
@@ -175,7 +179,7 @@ class Standardization:
         return np.stack([self.solve(column) for column in np.eye(size)], axis=1)
 
     def standardized_gradient(self, gradient):
-        """The gradient in the standardized coordinates: ``sd * (g_w - mean g_b)`` and ``g_b``.
+        """The gradient in the standardized coordinates ``w' = sd * w``: ``(g_w - mean g_b) / sd`` and ``g_b``.
 
         Why the convergence test of a standardized model takes this one: the raw gradient of a 1e8 +- 1
         column is ``1e8`` times the intercept's plus its own signal, and the intercept's cannot go
@@ -186,7 +190,9 @@ class Standardization:
         out = gradient.copy()
         if self.fit_intercept:
             out[:n_features] = gradient[:n_features] - self.mean * gradient[n_features]
-        out[:n_features] /= np.sqrt(self.inverse_variance)
+        # divided by sd, as the raw test divides by the feature's scale: times sd it was sd^2 too strict
+        # (1e14 for a timestamp's spread of 1e7, whose models then ended on the rounding rule instead)
+        out[:n_features] *= np.sqrt(self.inverse_variance)
         return out
 
     @classmethod
@@ -228,6 +234,17 @@ class Standardization:
         variance = np.where(unresolved, mean_square, variance)
         variance = np.where(variance > 0, variance, 1.0)
         return cls(mean, variance, objective.fit_intercept)
+
+
+def within_tolerance(view, gradients, tol, standardizations):
+    """``view.within_tolerance``, except for a model with a :class:`Standardization` (None for the
+    others): its gradient in the standardized coordinates at most ``tol`` (see
+    ``Standardization.standardized_gradient``)."""
+    passed = view.within_tolerance(gradients, tol)
+    for k, standardization in enumerate(standardizations):
+        if standardization is not None:
+            passed[k] = np.max(np.abs(standardization.standardized_gradient(gradients[k]))) <= tol
+    return passed
 
 
 def with_standardization(preconditioner, objective, n_models, k):

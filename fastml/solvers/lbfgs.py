@@ -24,7 +24,8 @@ from .._objective import MIN_FEATURE_SCALE
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._curvature_memory import CurvatureMemory, warm_direction_kernels
 from ._line_search import ModelView, batched_wolfe_search, max_norms, relative_decrease, require_finite
-from ._preconditioner import AUTO_PATIENCE, HessianPreconditioner, wants_preconditioner, with_standardization
+from ._preconditioner import (AUTO_PATIENCE, HessianPreconditioner, wants_preconditioner, with_standardization,
+                              within_tolerance)
 from ._result import SolverResult, Trace, closing_message, notify
 from ._sample_start import fit_sample
 
@@ -325,14 +326,10 @@ def _can_standardize(options, objective):
 
 
 def _within_tolerance(view, gradients, tol, preconditioner):
-    """``view.within_tolerance``, except for a model on ``Standardization``: its gradient in the
-    standardized coordinates at most ``tol`` (see ``Standardization.standardized_gradient``)."""
-    passed = view.within_tolerance(gradients, tol)
-    if preconditioner is not None:
-        for k in range(len(passed)):
-            if preconditioner.standardized(k):
-                passed[k] = np.max(np.abs(preconditioner.factors[k].standardized_gradient(gradients[k]))) <= tol
-    return passed
+    """The gradient test, in standardized units for a model on ``Standardization``."""
+    if preconditioner is None:
+        return view.within_tolerance(gradients, tol)
+    return within_tolerance(view, gradients, tol, preconditioner.standardizations())
 
 
 def _constant_hessian(objective):

@@ -17,10 +17,17 @@ import scipy.linalg
 from ..kernels._blas_threads import one_blas_thread_in_fit
 from ._line_search import ModelView, batched_armijo, max_norms, require_finite
 from ._result import Trace, closing_message, notify
+from ._preconditioner import within_tolerance
 from ._sample_start import fit_sample
+from ._shifted_coordinates import ShiftedCoordinates
 from .lbfgs import LBFGSOptions, _check_int, _result, check_smooth_objective, lbfgs
 
 _EPS = np.finfo(np.float64).eps
+# Near the optimum a full Newton step passes the Armijo test unless the objective's own rounding noise
+# exceeds the decrease it predicts: a failed full step predicting less than this many times ftol (a
+# relative gap of ~1e-11 at the default) is that noise (a column of 1e8 +- 1 in CSR X: the objective
+# rounds at ~1e-11, the line search then accepted tiny steps on noise until max_iter)
+_NOISY_DECREASE = 1e3
 
 
 @dataclass(frozen=True)
@@ -35,10 +42,12 @@ class NewtonOptions:
         Converged when every gradient entry is at most ``tol`` times its feature's scale (the
         max-norm test, also in the units of standardized features: see :class:`LBFGSOptions`).
     ftol : float
-        When no step decreases the objective any more (``tol`` is below what rounding allows), the
-        model counts as converged if half the squared Newton decrement (the predicted decrease)
-        is at most ``ftol * max(|f|, 1)``. Newton steps are cheap near the optimum, so the rule
-        stays the gradient test until rounding stops progress.
+        A model also counts as converged once half its squared Newton decrement (the decrease its
+        Newton step predicts, taken or not) is at most ``ftol * max(|f|, 1)``: no line search
+        resolves progress below that, and where ``tol`` asks for more than rounding allows the
+        gradient test stays out of reach at the optimum (a feature of scale 1e9: its gradient's
+        rounding is ~1e-7; a column of 1e8 +- 1 in CSR). The default is the objective's rounding,
+        so well-scaled problems still end on the gradient test.
     method : {"auto", "cholesky", "cg"}
         ``"auto"`` uses Cholesky for one-score losses with ``p <= max_cholesky_params`` and
         Newton-CG otherwise (always for the multinomial loss).
@@ -236,7 +245,9 @@ def newton(objective, w0=None, options=None, callback=None):
     -------
     SolverResult
         As :func:`fastml.solvers.lbfgs.lbfgs`; ``info["systems"]`` counts the Cholesky / shifted /
-        least-squares solves (Cholesky variant) and ``info["method"]`` says which variant ran.
+        least-squares solves (Cholesky variant), ``info["shifted"]`` says whether a model solved its
+        Newton systems in shifted coordinates (features far from zero: ``_shifted_coordinates``;
+        Cholesky variant) and ``info["method"]`` says which variant ran.
     """
     options = NewtonOptions() if options is None else options
     if not isinstance(options, NewtonOptions):
@@ -276,6 +287,7 @@ def newton(objective, w0=None, options=None, callback=None):
     trace.record(0, values.sum(), norms.max(), np.nan)
 
     systems = {"cholesky": 0, "shifted": 0, "lstsq": 0}
+    coordinates = ShiftedCoordinates(objective)
     converged = view.within_tolerance(gradients, options.tol)
     stalled = np.zeros(n_models, dtype=bool)
     n_iter = np.zeros(n_models, dtype=int)
@@ -288,35 +300,50 @@ def newton(objective, w0=None, options=None, callback=None):
         iteration += 1
         n_iter[active] += 1
 
-        # 1) direction: Newton system per model (Hessians of all models from one call)
+        # 1) direction: Newton system per model (Hessians of all models from one call), in the shifted
+        #    coordinates of a model with features far from zero (_shifted_coordinates)
         if use_cg:
             directions = truncated_cg(view, models, gradients, active, cg_max_iter)
+            decrement_sq = -np.einsum("km,km->k", gradients, directions)  # g^T H^-1 g: Newton decrement squared
+            not_descent = active & ~(decrement_sq > 0)
+            directions[not_descent] = -gradients[not_descent]  # rounding broke the direction: steepest descent
+            slopes = None
         else:
-            directions = np.zeros_like(models)
+            shifted_directions = np.zeros_like(models)
             # the first step from a sample start: the sample's Hessian there (within a few percent
             # of the full one) instead of a full Hessian
             hessians = (start.completed_hessians(objective) if start is not None and iteration == 1
-                        else objective.hessian(view.join(models)))
+                        else objective.hessian(view.join(models), shift=coordinates.shifts))
+            if coordinates.detect(hessians, np.flatnonzero(active)):
+                hessians = objective.hessian(view.join(models), shift=coordinates.shifts)
+            shifted_gradients = coordinates.to_shifted(gradients)
             for k in np.flatnonzero(active):
-                directions[k], how = solve_newton_system(hessians[k], gradients[k])
+                shifted_directions[k], how = solve_newton_system(hessians[k], shifted_gradients[k])
                 systems[how] += 1
-        decrement_sq = -np.einsum("km,km->k", gradients, directions)  # g^T H^-1 g: Newton decrement squared
-        not_descent = active & ~(decrement_sq > 0)
-        directions[not_descent] = -gradients[not_descent]  # rounding broke the direction: steepest descent
+            decrement_sq = -np.einsum("km,km->k", shifted_gradients, shifted_directions)
+            not_descent = active & ~(decrement_sq > 0)
+            shifted_directions[not_descent] = -shifted_gradients[not_descent]
+            directions = coordinates.to_raw(shifted_directions)
+            slopes = np.einsum("km,km->k", shifted_gradients, shifted_directions)
 
         # 2) line search: backtracking from the full Newton step, one objective call per step for all
         steps, values, gradients, accepted = batched_armijo(
             view, models, directions, values, gradients, active,
-            c1=options.c1, shrink=options.shrink, max_steps=options.max_line_search)
+            c1=options.c1, shrink=options.shrink, max_steps=options.max_line_search,
+            slopes=slopes, coordinates=None if use_cg else coordinates.to_shifted)
         models += steps[:, None] * directions
         require_finite(values, gradients, f"at iteration {iteration}")
 
-        # 3) convergence: gradient max-norm; a model whose step is lost in rounding has converged
-        #    when the predicted decrease (half the squared Newton decrement) is below rounding too
+        # 3) convergence: gradient max-norm (in standardized units for a shifted model); a model whose
+        #    step is lost in rounding has converged when the predicted decrease (half the squared
+        #    Newton decrement) is below rounding too, or when the full Newton step failed while it
+        #    predicted less than _NOISY_DECREASE times that
         norms = max_norms(gradients)
-        converged |= active & view.within_tolerance(gradients, options.tol)
+        converged |= active & within_tolerance(view, gradients, options.tol, coordinates.standardizations)
         no_step = active & ~accepted
-        at_rounding_limit = no_step & (0.5 * decrement_sq <= options.ftol * np.maximum(np.abs(values), 1.0))
+        predicted = 0.5 * decrement_sq / np.maximum(np.abs(values), 1.0)
+        at_rounding_limit = active & ((predicted <= options.ftol)
+                                      | ((steps < 1.0) & (predicted <= _NOISY_DECREASE * options.ftol)))
         converged |= at_rounding_limit
         stalled |= no_step & ~at_rounding_limit
         if notify(callback, trace, iteration, values.sum(), norms.max(), steps.max(), view.join(models)):
@@ -328,4 +355,6 @@ def newton(objective, w0=None, options=None, callback=None):
     result.info["method"] = "newton-cg" if use_cg else "newton-cholesky"
     if not use_cg:
         result.info["systems"] = systems
+        shifted = np.array([standardization is not None for standardization in coordinates.standardizations])
+        result.info["shifted"] = bool(shifted[0]) if n_models == 1 else shifted
     return result

@@ -164,8 +164,8 @@ def test_newton_takes_its_first_step_with_the_sample_hessian(loss, storage, dtyp
     objective = _objective(loss, storage, dtype)
     original = type(objective).hessian
     monkeypatch.setattr(type(objective), "hessian",
-                        lambda self, w, row_step=1, gram_precision="double": full_hessians.append(self is objective)
-                        or original(self, w, row_step, gram_precision))
+                        lambda self, w, row_step=1, gram_precision="double", shift=None: full_hessians.append(
+                            self is objective) or original(self, w, row_step, gram_precision, shift))
     result = newton(objective, options=NewtonOptions(tol=1e-10))
     assert result.info["sample_start"]["rows"] == N_SAMPLES // 12 and result.converged
     # one full Hessian fewer than iterations: the first step used the sample's

@@ -1,4 +1,5 @@
-"""L-BFGS on features far from zero or of wild scales (``_preconditioner.Standardization``).
+"""L-BFGS (``_preconditioner.Standardization``) and Newton (``_shifted_coordinates``) on features far
+from zero or of wild scales.
 
 A timestamp column (1.7e9 +- 1e7) or a column of 1e8 +- 1 beside the intercept: from the intercept-only
 start the line search along the gradient finds no decrease the objective's rounding can show, and
@@ -16,7 +17,8 @@ from fastml.solvers._preconditioner import HessianPreconditioner, Standardizatio
 from fastml.solvers.lbfgs import LBFGSOptions, lbfgs
 from solver_problems import relative_gap, scipy_reference  # tests/solvers is on sys.path
 
-COLUMNS = {"offset_1e8": (1e8, 1.0), "timestamp": (1.7e9, 1e7), "scale_1e6": (0.0, 1e6)}
+COLUMNS = {"offset_1e8": (1e8, 1.0), "timestamp": (1.7e9, 1e7), "scale_1e6": (0.0, 1e6),
+           "milliseconds": (1.7e12, 1e5)}
 
 
 def _problem(column, n_samples=3000, n_features=5, n_targets=1, seed=2):
@@ -38,7 +40,7 @@ def _standardized_reference(X, y):
 
 
 @pytest.mark.parametrize("storage", ["C", "F", "csr"])
-@pytest.mark.parametrize("column", list(COLUMNS))
+@pytest.mark.parametrize("column", ["offset_1e8", "timestamp", "scale_1e6"])
 def test_lbfgs_reaches_the_optimum_of_an_offset_or_wildly_scaled_column(column, storage):
     """Python loop; "auto" on this small X runs the compiled loop, which stalls, and then the Python
     loop from the start: the same result. The convergence test of a standardized model is on its
@@ -218,3 +220,111 @@ def test_line_search_stops_once_its_predicted_decrease_is_below_rounding():
     # a reachable minimum (curvature 1e3: step 4e-5) is found
     result, _ = run(lambda a: 0.69 + slope * a + 0.5 * 1e3 * a * a, lambda a: slope + 1e3 * a, 5.0)
     assert result is not None and result[1] < 0.69
+
+
+def test_standardized_gradient_is_in_the_units_of_standardized_features():
+    """``(g_w - mean g_b) / sd``: the derivative in ``w' = sd w`` (finite differences of the objective
+    in standardized coordinates); a model standardized on a column of spread 1e3 then meets its
+    gradient test (``ftol=0``: before, it was sd^2 = 1e6 times too strict, and only the rounding rule
+    ended such runs)."""
+    X, y = _problem("milliseconds")
+    X[:, 0] = (X[:, 0] - 1.7e12) / 1e2 + 1e11  # 1e11 +- 1e3
+    objective = fastml.LinearObjective("log_loss", X, y)
+    standardization = Standardization.of(objective, 0)
+    sd = 1.0 / np.sqrt(standardization.inverse_variance)
+    assert 500 < sd[0] < 2000
+    rng = np.random.default_rng(3)
+    w = objective.pack(rng.standard_normal(5) * 1e-3 / np.r_[sd[0], np.ones(4)], -1e-3 * 1e11 / sd[0])
+    A = np.eye(6)  # raw = A standardized
+    A[:5, :5] = np.diag(1.0 / sd)
+    A[5, :5] = -standardization.mean / sd
+    standardized_w = np.linalg.solve(A, w)
+    step = 1e-3  # (the objective rounds at ~1e-11 here: a smaller step differences its noise)
+    numeric = [(objective.value(A @ (standardized_w + step * e)) - objective.value(A @ (standardized_w - step * e)))
+               / (2 * step) for e in np.eye(6)]
+    np.testing.assert_allclose(standardization.standardized_gradient(objective.gradient(w)), numeric,
+                               rtol=1e-5, atol=1e-8)
+    result = lbfgs(objective, options=LBFGSOptions(tol=1e-7, ftol=0.0, max_iter=500, preconditioner="none"))
+    assert "no decrease" in result.message  # the raw coordinates stall ...
+    result = lbfgs(objective, options=LBFGSOptions(tol=1e-7, ftol=0.0, max_iter=500, driver="python"))
+    assert result.converged and result.info["standardized"], result.message  # ... standardized, the test is met
+    assert np.max(np.abs(standardization.standardized_gradient(objective.gradient(result.params)))) <= 2e-7
+
+
+# -- Newton -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("storage", ["C", "F", "csr"])
+@pytest.mark.parametrize("column", list(COLUMNS))
+def test_newton_reaches_the_optimum_of_an_offset_or_wildly_scaled_column(column, storage):
+    """The raw Hessian of a 1e8 +- 1 column (or of milliseconds since 1970, 1.7e12 +- 1e5) is singular in
+    float64: Newton's shifted and least-squares solves crawled to ``max_iter`` (100 iterations, not
+    converged). In the coordinates of ``X - shift`` it converges in a few Newton steps; a timestamp in
+    seconds loses only 4.5 digits (no shift) and a zero-mean column of scale 1e6 none: those keep the
+    raw coordinates and converge too (they ran to ``max_iter`` on the raw gradient test, whose rounding
+    for a feature of scale 1e9 is ~1e-7: the Newton-decrement rule ends them at the rounding limit)."""
+    from fastml.solvers.newton import NewtonOptions, newton
+
+    X, y = _problem(column)
+    coef, intercept = _standardized_reference(X, y)
+    design = {"C": X, "F": np.asfortranarray(X), "csr": sp.csr_matrix(X)}[storage]
+    objective = fastml.LinearObjective("log_loss", design, y)
+    result = newton(objective, options=NewtonOptions(tol=1e-8))
+    assert result.converged and result.n_iter <= 10, (result.message, result.n_iter)
+    assert result.info["shifted"] == (column in ("offset_1e8", "milliseconds"))
+    assert result.info["systems"]["cholesky"] == result.n_iter
+    reference = objective.pack(coef, intercept)
+    # (CSR rounds the offset column's objective at ~1e-11: see the L-BFGS test above)
+    assert relative_gap(objective.value(result.params), objective.value(reference)) <= 1e-9
+    np.testing.assert_allclose(result.params, reference, rtol=1e-4, atol=1e-10)
+
+
+def test_newton_shifts_each_model_on_its_own():
+    """Two label columns (one model each) and two penalties on the same 1e8 +- 1 X, fitted side by side:
+    each as fitted alone, the shifted coordinates per model."""
+    from fastml.solvers.newton import NewtonOptions, newton
+
+    X, Y = _problem("offset_1e8", n_targets=2)
+    l2 = np.array([1e-3, 1e-1])
+    together = newton(fastml.LinearObjective("log_loss", X, Y, l2=l2), options=NewtonOptions(tol=1e-8))
+    assert np.all(together.converged) and np.all(together.info["shifted"])
+    params = together.params.reshape(-1, 2)
+    for k in range(2):
+        alone = newton(fastml.LinearObjective("log_loss", X, Y[:, k], l2=l2[k]), options=NewtonOptions(tol=1e-8))
+        np.testing.assert_allclose(params[:, k], alone.params, rtol=1e-8)
+
+
+@pytest.mark.parametrize("storage", ["F", "csr"])
+def test_hessian_in_shifted_coordinates_is_the_hessian_of_shifted_features(storage):
+    """``hessian(w, shift=s)`` (two models, different shifts, weights, L2) against the Hessian of the
+    objective on ``X - s`` at the same scores (``b' = b + s . coef``), on a mild offset that float64
+    resolves either way."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((400, 4)) + np.array([3.0, 0.0, -2.0, 0.5])
+    Y = (rng.random((400, 2)) < 0.4).astype(np.float64)
+    weights = rng.uniform(0.2, 2.0, (400, 2))
+    l2 = np.array([0.0, 0.3])
+    shift = np.array([[3.0, 0.0, -2.0, 0.0], [2.5, 0.0, 0.0, 0.4]])
+    design = sp.csr_matrix(X) if storage == "csr" else np.asfortranarray(X)
+    objective = fastml.LinearObjective("log_loss", design, Y, weights, l2=l2)
+    coef, intercept = rng.standard_normal((4, 2)), rng.standard_normal(2)
+    shifted = objective.hessian(objective.pack(coef, intercept), shift=shift)
+    for k in range(2):
+        moved = fastml.LinearObjective("log_loss", X - shift[k], Y[:, k], weights[:, k], l2=l2[k])
+        expected = moved.hessian(moved.pack(coef[:, k], intercept[k] + shift[k] @ coef[:, k]))[0]
+        np.testing.assert_allclose(shifted[k], expected, rtol=1e-12, atol=1e-14)
+    raw = objective.hessian(objective.pack(coef, intercept))
+    np.testing.assert_allclose(objective.hessian(objective.pack(coef, intercept), shift=np.zeros((2, 4))), raw)
+
+
+def test_logistic_regression_newton_on_an_offset_column():
+    """The estimator with ``solver="newton"`` on a 1e8 +- 1 column: no ConvergenceWarning, the lbfgs
+    estimator's optimum (same objective within 1e-9)."""
+    import warnings
+
+    X, y = _problem("offset_1e8", n_samples=4000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        newton_model = fastml.LogisticRegression(solver="newton", tol=1e-8).fit(X, y)
+        lbfgs_model = fastml.LogisticRegression(tol=1e-8, max_iter=1000).fit(X, y)
+    assert newton_model.n_iter_[0] <= 10
+    assert relative_gap(newton_model.objective(X, y), lbfgs_model.objective(X, y)) <= 1e-9
