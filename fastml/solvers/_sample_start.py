@@ -25,7 +25,11 @@ matters only for an ill-conditioned Hessian, so each one is checked: its smalles
 scaling to a unit diagonal must be at least ``MIN_SCALED_EIGENVALUE``, a hundred times the worst
 error of single-precision Gram blocks in those units. Otherwise (a column of mean 1e4 and spread 1
 beside the intercept, nearly collinear columns) the sample is copied again at ``X``'s precision,
-refitted from the float32 sample's optimum and its Hessian taken in float64.
+refitted from the float32 sample's optimum and its Hessian taken in float64. A float64 Hessian still
+below ``MIN_SCALED_EIGENVALUE_DOUBLE`` (a column of 1e8 +- 1) keeps the sample's optimum as the start,
+with the model's ``Standardization`` as L-BFGS's preconditioner and a full Hessian (in shifted
+coordinates) for Newton's first step: 1e6 x 20 with such a column, L-BFGS 0.37 -> 0.14 s, Newton
+0.61 -> 0.38 s (``benchmarks/bench_full_batch.py --hard-inputs``), against dropping the sample.
 
 Only for losses of positive curvature everywhere (logistic, Poisson): the start point alone, without
 the sample's Hessian, saved little (1e6 x 100 logistic: 7 full passes -> 6; a 3-class multinomial
@@ -38,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._line_search import NonFiniteObjectiveError
-from ._preconditioner import HessianPreconditioner, complete_curvature
+from ._preconditioner import HessianPreconditioner, Standardization, complete_curvature
 
 # rows of the sample: enough for a Hessian within a few percent (500 per parameter: relative error
 # about sqrt(1 / 500) per direction), and at least MIN_SAMPLE_ROWS
@@ -82,7 +86,10 @@ class SampleStart:
     :meth:`completed_hessians` restores the curvature of columns the sample under-represents.
     ``seconds``: the
     sample's solver time (its first evaluation, with any compile, excluded, as in every trace) plus
-    its Hessian.
+    its Hessian. ``unresolved`` (n_models,): whether float64 did not resolve the model's sample
+    Hessian (``MIN_SCALED_EIGENVALUE_DOUBLE``); its preconditioner is then its
+    :class:`~fastml.solvers._preconditioner.Standardization`, and Newton's first step takes the full
+    Hessian.
     """
 
     models: np.ndarray
@@ -92,6 +99,7 @@ class SampleStart:
     n_evaluations: int
     seconds: float
     gram_precision: str = "double"
+    unresolved: np.ndarray = None
 
     def completed_hessians(self, objective):
         """The sample's Hessians with the curvature of columns the sample under-represents restored
@@ -101,12 +109,20 @@ class SampleStart:
     def preconditioner(self, objective):
         """The Cholesky factors of :meth:`completed_hessians` (a model whose Hessian is not positive
         definite has none)."""
-        return HessianPreconditioner.from_hessians(self.completed_hessians(objective))
+        preconditioner = HessianPreconditioner.from_hessians(self.completed_hessians(objective))
+        if self.any_unresolved():
+            for k in np.flatnonzero(self.unresolved):
+                preconditioner.factors[k] = Standardization.of(objective, k)
+        return preconditioner
+
+    def any_unresolved(self):
+        return self.unresolved is not None and bool(np.any(self.unresolved))
 
     def summary(self):
         """The record kept in ``SolverResult.info["sample_start"]``."""
         return {"rows": self.rows, "n_iter": self.n_iter, "n_evaluations": self.n_evaluations,
-                "seconds": self.seconds, "gram_precision": self.gram_precision}
+                "seconds": self.seconds, "gram_precision": self.gram_precision,
+                "unresolved_hessian": self.any_unresolved()}
 
 
 def sample_step(view):
@@ -167,14 +183,16 @@ def fit_sample(view, tol, max_iter, fit):
             started = time.perf_counter()
         with np.errstate(all="ignore"):
             hessians = sample.hessian(result.params)
-    if gram_precision == "double" and not resolved(hessians, MIN_SCALED_EIGENVALUE_DOUBLE):
-        # a feature far from zero relative to its spread (1e8 +- 1: E[x^2] = 1e16 + 1): float64 does not
-        # resolve the Hessian in the raw coordinates (dense or CSR), and as the full run's preconditioner
-        # its shifted factor made L-BFGS crawl to a false ftol stop; the full run standardizes instead
-        return None
+    # a feature far from zero relative to its spread (1e8 +- 1: E[x^2] = 1e16 + 1): float64 does not
+    # resolve the Hessian in the raw coordinates (dense or CSR), and as the full run's preconditioner
+    # its shifted factor made L-BFGS crawl to a false ftol stop; such a model starts from the sample's
+    # optimum in standardized coordinates instead
+    unresolved = np.array([gram_precision == "double" and not resolved([hessian], MIN_SCALED_EIGENVALUE_DOUBLE)
+                           for hessian in hessians])
     seconds += time.perf_counter() - started
     return SampleStart(models=view.split(result.params), hessians=hessians, rows=sample.X.n_samples,
-                       n_iter=n_iter, n_evaluations=n_evaluations, seconds=seconds, gram_precision=gram_precision)
+                       n_iter=n_iter, n_evaluations=n_evaluations, seconds=seconds, gram_precision=gram_precision,
+                       unresolved=unresolved)
 
 
 def _sample_objective(objective, step, weights, dtype):

@@ -312,7 +312,8 @@ def newton(objective, w0=None, options=None, callback=None):
             shifted_directions = np.zeros_like(models)
             # the first step from a sample start: the sample's Hessian there (within a few percent
             # of the full one) instead of a full Hessian
-            hessians = (start.completed_hessians(objective) if start is not None and iteration == 1
+            hessians = (start.completed_hessians(objective)
+                        if start is not None and iteration == 1 and not start.any_unresolved()
                         else objective.hessian(view.join(models), shift=coordinates.shifts))
             if coordinates.detect(hessians, np.flatnonzero(active)):
                 hessians = objective.hessian(view.join(models), shift=coordinates.shifts)

@@ -172,11 +172,14 @@ def test_standardization_moments_from_the_rows(storage, monkeypatch):
 @pytest.mark.parametrize("column", ["offset_1e8", "timestamp"])
 def test_sample_start_on_an_offset_column(column, storage, monkeypatch):
     """With the row-sample start (thresholds lowered so that 20 000 rows take it): a 1e8 +- 1 column's
-    sample Hessian is not resolved in float64 (its scaled smallest eigenvalue ~1e-16), the sample is
-    dropped and the full run standardizes (before, the shifted factor of that Hessian let L-BFGS crawl
-    to an ftol stop 1e-4 above the optimum at 1e6 x 20 while reporting convergence); a timestamp's
-    (1.7e-5) is kept. Both reach the optimum."""
+    sample Hessian is not resolved in float64 (its scaled smallest eigenvalue ~1e-16); the full run
+    starts from the sample's optimum in standardized coordinates (the shifted factor of that Hessian
+    had let L-BFGS crawl to an ftol stop 1e-4 above the optimum at 1e6 x 20 while reporting
+    convergence; then the sample was dropped, and the run stalled ~13 passes before standardizing); a
+    timestamp's (1.7e-5) is used as it is. Both reach the optimum, and so does Newton, whose first
+    step then takes the full Hessian (in shifted coordinates)."""
     from fastml.solvers import _sample_start
+    from fastml.solvers.newton import NewtonOptions, newton
 
     monkeypatch.setattr(_sample_start, "MIN_SAMPLE_ROWS", 500)
     monkeypatch.setattr(_sample_start, "SAMPLE_ROWS_PER_PARAM", 20)
@@ -187,8 +190,15 @@ def test_sample_start_on_an_offset_column(column, storage, monkeypatch):
     result = lbfgs(objective, options=LBFGSOptions(tol=1e-8, max_iter=500))
     # (CSR's objective rounding: see test_lbfgs_reaches_the_optimum_of_an_offset_or_wildly_scaled_column)
     assert result.converged or (storage == "csr" and "rounding limit" in result.message), result.message
-    assert (result.info["sample_start"] is None) == (column == "offset_1e8")
-    assert relative_gap(objective.value(result.params), objective.value(objective.pack(coef, intercept))) <= 1e-9
+    assert result.info["sample_start"]["unresolved_hessian"] == (column == "offset_1e8")
+    assert result.info["standardized"] == (column == "offset_1e8")
+    assert result.n_iter <= 12, result.n_iter
+    reference = objective.value(objective.pack(coef, intercept))
+    assert relative_gap(objective.value(result.params), reference) <= 1e-9
+    result = newton(objective, options=NewtonOptions(tol=1e-8))
+    assert result.converged and result.info["sample_start"]["unresolved_hessian"] == (column == "offset_1e8")
+    assert result.info["shifted"] == (column == "offset_1e8") and result.n_iter <= 6
+    assert relative_gap(objective.value(result.params), reference) <= 1e-9
 
 
 def test_line_search_stops_once_its_predicted_decrease_is_below_rounding():
