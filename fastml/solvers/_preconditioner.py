@@ -137,6 +137,13 @@ class HessianPreconditioner:
 
 # rows of the sample behind a Standardization's column means and variances (all rows below)
 STANDARDIZATION_ROWS = 20_000
+# ... and at most this many values of dense X (32 MB of float64: Newton-CG takes one at the start of
+# every fit, for any width), but at least STANDARDIZATION_MIN_ROWS rows
+STANDARDIZATION_VALUES = 4_000_000
+STANDARDIZATION_MIN_ROWS = 500
+# a column whose centred share of its mean square is below this is "far from zero": beside the
+# intercept, float64 sums of it lose ~6 of their 16 digits of its spread (a timestamp: all of them)
+OFFSET_SHARE = 1e-6
 
 
 class Standardization:
@@ -154,28 +161,38 @@ class Standardization:
 
     ``mean`` and ``variance`` per feature (weighted, from a row sample); without an intercept there
     is no centring and ``variance`` is the mean square. ``P^-1 q``: ``u = A^T q`` (``u_w = q_w - mean
-    q_b``), ``v = u / variance`` (``v_b = u_b``), ``A v`` (``b -= mean . v_w``).
+    q_b``), ``v = u / variance`` (``v_b = u_b``), ``A v`` (``b -= mean . v_w``). A multinomial model's
+    vector (the ``(n_features + fit_intercept, n_classes)`` matrix, flat) is transformed class by class.
+    ``offset_columns``: the features whose spread is below ``OFFSET_SHARE`` of their root mean square
+    (float64 loses ~6 of its digits of them beside an intercept; see :meth:`of`).
     """
 
-    def __init__(self, mean, variance, fit_intercept):
+    def __init__(self, mean, variance, fit_intercept, offset_columns=None):
         self.mean = np.asarray(mean, dtype=np.float64)
         self.inverse_variance = 1.0 / np.asarray(variance, dtype=np.float64)
         self.fit_intercept = bool(fit_intercept)
+        self.offset_columns = np.zeros(0, dtype=np.intp) if offset_columns is None else offset_columns
+
+    def _as_matrix(self, vector):
+        """The flat vector as (n_features + fit_intercept, n_outputs)."""
+        vector = np.asarray(vector, dtype=np.float64)
+        return vector.reshape(len(self.mean) + self.fit_intercept, -1)
 
     def solve(self, vector):
-        vector = np.asarray(vector, dtype=np.float64)
+        matrix = self._as_matrix(vector)
         n_features = len(self.mean)
-        out = np.empty_like(vector)
+        out = np.empty_like(matrix)
         if not self.fit_intercept:
-            out[:] = vector * self.inverse_variance
-            return out
-        coef_part = (vector[:n_features] - self.mean * vector[n_features]) * self.inverse_variance
+            out[:] = matrix * self.inverse_variance[:, None]
+            return out.reshape(np.shape(vector))
+        coef_part = (matrix[:n_features] - np.outer(self.mean, matrix[n_features])) * self.inverse_variance[:, None]
         out[:n_features] = coef_part
-        out[n_features] = vector[n_features] - self.mean @ coef_part
-        return out
+        out[n_features] = matrix[n_features] - self.mean @ coef_part
+        return out.reshape(np.shape(vector))
 
-    def inverse(self):
-        size = len(self.mean) + self.fit_intercept
+    def inverse(self, size=None):
+        """``P^-1`` as a dense matrix, for a model vector of ``size`` entries (default one output)."""
+        size = len(self.mean) + self.fit_intercept if size is None else size
         return np.stack([self.solve(column) for column in np.eye(size)], axis=1)
 
     def standardized_gradient(self, gradient):
@@ -185,24 +202,26 @@ class Standardization:
         column is ``1e8`` times the intercept's plus its own signal, and the intercept's cannot go
         below the rounding of the scores (the intercept is ~1e8 times a coefficient, its last bit
         moves the gradient by ~1e-10): the raw test stays out of reach at the optimum."""
-        gradient = np.asarray(gradient, dtype=np.float64)
+        matrix = self._as_matrix(gradient)
         n_features = len(self.mean)
-        out = gradient.copy()
+        out = matrix.copy()
         if self.fit_intercept:
-            out[:n_features] = gradient[:n_features] - self.mean * gradient[n_features]
+            out[:n_features] = matrix[:n_features] - np.outer(self.mean, matrix[n_features])
         # divided by sd, as the raw test divides by the feature's scale: times sd it was sd^2 too strict
         # (1e14 for a timestamp's spread of 1e7, whose models then ended on the rounding rule instead)
-        out[:n_features] *= np.sqrt(self.inverse_variance)
-        return out
+        out[:n_features] *= np.sqrt(self.inverse_variance)[:, None]
+        return out.reshape(np.shape(gradient))
 
     @classmethod
     def of(cls, objective, k):
         """Model ``k``'s standardization, from every ``step``-th row (at least ``STANDARDIZATION_ROWS``
-        rows) and its sample weights. Variances in two passes (``E[x^2] - mean^2`` loses a timestamp's
-        spread entirely); a column without a spread that float64 resolves (a constant one) keeps its
+        rows, or ``STANDARDIZATION_VALUES`` values of a wide X) and its sample weights. Variances in
+        two passes (``E[x^2] - mean^2`` loses a timestamp's spread entirely); a column without a spread that float64 resolves (a constant one) keeps its
         mean square instead, and an all-zero column 1."""
         n_samples = objective.X.n_samples
-        step = max(1, n_samples // STANDARDIZATION_ROWS)
+        rows_wanted = max(STANDARDIZATION_MIN_ROWS,
+                          min(STANDARDIZATION_ROWS, STANDARDIZATION_VALUES // max(objective.n_features, 1)))
+        step = max(1, n_samples // rows_wanted)
         design = objective.X.every_nth_row(step)  # the full finiteness check if it is still owed
         weights = np.ascontiguousarray(objective.sample_weight[::step, min(k, objective.sample_weight.shape[1] - 1)])
         total = weights.sum()
@@ -230,10 +249,12 @@ class Standardization:
             variance = weights @ (rows - mean) ** 2 / total
         if not objective.fit_intercept:
             mean, variance = np.zeros_like(mean), mean_square
+        offset = np.flatnonzero((mean_square > 0) & (variance < OFFSET_SHARE * mean_square)) \
+            if objective.fit_intercept else None
         unresolved = ~(variance > (64 * np.finfo(np.float64).eps) ** 2 * mean_square)
         variance = np.where(unresolved, mean_square, variance)
         variance = np.where(variance > 0, variance, 1.0)
-        return cls(mean, variance, objective.fit_intercept)
+        return cls(mean, variance, objective.fit_intercept, offset)
 
 
 def within_tolerance(view, gradients, tol, standardizations):

@@ -13,11 +13,7 @@ loose on its coefficient and out of reach on the intercept), as for L-BFGS.
 import numpy as np
 
 from ._offset_columns import offset_columns
-from ._preconditioner import Standardization
-
-# a column whose centred share of its raw Hessian diagonal is below this is shifted: the raw
-# Hessian has lost ~6 of float64's 16 digits of its spread (a timestamp: all of them)
-OFFSET_SHARE = 1e-6
+from ._preconditioner import OFFSET_SHARE, Standardization
 
 
 class ShiftedCoordinates:
@@ -46,6 +42,7 @@ class ShiftedCoordinates:
             if self.standardizations[k] is not None or not hessian[n_features, n_features] > 0:
                 continue
             raw_diagonal = np.diag(hessian)[:n_features] - objective.l2[k]
+            # (the centred share of the Hessian's diagonal, a column's curvature-weighted spread)
             columns = offset_columns(raw_diagonal, hessian[:n_features, n_features],
                                      hessian[n_features, n_features], OFFSET_SHARE)
             if columns.size:

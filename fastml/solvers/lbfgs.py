@@ -321,8 +321,8 @@ def lbfgs(objective, w0=None, options=None, callback=None):
 
 def _can_standardize(options, objective):
     """Whether a model whose line search finds no decrease from its first direction gets a second try
-    in standardized coordinates (one-score losses: the multinomial model takes no preconditioner)."""
-    return options.preconditioner != "none" and not objective.loss.is_multiclass
+    in standardized coordinates (a multinomial model too: its classes' columns are transformed alike)."""
+    return options.preconditioner != "none"
 
 
 def _within_tolerance(view, gradients, tol, preconditioner):
