@@ -112,11 +112,12 @@ class HessianPreconditioner:
     def available(self, k):
         return self.factors[k] is not None
 
-    def inverse(self, k):
-        """``P_k^-1`` as a dense matrix (for the compiled loop, which applies it by a matrix-vector product)."""
+    def inverse(self, k, size=None):
+        """``P_k^-1`` as a dense matrix (for the compiled loop, which applies it by a matrix-vector product);
+        ``size``: the model's vector length where it has several outputs (a standardized multinomial model)."""
         factor = self.factors[k]
         if isinstance(factor, Standardization):
-            return factor.inverse()
+            return factor.inverse(size)
         return cho_solve(factor, np.eye(len(factor[0])), check_finite=False)
 
     def solve(self, k, vector):
@@ -167,9 +168,15 @@ class Standardization:
     (float64 loses ~6 of its digits of them beside an intercept; see :meth:`of`).
     """
 
-    def __init__(self, mean, variance, fit_intercept, offset_columns=None):
+    def __init__(self, mean, variance, fit_intercept, offset_columns=None, penalty_variance=0.0):
         self.mean = np.asarray(mean, dtype=np.float64)
-        self.inverse_variance = 1.0 / np.asarray(variance, dtype=np.float64)
+        variance = np.asarray(variance, dtype=np.float64)
+        # the convergence test's units: the features' own spread
+        self.inverse_sd = 1.0 / np.sqrt(variance)
+        # P's diagonal: the spread plus the L2 penalty's curvature in the same units (l2 / the loss's
+        # mean curvature): in standardized coordinates the penalty weighs a column by 1 / variance, and
+        # a column of small spread (a rare pixel) is held by it more than by the data
+        self.inverse_variance = 1.0 / (variance + penalty_variance)
         self.fit_intercept = bool(fit_intercept)
         self.offset_columns = np.zeros(0, dtype=np.intp) if offset_columns is None else offset_columns
 
@@ -209,15 +216,18 @@ class Standardization:
             out[:n_features] = matrix[:n_features] - np.outer(self.mean, matrix[n_features])
         # divided by sd, as the raw test divides by the feature's scale: times sd it was sd^2 too strict
         # (1e14 for a timestamp's spread of 1e7, whose models then ended on the rounding rule instead)
-        out[:n_features] *= np.sqrt(self.inverse_variance)[:, None]
+        out[:n_features] *= self.inverse_sd[:, None]
         return out.reshape(np.shape(gradient))
 
     @classmethod
-    def of(cls, objective, k):
+    def of(cls, objective, k, at=None):
         """Model ``k``'s standardization, from every ``step``-th row (at least ``STANDARDIZATION_ROWS``
         rows, or ``STANDARDIZATION_VALUES`` values of a wide X) and its sample weights. Variances in
-        two passes (``E[x^2] - mean^2`` loses a timestamp's spread entirely); a column without a spread that float64 resolves (a constant one) keeps its
-        mean square instead, and an all-zero column 1."""
+        two passes (``E[x^2] - mean^2`` loses a timestamp's spread entirely); a column without a spread
+        that float64 resolves (a constant one) keeps its mean square instead, and an all-zero column 1.
+        ``at`` (a single model's parameters, with an intercept and L2): the penalty's share of the
+        curvature is added to ``P`` (``penalty_variance``), the loss's mean curvature measured on the same
+        rows at ``at``."""
         n_samples = objective.X.n_samples
         rows_wanted = max(STANDARDIZATION_MIN_ROWS,
                           min(STANDARDIZATION_ROWS, STANDARDIZATION_VALUES // max(objective.n_features, 1)))
@@ -253,8 +263,35 @@ class Standardization:
             if objective.fit_intercept else None
         unresolved = ~(variance > (64 * np.finfo(np.float64).eps) ** 2 * mean_square)
         variance = np.where(unresolved, mean_square, variance)
+        penalty_variance = 0.0
+        l2 = float(objective.l2[min(k, len(objective.l2) - 1)])
+        if at is not None and objective.fit_intercept and objective.n_models == 1 and l2 > 0:
+            curvature = _mean_curvature(objective, design, np.ascontiguousarray(objective.y[::step]), weights, at)
+            if curvature > 0:
+                penalty_variance = l2 / curvature
         variance = np.where(variance > 0, variance, 1.0)
-        return cls(mean, variance, objective.fit_intercept, offset)
+        return cls(mean, variance, objective.fit_intercept, offset, penalty_variance)
+
+
+def _mean_curvature(objective, design, y, weights, at):
+    """The loss's weighted mean second derivative in the raw score at the parameters ``at`` (one model),
+    over the rows of ``design``: the Hessian's intercept entry of each class, averaged over classes
+    (Hessian-vector products of the rows' objective, so every loss's own definition)."""
+    from .._objective import LinearObjective
+
+    rows = LinearObjective(objective.loss, design, y, weights, l2=0.0, fit_intercept=True,
+                           n_classes=getattr(objective, "n_classes", None), n_threads=1, check_input=False,
+                           check_X=False)
+    n_outputs = rows.coef_shape[1]
+    first_intercept = objective.n_features * n_outputs
+    curvatures = []
+    with np.errstate(all="ignore"):
+        for c in range(n_outputs):
+            direction = np.zeros(rows.n_params)
+            direction[first_intercept + c] = 1.0
+            curvatures.append(rows.hessp(at, direction)[first_intercept + c])
+    curvature = float(np.mean(curvatures))
+    return curvature if np.isfinite(curvature) else 0.0
 
 
 def within_tolerance(view, gradients, tol, standardizations):
@@ -268,12 +305,12 @@ def within_tolerance(view, gradients, tol, standardizations):
     return passed
 
 
-def with_standardization(preconditioner, objective, n_models, k):
+def with_standardization(preconditioner, objective, n_models, k, at=None):
     """``preconditioner`` (or a new one, None for every other model) with model ``k`` on its
-    :class:`Standardization`."""
+    :class:`Standardization` (``at``: see ``Standardization.of``)."""
     if preconditioner is None:
         preconditioner = HessianPreconditioner([None] * n_models)
-    preconditioner.factors[k] = Standardization.of(objective, k)
+    preconditioner.factors[k] = Standardization.of(objective, k, at)
     return preconditioner
 
 

@@ -201,6 +201,7 @@ def lbfgs(objective, w0=None, options=None, callback=None):
                           if precondition and not deferred else None)
 
     can_standardize = _can_standardize(options, objective)
+    standardize_later = _standardizes_when_slow(options, objective)
     memory = CurvatureMemory(n_models, view.model_size, options.memory)
     # H0 of each model is scales[k] * P_k^-1 (or scales[k] * I), scales[k] = s.y / y.P^-1 y of the newest pair
     scales = np.ones(n_models)
@@ -296,6 +297,11 @@ def lbfgs(objective, w0=None, options=None, callback=None):
         if options.ftol > 0:
             moved = active & (steps > 0)
             converged |= moved & (relative_decrease(old_values, values) <= options.ftol)
+        if (standardize_later and iteration == AUTO_PATIENCE and not (converged | stalled).all()
+                and not (preconditioner is not None and preconditioner.standardized(0))):
+            # a multinomial model (no Hessian preconditioner) still unsolved: standardized coordinates
+            preconditioner = with_standardization(preconditioner, objective, n_models, 0, at=models[0])
+            memory.clear([0])
         if deferred and iteration == AUTO_PATIENCE and not (converged | stalled).all():
             deferred = False
             standardized = preconditioner
@@ -317,6 +323,17 @@ def lbfgs(objective, w0=None, options=None, callback=None):
                      None if start is None else start.summary())
     result.info["standardized"] = bool(standardized[0]) if n_models == 1 else standardized
     return result
+
+
+def _standardizes_when_slow(options, objective):
+    """Whether "auto" puts a model unsolved after ``AUTO_PATIENCE`` iterations on its ``Standardization``
+    (with the L2 penalty's share of the curvature at that point): the multinomial model, which has no
+    Hessian preconditioner. Measured with ``LogisticRegression()`` on scikit-learn's raw data sets:
+    wine (178 x 13, 3 classes) did not converge in 1000 iterations (nor does scikit-learn's lbfgs, its
+    objective 0.0913 where the optimum is 0.0622); now 62 iterations. iris 89 -> 36 iterations; digits
+    (1797 x 64, 10 classes) 181 -> 106 iterations, to an objective 0.009493 where it had stopped at
+    0.009953 (scikit-learn: 0.009951; the optimum is below 0.009489)."""
+    return options.preconditioner == "auto" and objective.loss.is_multiclass
 
 
 def _can_standardize(options, objective):
@@ -383,14 +400,20 @@ def _lbfgs_compiled(objective, view, models, options, precondition):
         tolerances = options.tol * view.tolerance_scales()[0]
     trace = Trace()
     n_iter, n_evaluations, elapsed = 0, 0, 0.0
+    standardize_later = _standardizes_when_slow(options, objective)
     phases = [(min(AUTO_PATIENCE, options.max_iter), False), (options.max_iter - AUTO_PATIENCE, True)] \
-        if precondition and auto and not _constant_hessian(objective) else [(options.max_iter, precondition)]
+        if (precondition and auto and not _constant_hessian(objective)) or standardize_later \
+        else [(options.max_iter, precondition)]
+    ran_standardized = False
     for phase, (max_iter, with_preconditioner) in enumerate(phases):
         if max_iter <= 0:
             break
         build_start = time.perf_counter()
         inverse = np.empty((0, 0))
-        if with_preconditioner:
+        if with_preconditioner and standardize_later:
+            inverse = with_standardization(None, objective, 1, 0, at=w).inverse(0, view.model_size)
+            ran_standardized = True
+        elif with_preconditioner:
             preconditioner = HessianPreconditioner.build(view, view.split(w), skip_well_conditioned=auto)
             if preconditioner.available(0):
                 inverse = preconditioner.inverse(0)
@@ -430,7 +453,7 @@ def _lbfgs_compiled(objective, view, models, options, precondition):
                      np.array([status == lbfgs_loop.CONVERGED]), trace, message, np.array([bool(preconditioned)]))
     # where the Python loop would have gone on in standardized coordinates (popped by lbfgs)
     result.info["stalled"] = status == lbfgs_loop.STALLED
-    result.info["standardized"] = False
+    result.info["standardized"] = ran_standardized
     return result
 
 
