@@ -179,6 +179,7 @@ class Standardization:
         self.inverse_variance = 1.0 / (variance + penalty_variance)
         self.fit_intercept = bool(fit_intercept)
         self.offset_columns = np.zeros(0, dtype=np.intp) if offset_columns is None else offset_columns
+        self.centred_share = np.ones(len(self.mean))  # (of: each column's variance / mean square)
 
     def _as_matrix(self, vector):
         """The flat vector as (n_features + fit_intercept, n_outputs)."""
@@ -259,8 +260,10 @@ class Standardization:
             variance = weights @ (rows - mean) ** 2 / total
         if not objective.fit_intercept:
             mean, variance = np.zeros_like(mean), mean_square
-        offset = np.flatnonzero((mean_square > 0) & (variance < OFFSET_SHARE * mean_square)) \
-            if objective.fit_intercept else None
+        # each column's spread as a share of its mean square (1: centred or no intercept)
+        centred_share = np.where(mean_square > 0, variance / np.where(mean_square > 0, mean_square, 1.0), 1.0) \
+            if objective.fit_intercept else np.ones_like(mean_square)
+        offset = np.flatnonzero(centred_share < OFFSET_SHARE)
         unresolved = ~(variance > (64 * np.finfo(np.float64).eps) ** 2 * mean_square)
         variance = np.where(unresolved, mean_square, variance)
         penalty_variance = 0.0
@@ -270,7 +273,9 @@ class Standardization:
             if curvature > 0:
                 penalty_variance = l2 / curvature
         variance = np.where(variance > 0, variance, 1.0)
-        return cls(mean, variance, objective.fit_intercept, offset, penalty_variance)
+        standardization = cls(mean, variance, objective.fit_intercept, offset, penalty_variance)
+        standardization.centred_share = centred_share
+        return standardization
 
 
 def _mean_curvature(objective, design, y, weights, at):

@@ -138,7 +138,9 @@ def truncated_cg(view, models, gradients, active, max_iter, standardizations=Non
     ``LogisticRegression(solver="newton", C=1e6)``, 3000 x 5): with a 1e8 +- 1 column it reported
     convergence at a log-loss of 0.765 where the optimum is 0.677 (CG stopped on the raw curvature
     test at its first step), with a timestamp column (1.7e9 +- 1e7) it ran to max_iter; now 4 and 7
-    Newton iterations, to the optimum, as on standardized data (4).
+    Newton iterations, to the optimum, as on standardized data (4). On 2e5 x 50 4-class data with
+    feature scales from 1e-2 to 1e2: 200 iterations (30 119 passes, 684 s) without converging -> 5
+    iterations (18 passes, 0.44 s); raw digits 617 -> 388 passes, raw wine 257 -> 86.
     Without, the plain CG above.
     """
     def precondition(vectors):
@@ -318,12 +320,18 @@ def newton(objective, w0=None, options=None, callback=None):
     coordinates = ShiftedCoordinates(objective)
     cg_preconditioners = None
     if use_cg:
-        # CG in standardized coordinates (truncated_cg); a model with a feature far from zero, which
-        # its raw gradient test cannot resolve, takes its convergence test there too
-        cg_preconditioners = [Standardization.of(objective, k) for k in range(n_models)]
+        # CG in standardized coordinates (truncated_cg) for dense X; a model with a feature far from
+        # zero, which its raw gradient test cannot resolve, takes its convergence test there too. CSR X
+        # only with a column whose mean exceeds ten times its spread (such a column is nearly dense):
+        # centring and scaling sparse text's rare columns slowed CG down (5e4 x 2^18, 50 nonzeros a
+        # row, C = 10: binary 699 -> 1113 passes, 3 classes 1616 -> 3015)
+        cg_preconditioners = [Standardization.of(objective, k, at=models[0] if n_models == 1 else None)
+                              for k in range(n_models)]
         for k, standardization in enumerate(cg_preconditioners):
             if standardization.offset_columns.size:
                 coordinates.standardizations[k] = standardization
+            elif objective.X.is_sparse and not np.any(standardization.centred_share < 1e-2):
+                cg_preconditioners[k] = None
     converged = view.within_tolerance(gradients, options.tol)
     stalled = np.zeros(n_models, dtype=bool)
     n_iter = np.zeros(n_models, dtype=int)
@@ -384,8 +392,11 @@ def newton(objective, w0=None, options=None, callback=None):
             # a truncated CG direction can underestimate the decrement: where a step was taken, the
             # decrease it made (L-BFGS's ftol rule; a timestamp column's raw gradient test is out of
             # reach: its rounding is the column's mean, 1.7e9, times the intercept's)
+            # (with a predicted decrease near rounding too: a poor CG direction far from the optimum
+            # also makes no decrease, and was called converged at the intercept-only model)
             at_rounding_limit = ((no_step & (predicted <= options.ftol))
-                                 | (active & accepted & (relative_decrease(old_values, values) <= options.ftol)))
+                                 | (active & accepted & (relative_decrease(old_values, values) <= options.ftol)
+                                    & (predicted <= _NOISY_DECREASE * options.ftol)))
         else:
             at_rounding_limit = active & ((predicted <= options.ftol)
                                           | ((steps < 1.0) & (predicted <= _NOISY_DECREASE * options.ftol)))
