@@ -168,7 +168,7 @@ class Standardization:
     (float64 loses ~6 of its digits of them beside an intercept; see :meth:`of`).
     """
 
-    def __init__(self, mean, variance, fit_intercept, offset_columns=None, penalty_variance=0.0):
+    def __init__(self, mean, variance, fit_intercept, offset_columns=None, penalty_variance=0.0, centred_share=None):
         self.mean = np.asarray(mean, dtype=np.float64)
         variance = np.asarray(variance, dtype=np.float64)
         # the convergence test's units: the features' own spread
@@ -179,7 +179,8 @@ class Standardization:
         self.inverse_variance = 1.0 / (variance + penalty_variance)
         self.fit_intercept = bool(fit_intercept)
         self.offset_columns = np.zeros(0, dtype=np.intp) if offset_columns is None else offset_columns
-        self.centred_share = np.ones(len(self.mean))  # (of: each column's variance / mean square)
+        # each column's variance / mean square (1: unknown, or no intercept)
+        self.centred_share = np.ones(len(self.mean)) if centred_share is None else centred_share
 
     def _as_matrix(self, vector):
         """The flat vector as (n_features + fit_intercept, n_outputs)."""
@@ -273,9 +274,7 @@ class Standardization:
             if curvature > 0:
                 penalty_variance = l2 / curvature
         variance = np.where(variance > 0, variance, 1.0)
-        standardization = cls(mean, variance, objective.fit_intercept, offset, penalty_variance)
-        standardization.centred_share = centred_share
-        return standardization
+        return cls(mean, variance, objective.fit_intercept, offset, penalty_variance, centred_share)
 
 
 def _mean_curvature(objective, design, y, weights, at):
