@@ -168,7 +168,7 @@ class Standardization:
     (float64 loses ~6 of its digits of them beside an intercept; see :meth:`of`).
     """
 
-    def __init__(self, mean, variance, fit_intercept, offset_columns=None, penalty_variance=0.0, centred_share=None):
+    def __init__(self, mean, variance, fit_intercept, penalty_variance=0.0, centred_share=None):
         self.mean = np.asarray(mean, dtype=np.float64)
         variance = np.asarray(variance, dtype=np.float64)
         # the convergence test's units: the features' own spread
@@ -178,9 +178,13 @@ class Standardization:
         # a column of small spread (a rare pixel) is held by it more than by the data
         self.inverse_variance = 1.0 / (variance + penalty_variance)
         self.fit_intercept = bool(fit_intercept)
-        self.offset_columns = np.zeros(0, dtype=np.intp) if offset_columns is None else offset_columns
         # each column's variance / mean square (1: unknown, or no intercept)
         self.centred_share = np.ones(len(self.mean)) if centred_share is None else centred_share
+
+    @property
+    def offset_columns(self):
+        """The columns whose spread is below ``OFFSET_SHARE`` of their root mean square."""
+        return np.flatnonzero(self.centred_share < OFFSET_SHARE)
 
     def _as_matrix(self, vector):
         """The flat vector as (n_features + fit_intercept, n_outputs)."""
@@ -264,7 +268,6 @@ class Standardization:
         # each column's spread as a share of its mean square (1: centred or no intercept)
         centred_share = np.where(mean_square > 0, variance / np.where(mean_square > 0, mean_square, 1.0), 1.0) \
             if objective.fit_intercept else np.ones_like(mean_square)
-        offset = np.flatnonzero(centred_share < OFFSET_SHARE)
         unresolved = ~(variance > (64 * np.finfo(np.float64).eps) ** 2 * mean_square)
         variance = np.where(unresolved, mean_square, variance)
         penalty_variance = 0.0
@@ -274,7 +277,7 @@ class Standardization:
             if curvature > 0:
                 penalty_variance = l2 / curvature
         variance = np.where(variance > 0, variance, 1.0)
-        return cls(mean, variance, objective.fit_intercept, offset, penalty_variance, centred_share)
+        return cls(mean, variance, objective.fit_intercept, penalty_variance, centred_share)
 
 
 def _mean_curvature(objective, design, y, weights, at):

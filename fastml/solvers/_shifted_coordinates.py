@@ -26,9 +26,6 @@ class ShiftedCoordinates:
         self.shifts = np.zeros((objective.n_models, objective.n_features))
         self.standardizations = [None] * objective.n_models
 
-    def any(self):
-        return any(standardization is not None for standardization in self.standardizations)
-
     def detect(self, hessians, models):
         """Shift the features far from zero of the ``models`` (indices) not shifted yet, found from their
         raw ``hessians``; returns whether any model changed (its Hessian must then be formed again)."""
